@@ -1,0 +1,1 @@
+"""Checks that decide whether a generated project works, producing structured failures."""

@@ -1,0 +1,1 @@
+"""Talking to language models: the client, its cache, accounting, and the bundled local model."""

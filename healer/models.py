@@ -1,0 +1,193 @@
+"""Typed values that travel between healer's stages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Value(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- LLM accounting
+
+
+class Usage(Value):
+    """Tokens, calls, time and estimated cost of one call or of a sum of calls."""
+
+    calls: int = 0
+    cached_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    cost_usd: float | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        cost = None
+        if self.cost_usd is not None or other.cost_usd is not None:
+            cost = (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
+        return Usage(
+            calls=self.calls + other.calls,
+            cached_calls=self.cached_calls + other.cached_calls,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            seconds=self.seconds + other.seconds,
+            cost_usd=cost,
+        )
+
+
+class Completion(Value):
+    text: str
+    finish_reason: str = "stop"
+    usage: Usage = Field(default_factory=Usage)
+    cached: bool = False
+
+
+# ---------------------------------------------------------------- spec and generation
+
+
+class Spec(Value):
+    """A product spec as the pipeline sees it."""
+
+    text: str
+    source: Path | None = None  # the spec file, None for a prompt string
+    file_specs: dict[str, str] = Field(default_factory=dict)  # path -> extra spec for it
+    keep: list[str] = Field(default_factory=list)  # globs of files never regenerated
+    checks: list[str] = Field(default_factory=list)  # commands from a "## Checks" section
+    acceptance_tests: list[str] = Field(default_factory=list)  # user test files (read-only)
+
+
+class Plan(Value):
+    """Shared dependencies every file must agree on, as Markdown."""
+
+    text: str
+
+
+class PlannedFile(Value):
+    path: str
+    purpose: str = ""
+
+
+class FileList(Value):
+    files: list[PlannedFile]
+
+    @property
+    def paths(self) -> list[str]:
+        return [f.path for f in self.files]
+
+
+class GeneratedFile(Value):
+    path: str
+    content: str
+
+
+# ---------------------------------------------------------------- sandbox and checks
+
+
+class RunResult(Value):
+    """What one command did inside a sandbox."""
+
+    exit_code: int | None
+    stdout: str = ""
+    stderr: str = ""
+    timed_out: bool = False
+    oom_killed: bool = False
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and not self.oom_killed
+
+
+class Failure(Value):
+    """One piece of structured evidence that something is wrong."""
+
+    check: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    excerpt: str = ""
+
+    @property
+    def signature(self) -> str:
+        """Stable identity used to notice the same failure twice."""
+        return f"{self.check}|{self.file}|{self.message.strip()[:200]}"
+
+
+class CheckResult(Value):
+    name: str
+    passed: bool
+    command: str | None = None
+    exit_code: int | None = None
+    duration: float = 0.0
+    failures: list[Failure] = Field(default_factory=list)
+    skipped: bool = False
+    detail: str = ""  # e.g. a screenshot path, counts of tests
+
+
+# ---------------------------------------------------------------- repair
+
+
+class Edit(Value):
+    """A change to one file: a search/replace block, or a whole-file rewrite when search is None."""
+
+    path: str
+    search: str | None = None
+    replace: str = ""
+
+
+class Diagnosis(Value):
+    summary: str
+    files: list[str] = Field(default_factory=list)
+    edits: list[Edit] = Field(default_factory=list)
+
+
+class Round(Value):
+    index: int
+    commit: str | None = None
+    checks: list[CheckResult] = Field(default_factory=list)
+    diagnosis: str = ""
+    files_changed: list[str] = Field(default_factory=list)
+    strategy: str = "generate"
+    usage: Usage = Field(default_factory=Usage)
+    seconds: float = 0.0
+
+    @property
+    def failing(self) -> list[str]:
+        return [c.name for c in self.checks if not c.passed and not c.skipped]
+
+    @property
+    def failures(self) -> list[Failure]:
+        return [f for c in self.checks for f in c.failures]
+
+    @property
+    def green(self) -> bool:
+        return not self.failing
+
+
+Status = Literal["green", "not_green", "error"]
+
+
+class RunReport(Value):
+    spec: str
+    output: str
+    status: Status
+    stop_reason: str
+    best_round: int | None = None
+    rounds: list[Round] = Field(default_factory=list)
+    usage_by_stage: dict[str, Usage] = Field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def usage(self) -> Usage:
+        total = Usage()
+        for u in self.usage_by_stage.values():
+            total = total + u
+        return total

@@ -1,0 +1,34 @@
+"""Confine paths that come from a model or a spec to one folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+from healer.errors import PathEscapeError
+
+
+def relative_path(raw: str) -> str:
+    """Normalise a model-given path to a clean relative POSIX path, or refuse it."""
+    text = raw.strip().strip("`'\"").replace("\\", "/")
+    if not text:
+        raise PathEscapeError("empty file path")
+    if text.startswith("/") or (len(text) > 1 and text[1] == ":"):
+        raise PathEscapeError(f"absolute path not allowed: {raw!r}")
+    parts = [p for p in PurePosixPath(text).parts if p not in ("", ".")]
+    if not parts or ".." in parts:
+        raise PathEscapeError(f"path leaves the output folder: {raw!r}")
+    if parts[0] in (".git", ".healer"):
+        raise PathEscapeError(f"path inside healer's own folders: {raw!r}")
+    return "/".join(parts)
+
+
+def confined(root: Path, raw: str) -> Path:
+    """`root / raw`, guaranteed (symlinks resolved) to stay inside `root`."""
+    rel = relative_path(raw)
+    base = root.resolve()
+    target = base / rel
+    resolved = Path(os.path.realpath(target))
+    if resolved != base and base not in resolved.parents:
+        raise PathEscapeError(f"path escapes {root} through a symlink: {raw!r}")
+    return target

@@ -1,0 +1,1 @@
+"""The stages from spec to code: plan, file list, generate, debug, edits."""

@@ -1,0 +1,1 @@
+"""Where generated code runs: Docker (primary), bubblewrap (fallback), or unsandboxed (unsafe)."""
