@@ -1,0 +1,351 @@
+"""The LLM client: one small layer over the official `openai` SDK for any compatible endpoint.
+
+- transient failures (429, 5xx, timeouts, dropped connections) are retried by tenacity with
+  jittered exponential backoff; misuse (400, 401, 403, 404, 422) fails at once with a hint;
+- an answer cut off by the token limit is continued, never silently accepted;
+- every call is recorded in a `UsageLedger` under its pipeline stage;
+- answers are cached on disk, so a repeated run is free.
+
+The client is shared by many threads; a semaphore bounds the requests in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import wait_random_exponential
+
+from healer.config import Settings
+from healer.errors import ConfigError, EndpointError, ModelOutputError
+from healer.llm.accounting import UsageLedger, estimate_cost
+from healer.llm.cache import FILE_NAME, ResponseCache, cache_key
+from healer.models import Completion, Usage
+from healer.prompts import render
+
+log = logging.getLogger(__name__)
+
+RETRY_WAIT_MULTIPLIER = 0.5  # seconds; the backoff window doubles with every attempt
+RETRY_WAIT_MAX = 30.0  # seconds; also caps how long a Retry-After header is honoured
+MAX_CONTINUATIONS = 3
+PLACEHOLDER_API_KEY = "none"  # local servers want no key, the SDK wants a string
+TRANSIENT_STATUSES = frozenset({408, 409, 429})
+
+REFUSAL_HINTS = {
+    400: "the endpoint refused the request: prompt longer than the model's context, or a"
+    " parameter it does not support?",
+    401: "bad API key? Set OPENAI_API_KEY (or api_key in healer.toml).",
+    403: "the API key has no access to this model or endpoint?",
+    404: "unknown model? Check the model name, and that base_url ends with /v1.",
+    422: "the server cannot process this request: a parameter it does not support?",
+}
+EXHAUSTED_HINT = (
+    "the endpoint kept failing: check that it is up and reachable, lower concurrency if it is"
+    " rate limited, or raise request_timeout if it is slow."
+)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One logical call, with every default resolved."""
+
+    messages: list[dict[str, str]]
+    temperature: float
+    max_tokens: int
+    json_schema: dict[str, Any] | None
+    seed: int | None
+
+
+@dataclass(frozen=True)
+class _Part:
+    """What one HTTP answer carried."""
+
+    text: str | None
+    finish_reason: str
+    usage: Usage
+
+
+class LLMClient:
+    """Chat completions against `settings.base_url` with `settings.model`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        cache: ResponseCache | None = None,
+        ledger: UsageLedger | None = None,
+    ) -> None:
+        if not settings.base_url:
+            raise ConfigError(
+                "no LLM endpoint configured",
+                hint="set base_url (OPENAI_BASE_URL), or start the bundled local model first",
+            )
+        if not settings.model:
+            raise ConfigError("no model configured", hint="set model (HEALER_MODEL or --model)")
+        self.settings = settings
+        self.endpoint: str = settings.base_url
+        self.model: str = settings.model
+        self.ledger = ledger if ledger is not None else UsageLedger()
+        self.cache = cache if cache is not None else _default_cache(settings)
+        self.retry_wait_multiplier = RETRY_WAIT_MULTIPLIER
+        self.retry_wait_max = RETRY_WAIT_MAX
+        self.schema_supported = True  # set to False once the endpoint rejects response_format
+        self._slots = threading.BoundedSemaphore(settings.concurrency)
+        self._openai = openai.OpenAI(
+            base_url=settings.base_url,
+            api_key=settings.api_key or PLACEHOLDER_API_KEY,
+            timeout=settings.request_timeout,
+            max_retries=0,
+        )
+
+    # ------------------------------------------------------------ public
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        stage: str,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        json_schema: dict[str, Any] | None = None,
+        seed: int | None = None,
+        use_cache: bool = True,
+    ) -> Completion:
+        """The model's complete answer to `messages`; its usage is added to the ledger."""
+        request = _Request(
+            messages=messages,
+            temperature=self.settings.temperature if temperature is None else temperature,
+            max_tokens=max_tokens or self.settings.max_tokens,
+            json_schema=json_schema,
+            seed=seed,
+        )
+        cache = self.cache if use_cache else None
+        key = self._key(request) if cache is not None else ""
+        hit = cache.get(key) if cache is not None else None
+        if hit is not None:
+            log.debug("stage %s: answer from the cache", stage)
+            self.ledger.add(stage, hit.usage)
+            return hit
+        completion = self._complete_fresh(request, stage)
+        if cache is not None:
+            cache.put(key, completion)
+        return completion
+
+    # ------------------------------------------------------------ one logical call
+
+    def _key(self, request: _Request) -> str:
+        return cache_key(
+            base_url=self.endpoint,
+            model=self.model,
+            messages=request.messages,
+            temperature=request.temperature,
+            max_tokens=request.max_tokens,
+            json_schema=request.json_schema,
+            seed=request.seed,
+        )
+
+    def _complete_fresh(self, request: _Request, stage: str) -> Completion:
+        """Ask, then continue while the answer is cut off by the token limit."""
+        started = time.monotonic()
+        text, usage, finish = "", Usage(), "length"
+        messages = request.messages
+        for attempt in range(MAX_CONTINUATIONS + 1):
+            part = self._answer(messages, request, with_schema=attempt == 0)
+            usage = usage + part.usage
+            if part.text is None:
+                self._record(stage, usage, started)
+                raise self._empty_answer(stage)
+            text, finish = join_continuation(text, part.text), part.finish_reason
+            if finish != "length":
+                break
+            log.info("stage %s: answer cut off at %d tokens, continuing", stage, request.max_tokens)
+            messages = continuation_messages(request.messages, text)
+        usage = self._record(stage, usage, started)
+        self._check_answer(stage, text, finish, request)
+        return Completion(text=text, finish_reason=finish or "stop", usage=usage)
+
+    def _record(self, stage: str, usage: Usage, started: float) -> Usage:
+        cost = estimate_cost(self.model, usage.prompt_tokens, usage.completion_tokens)
+        usage = usage.model_copy(update={"seconds": time.monotonic() - started, "cost_usd": cost})
+        self.ledger.add(stage, usage)
+        return usage
+
+    def _check_answer(self, stage: str, text: str, finish: str, request: _Request) -> None:
+        if finish == "length":
+            raise ModelOutputError(
+                f"stage {stage}: the answer of model {self.model} was still cut off at"
+                f" max_tokens={request.max_tokens} after {MAX_CONTINUATIONS} continuations",
+                hint="raise max_tokens, or ask for smaller pieces of work",
+            )
+        if finish == "content_filter":
+            raise ModelOutputError(f"stage {stage}: model {self.model} withheld its answer")
+        if not text.strip():
+            raise self._empty_answer(stage)
+
+    def _empty_answer(self, stage: str) -> ModelOutputError:
+        return ModelOutputError(f"stage {stage}: model {self.model} sent an empty answer")
+
+    # ------------------------------------------------------------ one answered request
+
+    def _answer(
+        self, messages: list[dict[str, str]], request: _Request, *, with_schema: bool
+    ) -> _Part:
+        """One answer; a schema the endpoint refuses is dropped once, and remembered."""
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+        }
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        schema = request.json_schema if with_schema and self.schema_supported else None
+        if schema is None:
+            return self._parse(self._request(kwargs), messages)
+        try:
+            response = self._call({**kwargs, "response_format": response_format(schema)})
+        except openai.BadRequestError as exc:
+            log.info("%s refused response_format (%s); asking without it", self.endpoint, exc)
+            response = self._request(kwargs)
+            self.schema_supported = False
+        except openai.OpenAIError as exc:
+            raise self._refused(exc) from exc
+        return self._parse(response, messages)
+
+    def _parse(self, response: Any, messages: list[dict[str, str]]) -> _Part:
+        choice = response.choices[0] if response.choices else None
+        text = choice.message.content if choice is not None else None
+        finish = (choice.finish_reason if choice is not None else None) or "stop"
+        return _Part(text=text, finish_reason=finish, usage=_usage(response, messages, text))
+
+    def _request(self, kwargs: dict[str, Any]) -> Any:
+        try:
+            return self._call(kwargs)
+        except openai.OpenAIError as exc:
+            raise self._refused(exc) from exc
+
+    def _call(self, kwargs: dict[str, Any]) -> Any:
+        """Send with retries; raises the SDK's error for misuse, EndpointError when exhausted."""
+        retrying = Retrying(
+            retry=retry_if_exception(is_transient),
+            wait=self._wait,
+            stop=stop_after_attempt(self.settings.max_retries + 1),
+            before_sleep=self._log_retry,
+        )
+        try:
+            return retrying(self._send, kwargs)
+        except RetryError as exc:
+            attempt = exc.last_attempt
+            error = attempt.exception()
+            raise EndpointError(
+                f"LLM endpoint {self.endpoint} (model {self.model}) failed after"
+                f" {attempt.attempt_number} attempts; last error: {describe(error)}",
+                hint=EXHAUSTED_HINT,
+            ) from error
+
+    def _send(self, kwargs: dict[str, Any]) -> Any:
+        with self._slots:
+            return self._openai.chat.completions.create(**kwargs)
+
+    def _wait(self, state: RetryCallState) -> float:
+        backoff = wait_random_exponential(
+            multiplier=self.retry_wait_multiplier, max=self.retry_wait_max
+        )(state)
+        error = state.outcome.exception() if state.outcome else None
+        return max(backoff, min(retry_after(error), self.retry_wait_max))
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "LLM endpoint %s: attempt %d failed (%s); retrying in %.1f s",
+            self.endpoint, state.attempt_number, describe(error), wait,
+        )
+
+    def _refused(self, error: BaseException) -> EndpointError:
+        status = getattr(error, "status_code", None)
+        return EndpointError(
+            f"LLM endpoint {self.endpoint} (model {self.model}) refused the request:"
+            f" {describe(error)}",
+            hint=REFUSAL_HINTS.get(status) if isinstance(status, int) else None,
+        )
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _default_cache(settings: Settings) -> ResponseCache | None:
+    return ResponseCache(settings.cache_dir / FILE_NAME) if settings.cache else None
+
+
+def is_transient(error: BaseException) -> bool:
+    """Worth retrying: rate limits, server errors, timeouts and dropped connections."""
+    if isinstance(error, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    if isinstance(error, openai.APIStatusError):
+        return error.status_code in TRANSIENT_STATUSES or error.status_code >= 500
+    return False
+
+
+def retry_after(error: BaseException | None) -> float:
+    """Seconds a Retry-After header asks for, 0.0 when absent or unreadable."""
+    response = getattr(error, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else 0.0
+    except ValueError:
+        return 0.0
+
+
+def describe(error: BaseException | None) -> str:
+    if isinstance(error, openai.APIStatusError):
+        return f"HTTP {error.status_code}: {error.message}"
+    if isinstance(error, openai.APITimeoutError):
+        return "timed out"
+    if isinstance(error, openai.APIConnectionError):
+        cause = error.__cause__
+        return f"connection failed ({cause or error})"
+    return f"{type(error).__name__}: {error}"
+
+
+def response_format(schema: dict[str, Any]) -> dict[str, Any]:
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", str(schema.get("title") or "answer"))[:64]
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
+
+
+def continuation_messages(messages: list[dict[str, str]], partial: str) -> list[dict[str, str]]:
+    """The conversation that asks the model to go on from `partial`."""
+    return [
+        *messages,
+        {"role": "assistant", "content": partial},
+        {"role": "user", "content": render("continue_answer")},
+    ]
+
+
+def join_continuation(partial: str, more: str, *, min_overlap: int = 16) -> str:
+    """`partial + more`, dropping text the model repeated at the seam."""
+    longest = min(len(partial), len(more), 400)
+    for size in range(longest, min_overlap - 1, -1):
+        if partial.endswith(more[:size]):
+            return partial + more[size:]
+    return partial + more
+
+
+def estimate_tokens(text: str) -> int:
+    return (len(text) + 3) // 4
+
+
+def _usage(response: Any, messages: list[dict[str, str]], text: str | None) -> Usage:
+    reported = getattr(response, "usage", None)
+    if reported is not None and reported.prompt_tokens is not None:
+        prompt, completion = reported.prompt_tokens, reported.completion_tokens or 0
+    else:
+        prompt = sum(estimate_tokens(str(m.get("content") or "")) for m in messages)
+        completion = estimate_tokens(text or "")
+    return Usage(calls=1, prompt_tokens=prompt, completion_tokens=completion)

@@ -1,0 +1,50 @@
+"""Shared fixtures: the scripted OpenAI-compatible server and settings that point at it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from healer.config import Settings
+from tests.fakellm import FakeLLM
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLLM]:
+    """A started scripted server: `fake_llm.enqueue(...)`, `.requests`, `.count`, `.url`."""
+    server = FakeLLM().start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def fake_settings(fake_llm: FakeLLM, tmp_path: Path) -> Settings:
+    return Settings(
+        base_url=fake_llm.url,
+        model="test-model",
+        api_key="test-key",
+        cache_dir=tmp_path / "cache",
+        max_retries=3,
+        request_timeout=5,
+    )
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Backoff waits of a few milliseconds for clients created while it is active."""
+    import healer.llm.client as client
+
+    monkeypatch.setattr(client, "RETRY_WAIT_MULTIPLIER", 0.001)
+    monkeypatch.setattr(client, "RETRY_WAIT_MAX", 0.01)
+
+
+@pytest.fixture
+def llm_client(fake_settings: Settings, fast_retries: None):
+    """An `LLMClient` on the scripted server with fast retries and a fresh cache."""
+    from healer.llm.client import LLMClient
+
+    return LLMClient(fake_settings)
