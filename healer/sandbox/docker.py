@@ -1,0 +1,316 @@
+"""The Docker backend: every check runs in a locked-down container of the project's stack image.
+
+Layout inside a container:
+    /src    the host project folder, bind-mounted read-only
+    /work   a tmpfs; the project is copied there before each command (the working directory),
+            so generated code can write next to itself without ever touching the host folder
+    /deps   a named volume with the installed dependencies, read-only during checks
+    /tmp    a tmpfs holding HOME and TMPDIR
+
+Fresh mode (the default) creates one container per command: nothing can survive between
+runs, and timeouts and OOM kills are read from Docker itself. Warm mode keeps one container
+per project and runs each command with `exec`, after killing every leftover process and
+wiping /work and /tmp; it is faster, see benchmarks/sandbox_overhead.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from healer.errors import SandboxError, SandboxUnavailableError
+from healer.models import RunResult
+from healer.sandbox import hostenv, images
+from healer.sandbox.project import (
+    CA_BUNDLE,
+    DEPS,
+    SRC,
+    WORK,
+    dependency_key,
+    install_script,
+    run_argv,
+    run_environment,
+    stack_of,
+)
+
+log = logging.getLogger(__name__)
+
+LABEL = "healer.sandbox"
+OUTPUT_LIMIT = 1_000_000  # characters kept per stream (head and tail)
+OOM_COUNTER = "grep '^oom_kill ' /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null || echo 'oom_kill 0'"
+
+
+def connect():
+    """A docker client whose daemon answers, or SandboxUnavailableError."""
+    try:
+        import docker
+    except ImportError as exc:
+        raise SandboxUnavailableError("the docker Python package is not installed") from exc
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except Exception as exc:  # the SDK raises several unrelated types for "no daemon"
+        raise SandboxUnavailableError(
+            f"no Docker daemon answers: {exc}",
+            hint="start it (`setsid dockerd &` or `bash scripts/setup-machine.sh`)",
+        ) from exc
+    return client
+
+
+def _clip(data: bytes | None) -> str:
+    text = (data or b"").decode("utf-8", errors="replace")
+    if len(text) <= OUTPUT_LIMIT:
+        return text
+    head, tail = OUTPUT_LIMIT // 5, OUTPUT_LIMIT - OUTPUT_LIMIT // 5
+    return f"{text[:head]}\n[... {len(text) - OUTPUT_LIMIT} characters cut ...]\n{text[-tail:]}"
+
+
+def _memory_bytes(limit: str) -> int:
+    units = {"k": 2**10, "m": 2**20, "g": 2**30}
+    text = limit.strip().lower().rstrip("b")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+class DockerSandbox:
+    """Sandbox protocol over a real Docker daemon."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        *,
+        memory: str = "1g",
+        cpus: float = 1.0,
+        pids: int = 256,
+        work_size: str = "1g",
+        warm: bool = False,
+        install_timeout: float = 900.0,
+        client=None,
+    ) -> None:
+        self.client = client or connect()
+        self.memory = _memory_bytes(memory)
+        self.nano_cpus = int(cpus * 1e9)
+        self.pids = pids
+        self.work_size = work_size
+        self.warm = warm
+        self.install_timeout = install_timeout
+        self._warm: dict[tuple[str, str, str | None], object] = {}
+
+    # ------------------------------------------------------------ container settings
+
+    def _image(self, project: Path) -> tuple[str, str]:
+        stack = stack_of(project)
+        return stack, images.image_for(stack)
+
+    def _volume_name(self, project: Path, image: str) -> str | None:
+        if install_script(project) is None:
+            return None
+        return f"healer-deps-{dependency_key(project, image)}"
+
+    def _volume(self, project: Path, image: str) -> str | None:
+        """The installed-dependencies volume, if there is one (it exists only when complete)."""
+        name = self._volume_name(project, image)
+        if name is None:
+            return None
+        import docker.errors
+
+        try:
+            self.client.volumes.get(name)
+        except docker.errors.NotFound:
+            return None
+        return name
+
+    def _tmpfs(self) -> dict[str, str]:
+        return {
+            WORK: f"rw,exec,nosuid,nodev,size={self.work_size},uid=1000,gid=1000,mode=0755",
+            "/tmp": "rw,exec,nosuid,nodev,size=512m,mode=1777",
+        }
+
+    def _mounts(self, project: Path, volume: str | None, *, deps_writable: bool = False) -> list:
+        from docker.types import Mount
+
+        mounts = [Mount(SRC, str(project.resolve()), type="bind", read_only=True)]
+        if volume:
+            mounts.append(Mount(DEPS, volume, type="volume", read_only=not deps_writable))
+        return mounts
+
+    def _create(self, image: str, argv: list[str], env: dict[str, str], mounts: list, network: str):
+        from docker.types import LogConfig
+
+        return self.client.containers.create(
+            image,
+            command=argv,
+            user="1000:1000",
+            working_dir="/",
+            environment=env,
+            network_mode=network,
+            read_only=True,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            mem_limit=self.memory,
+            memswap_limit=self.memory,
+            nano_cpus=self.nano_cpus,
+            pids_limit=self.pids,
+            tmpfs=self._tmpfs(),
+            mounts=mounts,
+            labels={LABEL: "1"},
+            log_config=LogConfig(type="json-file", config={"max-size": "20m", "max-file": "1"}),
+            detach=True,
+        )
+
+    # ------------------------------------------------------------ one container per command
+
+    def _run_container(self, container, timeout: float) -> RunResult:
+        import requests
+
+        start = time.monotonic()
+        timed_out = False
+        try:
+            container.start()
+            try:
+                exit_code = container.wait(timeout=timeout)["StatusCode"]
+            except (requests.exceptions.RequestException, ConnectionError):
+                timed_out = True
+                container.kill()
+                exit_code = container.wait(timeout=30)["StatusCode"]
+            duration = time.monotonic() - start
+            container.reload()
+            return RunResult(
+                exit_code=exit_code,
+                stdout=_clip(container.logs(stdout=True, stderr=False)),
+                stderr=_clip(container.logs(stdout=False, stderr=True)),
+                timed_out=timed_out,
+                oom_killed=bool(container.attrs["State"].get("OOMKilled")),
+                duration=duration,
+            )
+        finally:
+            container.remove(force=True)
+
+    def _fresh(self, project: Path, command: str, timeout: float, network: bool) -> RunResult:
+        stack, image = self._image(project)
+        mounts = self._mounts(project, self._volume(project, image))
+        net = "bridge" if network else "none"
+        container = self._create(image, run_argv(command), run_environment(stack), mounts, net)
+        return self._run_container(container, timeout)
+
+    # ------------------------------------------------------------ warm container
+
+    def _warm_container(self, project: Path):
+        stack, image = self._image(project)
+        volume = self._volume(project, image)
+        key = (str(project.resolve()), image, volume)
+        container = self._warm.get(key)
+        if container is None:
+            mounts = self._mounts(project, volume)
+            argv = ["sleep", "infinity"]
+            container = self._create(image, argv, run_environment(stack), mounts, "none")
+            container.start()
+            self._warm[key] = container
+        return container
+
+    def _oom_count(self, container) -> int:
+        out = container.exec_run(["sh", "-c", OOM_COUNTER], user="1000:1000").output
+        try:
+            return int(out.split()[-1])
+        except (IndexError, ValueError):
+            return 0
+
+    def _reset(self, container) -> int:
+        """Kill every process but the container's init, wipe /work and /tmp; the OOM count."""
+        script = (
+            "kill -9 -1 2>/dev/null; "
+            f"find {WORK} /tmp -mindepth 1 -delete 2>/dev/null; {OOM_COUNTER}"
+        )
+        out = container.exec_run(["sh", "-c", script], user="1000:1000").output
+        try:
+            return int(out.split()[-1])
+        except (IndexError, ValueError):
+            return 0
+
+    def _exec(self, project: Path, command: str, timeout: float) -> RunResult:
+        container = self._warm_container(project)
+        ooms = self._reset(container)
+        seconds = max(1, int(timeout + 0.999))
+        argv = ["timeout", "-k", "2", str(seconds), *run_argv(command)]
+        start = time.monotonic()
+        result = container.exec_run(argv, user="1000:1000", workdir="/", demux=True)
+        duration = time.monotonic() - start
+        stdout, stderr = result.output
+        code = result.exit_code
+        killed = code in (124, 137)
+        return RunResult(
+            exit_code=code,
+            stdout=_clip(stdout),
+            stderr=_clip(stderr),
+            timed_out=killed and duration >= seconds - 0.5,
+            oom_killed=killed and self._oom_count(container) > ooms,
+            duration=duration,
+        )
+
+    # ------------------------------------------------------------ Sandbox protocol
+
+    def prepare(self, project: Path) -> RunResult | None:
+        """Install declared dependencies into a volume named by their hash (with network).
+
+        The volume exists only once an install succeeded: a failed or interrupted install
+        removes it, so the next round tries again and an unchanged round installs nothing.
+        """
+        project = Path(project)
+        stack, image = self._image(project)
+        name = self._volume_name(project, image)
+        if name is None:
+            return None
+        if self._volume(project, image):
+            log.info("dependencies of %s already installed in %s", project, name)
+            return RunResult(exit_code=0, stdout=f"dependencies cached in volume {name}\n")
+        log.info("installing dependencies of %s into %s", project, name)
+        self.client.volumes.create(name, labels={LABEL: "1"})
+        result = None
+        try:
+            result = self._install(project, stack, image, name)
+        finally:
+            if result is None or not result.ok:
+                self._remove_volume(name)
+        return result
+
+    def _install(self, project: Path, stack: str, image: str, volume: str) -> RunResult:
+        from docker.types import Mount
+
+        mounts = self._mounts(project, volume, deps_writable=True)
+        ca = hostenv.host_ca_bundle()
+        if ca is not None:
+            mounts.append(Mount(CA_BUNDLE, str(ca), type="bind", read_only=True))
+        env = {**run_environment(stack), **hostenv.install_environment()}
+        container = self._create(image, ["sh", "-c", install_script(project)], env, mounts, "bridge")
+        return self._run_container(container, timeout=self.install_timeout)
+
+    def _remove_volume(self, name: str) -> None:
+        try:
+            self.client.volumes.get(name).remove(force=True)
+        except Exception as exc:
+            log.debug("volume %s not removed: %s", name, exc)
+
+    def run(self, project: Path, command: str, *, timeout: float, network: bool = False) -> RunResult:
+        project = Path(project)
+        if not project.is_dir():
+            raise SandboxError(f"project folder {project} does not exist")
+        if self.warm and not network:
+            return self._exec(project, command, timeout)
+        return self._fresh(project, command, timeout, network)
+
+    def close(self) -> None:
+        for container in self._warm.values():
+            try:
+                container.remove(force=True)
+            except Exception as exc:
+                log.warning("could not remove container %s: %s", container.id[:12], exc)
+        self._warm.clear()
+
+    def __enter__(self) -> DockerSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,97 @@
+"""What the dependency-install step borrows from the host, so that pip and npm inside the
+sandbox reach their registries the way the host does: the CA bundle (TLS interception,
+corporate proxies), proxy variables and package-index settings. Nothing else, and never
+credentials such as API keys."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from healer.sandbox.project import CA_BUNDLE
+
+log = logging.getLogger(__name__)
+
+HOST_CA_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+)
+PASSED_VARIABLES = (
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT",
+    "NPM_CONFIG_REGISTRY", "npm_config_registry",
+)
+# pip configuration keys worth carrying over, as the PIP_* variable that sets each
+PIP_CONFIG_KEYS = {
+    "index-url": "PIP_INDEX_URL",
+    "extra-index-url": "PIP_EXTRA_INDEX_URL",
+    "trusted-host": "PIP_TRUSTED_HOST",
+    "timeout": "PIP_DEFAULT_TIMEOUT",
+    "default-timeout": "PIP_DEFAULT_TIMEOUT",
+}
+
+
+def host_ca_bundle() -> Path | None:
+    """The host's CA bundle: $SSL_CERT_FILE / $PIP_CERT / $REQUESTS_CA_BUNDLE, else the usual places."""
+    for var in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        value = os.environ.get(var)
+        if value and Path(value).is_file():
+            return Path(value)
+    return next((Path(p) for p in HOST_CA_BUNDLES if Path(p).is_file()), None)
+
+
+def _reachable_urls(value: str) -> str | None:
+    """Keep only http(s) URLs: file:// indexes on the host do not exist in the sandbox."""
+    urls = [u for u in value.split() if u.startswith(("http://", "https://"))]
+    dropped = [u for u in value.split() if u not in urls]
+    if dropped:
+        log.info("not passing host-only pip locations into the sandbox: %s", " ".join(dropped))
+    return " ".join(urls) or None
+
+
+def pip_config() -> dict[str, str]:
+    """PIP_* variables equivalent to the host's `pip config list` (index, trusted hosts)."""
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"],
+            capture_output=True, text=True, timeout=30, check=False,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    found: dict[str, str] = {}
+    for line in out.splitlines():
+        key, _, value = line.partition("=")
+        name = key.rsplit(".", 1)[-1]
+        var = PIP_CONFIG_KEYS.get(name)
+        value = value.strip().strip("'\"")
+        if var and value:
+            kept = _reachable_urls(value) if name.endswith("url") else value
+            if kept:
+                found[var] = kept
+    return found
+
+
+def install_environment() -> dict[str, str]:
+    """Variables for the install step: pip config, then explicit host variables on top."""
+    env = pip_config()
+    for var in PASSED_VARIABLES:
+        value = os.environ.get(var)
+        if value:
+            env[var] = _reachable_urls(value) if var.endswith("URL") else value
+    env = {k: v for k, v in env.items() if v}
+    env.update(
+        {
+            "PIP_CERT": CA_BUNDLE,
+            "SSL_CERT_FILE": CA_BUNDLE,
+            "REQUESTS_CA_BUNDLE": CA_BUNDLE,
+            "NODE_EXTRA_CA_CERTS": CA_BUNDLE,
+            "NPM_CONFIG_CAFILE": CA_BUNDLE,
+            "PIP_BREAK_SYSTEM_PACKAGES": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        }
+    )
+    return env

@@ -1,0 +1,148 @@
+"""What a project needs from a sandbox: its stack, its dependencies, and the scripts that
+copy it into /work and install those dependencies. Shared by every backend."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shlex
+import tomllib
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SRC = "/src"  # the project, mounted read-only
+WORK = "/work"  # a writable copy of it, fresh for every run
+DEPS = "/deps"  # installed dependencies: writable while preparing, read-only afterwards
+HOME = "/tmp/home"
+CA_BUNDLE = "/etc/healer/ca.crt"
+BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEPENDENCY_FILES = ("requirements.txt", "pyproject.toml", "package.json", "package-lock.json")
+EXCLUDED = (".git", ".healer", "node_modules", "__pycache__", ".pytest_cache", ".venv")
+PYTHON_MARKERS = ("pyproject.toml", "requirements.txt", "setup.py", "setup.cfg")
+
+# Copies the read-only project into /work, links installed node modules, then runs "$1".
+_SETUP = (
+    'mkdir -p "$HOME" && '
+    f"tar -C {SRC} {' '.join(f'--exclude=./{name}' for name in EXCLUDED)} -cf - . "
+    f"| tar -C {WORK} -xf - && cd {WORK} || exit 125\n"
+    f"if [ -f package.json ] && [ -d {DEPS}/node/node_modules ]; then "
+    f"ln -s {DEPS}/node/node_modules node_modules; fi\n"
+    'exec sh -c "$1"'
+)
+
+
+def run_argv(command: str) -> list[str]:
+    """argv that copies the project into /work and then runs `command` there."""
+    return ["sh", "-c", _SETUP, "sh", command]
+
+
+def stack_of(project: Path) -> str:
+    """"node" for a JavaScript-only project (package.json, no Python), else "python"."""
+    has_python = any((project / m).exists() for m in PYTHON_MARKERS) or any(
+        True for _ in _python_files(project)
+    )
+    if (project / "package.json").is_file() and not has_python:
+        return "node"
+    if not has_python and any(project.rglob("*.js")):
+        return "node"
+    return "python"
+
+
+def _python_files(project: Path):
+    for path in project.rglob("*.py"):
+        if not any(part in EXCLUDED for part in path.relative_to(project).parts):
+            yield path
+
+
+def run_environment(stack: str) -> dict[str, str]:
+    """The whole environment of a sandboxed command: nothing comes from the host."""
+    return {
+        "PATH": f"{DEPS}/python/bin:{DEPS}/node/node_modules/.bin:{BASE_PATH}",
+        "PYTHONPATH": f"{DEPS}/python",
+        "NODE_PATH": f"{DEPS}/node/node_modules",
+        "HOME": HOME,
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "HEALER_STACK": stack,
+    }
+
+
+# ---------------------------------------------------------------- dependencies
+
+
+def pyproject_dependencies(project: Path) -> list[str]:
+    path = project / "pyproject.toml"
+    if not path.is_file():
+        return []
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        log.warning("cannot read dependencies from %s: %s", path, exc)
+        return []
+    deps = data.get("project", {}).get("dependencies", [])
+    return [d for d in deps if isinstance(d, str)]
+
+
+def requirements(project: Path) -> list[str]:
+    """Requirement lines of requirements.txt (comments and pip options dropped)."""
+    path = project / "requirements.txt"
+    if not path.is_file():
+        return []
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text(errors="replace").splitlines())
+    return [line for line in lines if line and not line.startswith("-")]
+
+
+def declared_dependencies(project: Path) -> list[str]:
+    """Every Python requirement the project declares (requirements.txt and pyproject.toml)."""
+    return requirements(project) + pyproject_dependencies(project)
+
+
+def has_node_dependencies(project: Path) -> bool:
+    import json
+
+    path = project / "package.json"
+    if not path.is_file():
+        return False
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and bool(data.get("dependencies") or data.get("devDependencies"))
+
+
+def install_script(project: Path) -> str | None:
+    """A shell script that installs the project's dependencies into /deps, or None."""
+    steps = []
+    if (project / "requirements.txt").is_file() or pyproject_dependencies(project):
+        args = []
+        if (project / "requirements.txt").is_file():
+            args += ["-r", f"{SRC}/requirements.txt"]
+        args += pyproject_dependencies(project)
+        quoted = " ".join(shlex.quote(a) for a in args)
+        steps.append(
+            f"python3 -m pip install --no-input --progress-bar off --no-warn-script-location "
+            f"--target {DEPS}/python {quoted}"
+        )
+    if has_node_dependencies(project):
+        copy = f"cp {SRC}/package.json {DEPS}/node/"
+        lock = f"if [ -f {SRC}/package-lock.json ]; then cp {SRC}/package-lock.json {DEPS}/node/; fi"
+        steps.append(f"mkdir -p {DEPS}/node && {copy} && {lock} && cd {DEPS}/node && npm install")
+    if not steps:
+        return None
+    return "set -e\nmkdir -p \"$HOME\"\n" + "\n".join(steps) + f"\ntouch {DEPS}/.complete\n"
+
+
+def dependency_key(project: Path, image: str) -> str:
+    """Hash of the dependency files and the image: equal keys mean nothing to reinstall."""
+    digest = hashlib.sha256(image.encode())
+    for name in DEPENDENCY_FILES:
+        path = project / name
+        digest.update(f"\0{name}\0".encode())
+        if name == "pyproject.toml":
+            digest.update("\n".join(pyproject_dependencies(project)).encode())
+        elif path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
