@@ -36,7 +36,7 @@ def fake_settings(fake_llm: FakeLLM, tmp_path: Path) -> Settings:
 @pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Backoff waits of a few milliseconds for clients created while it is active."""
-    import healer.llm.client as client
+    from healer.llm import client
 
     monkeypatch.setattr(client, "RETRY_WAIT_MULTIPLIER", 0.001)
     monkeypatch.setattr(client, "RETRY_WAIT_MAX", 0.01)

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -134,7 +134,7 @@ class FakeLLM:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> FakeLLM:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -195,18 +195,20 @@ class _Handler(BaseHTTPRequestHandler):
     fake: FakeLLM
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         if self.path.rstrip("/") != "/v1/models":
             self._send_json(404, error_body(404, f"no route {self.path}"))
             return
-        data = [{"id": m, "object": "model", "created": 0, "owned_by": "fakellm"}
-                for m in self.fake.models]
+        data = [
+            {"id": m, "object": "model", "created": 0, "owned_by": "fakellm"}
+            for m in self.fake.models
+        ]
         self._send_json(200, {"object": "list", "data": data})
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+    def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length)
         if self.path.rstrip("/") != "/v1/chat/completions":

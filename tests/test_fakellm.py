@@ -43,7 +43,8 @@ def test_responder_answers_when_queue_is_empty(fake_llm: FakeLLM) -> None:
     client = _client(fake_llm)
     texts = [
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": c}])
-        .choices[0].message.content
+        .choices[0]
+        .message.content
         for c in ("a", "b")
     ]
     assert texts == ["queued", "echo b"]
@@ -80,7 +81,10 @@ def test_models_listing_and_raw_body(fake_llm: FakeLLM) -> None:
     with urllib.request.urlopen(fake_llm.url + "/models", timeout=5) as answer:
         listing = json.load(answer)
     assert [m["id"] for m in listing["data"]] == ["test-model"]
-    fake_llm.enqueue(Reply(body={"id": "x", "object": "chat.completion", "created": 0,
-                                 "model": "m", "choices": []}))
+    fake_llm.enqueue(
+        Reply(
+            body={"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}
+        )
+    )
     empty = _client(fake_llm).chat.completions.create(model="m", messages=[])
     assert empty.choices == []

@@ -79,7 +79,9 @@ class ResponseCache:
                 conn.close()
             log.warning(
                 "response cache %s unusable, running without it (delete the file to start a"
-                " fresh one): %s", self.path, exc
+                " fresh one): %s",
+                self.path,
+                exc,
             )
             return None
 
@@ -115,7 +117,9 @@ class ResponseCache:
         )
         try:
             with self._lock:
-                self._conn.execute("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?)", row)
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?)", row
+                )
                 self._conn.commit()
         except sqlite3.Error as exc:
             log.warning("response cache %s: cannot store an answer: %s", self.path, exc)

@@ -19,8 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import openai
-from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_after_attempt
-from tenacity import wait_random_exponential
+from tenacity import (
+    RetryCallState,
+    RetryError,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from healer.config import Settings
 from healer.errors import ConfigError, EndpointError, ModelOutputError
@@ -265,7 +271,10 @@ class LLMClient:
         wait = state.next_action.sleep if state.next_action else 0.0
         log.warning(
             "LLM endpoint %s: attempt %d failed (%s); retrying in %.1f s",
-            self.endpoint, state.attempt_number, describe(error), wait,
+            self.endpoint,
+            state.attempt_number,
+            describe(error),
+            wait,
         )
 
     def _refused(self, error: BaseException) -> EndpointError:

@@ -1,0 +1,275 @@
+"""LLMClient through the real openai SDK against the scripted server."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from healer.config import Settings
+from healer.errors import ConfigError, EndpointError, ModelOutputError
+from healer.llm.client import LLMClient, join_continuation
+from healer.prompts import render
+from tests.fakellm import FakeLLM, Reply
+
+ASK = [{"role": "user", "content": "Write hello world."}]
+
+
+def _client(settings: Settings, **changes: object) -> LLMClient:
+    return LLMClient(settings.model_copy(update={"cache": False, **changes}))
+
+
+@pytest.fixture
+def client(fake_settings: Settings, fast_retries: None) -> LLMClient:
+    return _client(fake_settings)
+
+
+def test_plain_answer_sends_settings(client: LLMClient, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue("print('hello')")
+    answer = client.complete(ASK, stage="generate")
+    assert answer.text == "print('hello')"
+    assert answer.finish_reason == "stop" and not answer.cached
+    sent = fake_llm.requests[0]
+    assert sent["model"] == "test-model" and sent["messages"] == ASK
+    assert sent["temperature"] == 0.2 and sent["max_tokens"] == 4096
+    assert "response_format" not in sent and "seed" not in sent
+    assert fake_llm.headers[0]["authorization"] == "Bearer test-key"
+
+
+def test_call_options_override_settings(client: LLMClient, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue("x")
+    client.complete(ASK, stage="s", temperature=0.0, max_tokens=64, seed=7)
+    sent = fake_llm.requests[0]
+    assert (sent["temperature"], sent["max_tokens"], sent["seed"]) == (0.0, 64, 7)
+
+
+def test_missing_api_key_sends_placeholder(fake_settings: Settings, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue("x")
+    _client(fake_settings, api_key=None).complete(ASK, stage="s")
+    assert fake_llm.headers[0]["authorization"] == "Bearer none"
+
+
+def test_no_endpoint_or_model_is_a_config_error(fake_settings: Settings) -> None:
+    with pytest.raises(ConfigError, match="endpoint"):
+        _client(fake_settings, base_url=None)
+    with pytest.raises(ConfigError, match="model"):
+        _client(fake_settings, model=None)
+
+
+def test_rate_limit_then_server_error_then_success(client: LLMClient, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(Reply(status=429), Reply(status=500), "fine")
+    assert client.complete(ASK, stage="s").text == "fine"
+    assert fake_llm.count == 3
+
+
+def test_retries_exhausted_names_endpoint_model_and_last_status(
+    client: LLMClient, fake_llm: FakeLLM
+) -> None:
+    fake_llm.enqueue(Reply(status=500), Reply(status=502), Reply(status=429), Reply(status=503))
+    with pytest.raises(EndpointError) as caught:
+        client.complete(ASK, stage="s")
+    message = str(caught.value)
+    assert fake_llm.url in message and "test-model" in message
+    assert "4 attempts" in message and "HTTP 503" in message
+    assert fake_llm.count == 4  # max_retries=3 -> 4 attempts
+
+
+@pytest.mark.parametrize(
+    ("status", "hint"),
+    [
+        (400, "context"),
+        (401, "API key"),
+        (403, "access"),
+        (404, "unknown model"),
+        (422, "parameter"),
+    ],
+)
+def test_misuse_fails_at_once_with_a_hint(
+    client: LLMClient, fake_llm: FakeLLM, status: int, hint: str
+) -> None:
+    fake_llm.enqueue(Reply(status=status), "never sent")
+    with pytest.raises(EndpointError) as caught:
+        client.complete(ASK, stage="s")
+    assert fake_llm.count == 1
+    assert f"HTTP {status}" in str(caught.value) and "test-model" in str(caught.value)
+    assert caught.value.hint is not None and hint in caught.value.hint
+
+
+def test_timeout_is_retried(fake_settings: Settings, fast_retries: None, fake_llm: FakeLLM) -> None:
+    client = _client(fake_settings, request_timeout=0.3)
+    fake_llm.enqueue(Reply(text="late", delay=1.0), "on time")
+    assert client.complete(ASK, stage="s").text == "on time"
+    assert fake_llm.count == 2
+
+
+def test_timeouts_exhausted_say_so(
+    fake_settings: Settings, fast_retries: None, fake_llm: FakeLLM
+) -> None:
+    client = _client(fake_settings, request_timeout=0.2, max_retries=1)
+    fake_llm.enqueue(Reply(delay=0.6), Reply(delay=0.6))
+    with pytest.raises(EndpointError, match="2 attempts; last error: timed out"):
+        client.complete(ASK, stage="s")
+
+
+def test_dropped_connection_is_retried(client: LLMClient, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(Reply(drop=True), "back")
+    assert client.complete(ASK, stage="s").text == "back"
+    assert fake_llm.count == 2
+
+
+def test_unreachable_endpoint_is_an_endpoint_error(
+    fake_settings: Settings, fast_retries: None
+) -> None:
+    closed = FakeLLM().start()
+    url = closed.url
+    closed.close()
+    client = _client(fake_settings, base_url=url, max_retries=1)
+    with pytest.raises(EndpointError, match="connection failed"):
+        client.complete(ASK, stage="s")
+
+
+def test_length_is_continued_and_concatenated(client: LLMClient, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(
+        Reply(text="def add(a, b):\n", finish_reason="length"),
+        Reply(text="    return a", finish_reason="length"),
+        " + b\n",
+    )
+    answer = client.complete(ASK, stage="generate")
+    assert answer.text == "def add(a, b):\n    return a + b\n"
+    assert answer.finish_reason == "stop"
+    assert answer.usage.calls == 3
+    second, third = fake_llm.requests[1]["messages"], fake_llm.requests[2]["messages"]
+    assert second[:1] == ASK
+    assert second[1] == {"role": "assistant", "content": "def add(a, b):\n"}
+    assert second[2] == {"role": "user", "content": render("continue_answer")}
+    assert third[1]["content"] == "def add(a, b):\n    return a"
+
+
+def test_repeated_length_is_a_model_output_error(client: LLMClient, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(*[Reply(text=f"part{i} ", finish_reason="length") for i in range(4)])
+    with pytest.raises(ModelOutputError) as caught:
+        client.complete(ASK, stage="plan", max_tokens=100)
+    message = str(caught.value)
+    assert "plan" in message and "test-model" in message and "max_tokens=100" in message
+    assert fake_llm.count == 4
+    assert client.ledger.by_stage["plan"].calls == 4  # spent tokens are still accounted
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(text=None),
+        Reply(text="  \n"),
+        Reply(
+            body={"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}
+        ),
+    ],
+)
+def test_empty_answer_is_a_model_output_error(
+    client: LLMClient, fake_llm: FakeLLM, reply: Reply
+) -> None:
+    fake_llm.enqueue(reply)
+    with pytest.raises(ModelOutputError, match="empty answer"):
+        client.complete(ASK, stage="s")
+
+
+def test_continuation_drops_text_repeated_at_the_seam() -> None:
+    partial = "for item in items:\n    total += item.price"
+    more = "    total += item.price * item.count\n"
+    assert (
+        join_continuation(partial, more)
+        == "for item in items:\n    total += item.price * item.count\n"
+    )
+    assert join_continuation("abc", "abc") == "abcabc"  # short overlaps are kept as they are
+
+
+SCHEMA = {"title": "File list", "type": "object", "properties": {"files": {"type": "array"}}}
+
+
+def test_json_schema_is_sent_as_response_format(client: LLMClient, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue('{"files": []}')
+    assert client.complete(ASK, stage="files", json_schema=SCHEMA).text == '{"files": []}'
+    sent = fake_llm.requests[0]["response_format"]
+    assert sent["type"] == "json_schema"
+    assert sent["json_schema"] == {"name": "File_list", "schema": SCHEMA, "strict": False}
+
+
+def test_rejected_response_format_falls_back_and_is_remembered(
+    client: LLMClient, fake_llm: FakeLLM
+) -> None:
+    fake_llm.enqueue(Reply(status=400), '{"files": []}', '{"files": ["a"]}')
+    assert client.complete(ASK, stage="files", json_schema=SCHEMA).text == '{"files": []}'
+    assert "response_format" in fake_llm.requests[0]
+    assert "response_format" not in fake_llm.requests[1]
+    client.complete(ASK, stage="files", json_schema=SCHEMA)
+    assert "response_format" not in fake_llm.requests[2]
+    assert fake_llm.count == 3
+
+
+def test_continuation_of_a_schema_answer_drops_response_format(
+    client: LLMClient, fake_llm: FakeLLM
+) -> None:
+    fake_llm.enqueue(Reply(text='{"files": [', finish_reason="length"), '"a.py"]}')
+    assert client.complete(ASK, stage="files", json_schema=SCHEMA).text == '{"files": ["a.py"]}'
+    assert "response_format" not in fake_llm.requests[1]
+
+
+def test_usage_is_recorded_per_stage(client: LLMClient, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue("a" * 40, "b" * 80, Reply(text="c" * 400, usage=False))
+    client.complete(ASK, stage="plan")
+    client.complete(ASK, stage="generate")
+    client.complete(ASK, stage="generate")
+    stages = client.ledger.by_stage
+    assert set(stages) == {"plan", "generate"}
+    assert stages["plan"].calls == 1 and stages["plan"].completion_tokens == 10
+    assert stages["generate"].calls == 2
+    assert stages["generate"].completion_tokens == 20 + 100  # reported 20, estimated 400/4
+    assert stages["plan"].seconds > 0 and stages["plan"].cost_usd is None  # unpriced model
+    assert client.ledger.total.calls == 3
+
+
+def test_cost_is_estimated_for_a_priced_model(
+    fake_settings: Settings, fast_retries: None, fake_llm: FakeLLM
+) -> None:
+    client = _client(fake_settings, model="gpt-4o-mini-2024-07-18")
+    fake_llm.enqueue("x" * 4000)  # 1000 completion tokens
+    usage = client.complete(ASK, stage="debug").usage
+    expected = (usage.prompt_tokens * 0.15 + usage.completion_tokens * 0.60) / 1e6
+    assert usage.completion_tokens == 1000
+    assert usage.cost_usd == pytest.approx(expected)
+    assert client.ledger.total.cost_usd == pytest.approx(expected)
+
+
+def test_concurrency_bound_is_respected(
+    fake_settings: Settings, fast_retries: None, fake_llm: FakeLLM
+) -> None:
+    client = _client(fake_settings, concurrency=2)
+    fake_llm.responder = lambda request: Reply(text=request["messages"][0]["content"], delay=0.2)
+    results: dict[int, str] = {}
+
+    def call(i: int) -> None:
+        results[i] = client.complete([{"role": "user", "content": f"n{i}"}], stage="gen").text
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert results == {i: f"n{i}" for i in range(6)}
+    assert fake_llm.max_in_flight == 2
+    assert client.ledger.by_stage["gen"].calls == 6
+
+
+def test_retry_after_header_is_read(client: LLMClient, fake_llm: FakeLLM) -> None:
+    import openai
+
+    from healer.llm.client import retry_after
+
+    fake_llm.enqueue(Reply(status=429, headers={"retry-after": "0.01"}), "after the wait")
+    assert client.complete(ASK, stage="s").text == "after the wait"
+    raw = openai.OpenAI(base_url=fake_llm.url, api_key="k", max_retries=0)
+    fake_llm.enqueue(Reply(status=429, headers={"retry-after": "7"}))
+    with pytest.raises(openai.RateLimitError) as caught:
+        raw.chat.completions.create(model="m", messages=[])
+    assert retry_after(caught.value) == 7.0
+    assert retry_after(None) == 0.0
