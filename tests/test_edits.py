@@ -1,0 +1,444 @@
+"""Parsing and applying search/replace edits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from healer.errors import EditError, ModelOutputError, PathEscapeError
+from healer.models import Edit
+from healer.pipeline.edits import (
+    PROTECTED_REASON,
+    ApplyResult,
+    EditsNotApplied,
+    apply_edits,
+    parse_edits,
+    path_candidate,
+)
+
+FENCE = "```"
+
+
+def block(path: str, search: str, replace: str, *, fence: str | None = None) -> str:
+    body = f"{path}\n<<<<<<< SEARCH\n{search}=======\n{replace}>>>>>>> REPLACE\n"
+    if fence is not None:
+        body = f"{FENCE}{fence}\n{body}{FENCE}\n"
+    return body
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def test_parse_plain_block_with_diagnosis_around_it():
+    text = (
+        "The loop stops one item early.\n\n"
+        + block("src/calc.py", "for i in range(n - 1):\n", "for i in range(n):\n")
+        + "\nThat should fix it.\n"
+    )
+    assert parse_edits(text) == [
+        Edit(path="src/calc.py", search="for i in range(n - 1):\n", replace="for i in range(n):\n")
+    ]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "src/calc.py",
+        "`src/calc.py`",
+        "File: src/calc.py",
+        "### src/calc.py",
+        "**src/calc.py**",
+        "### File: `src/calc.py`",
+        "./src/calc.py",
+    ],
+)
+def test_parse_accepts_decorated_path_lines(header):
+    edits = parse_edits(block(header, "a = 1\n", "a = 2\n"))
+    assert [e.path for e in edits] == ["src/calc.py"]
+
+
+def test_parse_tolerates_fences_around_blocks():
+    text = (
+        "Two fixes.\n\n"
+        + block("a.py", "x = 1\n", "x = 2\n", fence="python")
+        + "\n"
+        + block("b.py", "y = 1\n", "y = 2\n", fence="")
+        + "\nnew.py\n```python\nprint('new')\n```\n"
+    )
+    edits = parse_edits(text)
+    assert edits == [
+        Edit(path="a.py", search="x = 1\n", replace="x = 2\n"),
+        Edit(path="b.py", search="y = 1\n", replace="y = 2\n"),
+        Edit(path="new.py", search=None, replace="print('new')\n"),
+    ]
+
+
+def test_parse_path_inside_the_fence_and_in_the_info_string():
+    inside = "```python\napp/x.py\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n```\n"
+    info = "```python app/y.py\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n```\n"
+    assert [e.path for e in parse_edits(inside + info)] == ["app/x.py", "app/y.py"]
+
+
+def test_parse_several_blocks_share_the_last_path():
+    text = (
+        block("m.py", "a = 1\n", "a = 2\n")
+        + "<<<<<<< SEARCH\nb = 1\n=======\nb = 2\n>>>>>>> REPLACE\n"
+    )
+    assert [(e.path, e.search) for e in parse_edits(text)] == [
+        ("m.py", "a = 1\n"),
+        ("m.py", "b = 1\n"),
+    ]
+
+
+def test_parse_empty_search_means_whole_file():
+    edits = parse_edits("pkg/new_mod.py\n<<<<<<< SEARCH\n=======\nVALUE = 3\n>>>>>>> REPLACE\n")
+    assert edits == [Edit(path="pkg/new_mod.py", search=None, replace="VALUE = 3\n")]
+
+
+def test_parse_whole_file_fallback_from_fenced_block():
+    text = (
+        "Here is the corrected module.\n\n### src/app.js\n\n```javascript\n"
+        "export function add(a, b) {\n  return a + b;\n}\n```\n"
+    )
+    assert parse_edits(text) == [
+        Edit(
+            path="src/app.js",
+            search=None,
+            replace="export function add(a, b) {\n  return a + b;\n}\n",
+        )
+    ]
+
+
+def test_parse_ignores_fenced_snippets_without_a_path_line():
+    text = "The error:\n```\nTraceback (most recent call last):\n  boom\n```\nNo edits needed."
+    assert parse_edits(text) == []
+
+
+def test_parse_text_without_edits_is_empty():
+    assert parse_edits("I could not find the cause; everything looks fine.") == []
+    assert parse_edits("") == []
+
+
+def test_parse_block_content_keeps_markdown_underlines_and_fences():
+    text = (
+        "README.md\n<<<<<<< SEARCH\nTitle\n=====\n=======\nBetter title\n============\n\n"
+        "```\nmake\n```\n>>>>>>> REPLACE\n"
+    )
+    assert parse_edits(text) == [
+        Edit(
+            path="README.md",
+            search="Title\n=====\n",
+            replace="Better title\n============\n\n```\nmake\n```\n",
+        )
+    ]
+
+
+def test_parse_missing_divider_is_a_clear_error():
+    text = "a.py\n<<<<<<< SEARCH\nx = 1\nx = 2\n>>>>>>> REPLACE\n"
+    with pytest.raises(ModelOutputError, match="no '=======' line"):
+        parse_edits(text)
+
+
+def test_parse_missing_replace_marker_is_a_clear_error():
+    text = "a.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n"
+    with pytest.raises(ModelOutputError, match="missing the closing '>>>>>>> REPLACE'"):
+        parse_edits(text)
+
+
+def test_parse_block_without_path_is_a_clear_error():
+    with pytest.raises(ModelOutputError, match="no file path"):
+        parse_edits("<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n")
+
+
+def test_parse_stray_replace_marker_is_an_error():
+    with pytest.raises(ModelOutputError, match="without a '<<<<<<< SEARCH'"):
+        parse_edits("a.py\nx = 1\n>>>>>>> REPLACE\n")
+
+
+@pytest.mark.parametrize("path", ["../outside.py", "/etc/passwd", ".git/config"])
+def test_parse_refuses_escaping_paths(path):
+    with pytest.raises(PathEscapeError):
+        parse_edits(block(path, "a\n", "b\n"))
+
+
+def test_path_candidate_rejects_prose():
+    assert path_candidate("Fix the loop.") is None
+    assert path_candidate("e.g.") is None
+    assert path_candidate("See https://example.org/x.py") is None
+    assert path_candidate("Makefile") == "Makefile"
+    assert path_candidate("**`pkg/mod.py`**:") == "pkg/mod.py"
+
+
+# ---------------------------------------------------------------- applying: matching
+
+
+def apply_one(tmp_path: Path, content: str, search: str, replace: str) -> str:
+    write(tmp_path, {"m.py": content})
+    result = apply_edits(tmp_path, [Edit(path="m.py", search=search, replace=replace)])
+    assert isinstance(result, ApplyResult)
+    return (tmp_path / "m.py").read_text()
+
+
+def test_exact_match(tmp_path):
+    content = "def f(n):\n    total = 0\n    return total\n"
+    new = apply_one(tmp_path, content, "    total = 0\n", "    total = n\n")
+    assert new == "def f(n):\n    total = n\n    return total\n"
+
+
+def test_exact_match_needs_whole_lines(tmp_path):
+    # "x = 1" is inside "max = 1" but is not a line of the file: the exact level must not match
+    # the substring; the only whole line that says "x = 1" is the second one.
+    content = "max = 1\nx = 1\n"
+    assert apply_one(tmp_path, content, "x = 1\n", "x = 2\n") == "max = 1\nx = 2\n"
+
+
+def test_trailing_whitespace_is_ignored(tmp_path):
+    content = "a = 1   \nb = 2\t\nc = 3\n"
+    new = apply_one(tmp_path, content, "a = 1\nb = 2\n", "a = 10\nb = 20\n")
+    assert new == "a = 10\nb = 20\nc = 3\n"
+
+
+def test_reindented_search_reindents_the_replacement(tmp_path):
+    content = "class A:\n    def f(self):\n        if x:\n            return 1\n        return 2\n"
+    search = "if x:\n    return 1\n"
+    replace = "if x and y:\n    return 1\nelif z:\n    return 3\n"
+    new = apply_one(tmp_path, content, search, replace)
+    assert new == (
+        "class A:\n    def f(self):\n        if x and y:\n            return 1\n"
+        "        elif z:\n            return 3\n        return 2\n"
+    )
+
+
+def test_over_indented_search_is_dedented(tmp_path):
+    content = "def g():\n    return 1\n"
+    new = apply_one(
+        tmp_path,
+        content,
+        "        def g():\n            return 1\n",
+        "        def g():\n            return 2\n",
+    )
+    assert new == "def g():\n    return 2\n"
+
+
+def test_non_uniform_indentation_is_not_an_indentation_match(tmp_path):
+    # Lines shifted by different amounts are not the same code: only fuzzy could match, and
+    # here the text differs too much for that.
+    content = "if a:\n    b()\n"
+    write(tmp_path, {"m.py": content})
+    with pytest.raises(EditError, match="not found"):
+        apply_edits(tmp_path, [Edit(path="m.py", search="if a:\nb()\nc()\nd()\n", replace="")])
+
+
+def test_blank_line_differences_are_ignored(tmp_path):
+    content = "import os\n\n\ndef f():\n    return os.sep\n\n\ndef g():\n    pass\n"
+    search = "import os\ndef f():\n\n    return os.sep\n"
+    replace = "import os\n\n\ndef f():\n    return os.pathsep\n"
+    new = apply_one(tmp_path, content, search, replace)
+    assert new == "import os\n\n\ndef f():\n    return os.pathsep\n\n\ndef g():\n    pass\n"
+
+
+def test_fuzzy_unique_match(tmp_path):
+    content = (
+        "def area(width, height):\n"
+        "    # the area of a rectangle in square metres\n"
+        "    result = width * height\n"
+        "    return result\n"
+        "\n"
+        "def unrelated():\n"
+        "    return None\n"
+    )
+    # The model misremembered one word of the comment.
+    search = (
+        "def area(width, height):\n"
+        "    # the area of a rectangle in square meters\n"
+        "    result = width * height\n"
+        "    return result\n"
+    )
+    replace = "def area(width, height):\n    return width * height\n"
+    new = apply_one(tmp_path, content, search, replace)
+    assert new == (
+        "def area(width, height):\n    return width * height\n\ndef unrelated():\n    return None\n"
+    )
+
+
+def test_ambiguous_exact_match_is_refused(tmp_path):
+    content = "def a():\n    return 0\n\ndef b():\n    return 0\n"
+    write(tmp_path, {"m.py": content})
+    with pytest.raises(EditError, match=r"matches 2 places \(lines 2, 5\).*more surrounding"):
+        apply_edits(
+            tmp_path, [Edit(path="m.py", search="    return 0\n", replace="    return 1\n")]
+        )
+    assert (tmp_path / "m.py").read_text() == content
+
+
+def test_ambiguous_fuzzy_match_is_refused(tmp_path):
+    content = (
+        "total = compute(alpha, beta, gamma1)\nprint('first')\n"
+        "total = compute(alpha, beta, gamma2)\nprint('second')\n"
+    )
+    write(tmp_path, {"m.py": content})
+    with pytest.raises(EditError, match=r"matches 2 places \(lines 1, 3\)"):
+        apply_edits(
+            tmp_path,
+            [Edit(path="m.py", search="total = compute(alpha, beta, gamma)\n", replace="x\n")],
+        )
+    assert (tmp_path / "m.py").read_text() == content
+
+
+def test_not_found_gives_closest_region_and_writes_nothing(tmp_path):
+    files = {
+        "a.py": "VALUE = 1\n",
+        "b.py": "def price(n):\n    tax = 0.2\n    return n * (1 + tax)\n",
+    }
+    write(tmp_path, files)
+    before = snapshot(tmp_path)
+    edits = [
+        Edit(path="a.py", search="VALUE = 1\n", replace="VALUE = 2\n"),  # fine on its own
+        Edit(path="b.py", search="def price(n):\n    vat_rate = 0.25\n", replace="def price(n):\n"),
+    ]
+    with pytest.raises(EditsNotApplied) as caught:
+        apply_edits(tmp_path, edits)
+    message = str(caught.value)
+    assert "1 of 2 edits could not be applied; no file was changed" in message
+    assert "edit 2 (b.py): the SEARCH text was not found" in message
+    assert "closest region is lines 1-2" in message
+    assert "    tax = 0.2" in message
+    assert [p.index for p in caught.value.problems] == [2]
+    assert snapshot(tmp_path) == before  # a.py was not written either
+
+
+def test_every_failing_edit_is_named(tmp_path):
+    write(tmp_path, {"a.py": "x = 1\n", "tests/test_a.py": "def test(): pass\n"})
+    edits = [
+        Edit(path="a.py", search="nothing like it\n", replace=""),
+        Edit(path="tests/test_a.py", search="def test(): pass\n", replace="def test(): 1\n"),
+        Edit(path="../evil.py", search=None, replace="boom\n"),
+        Edit(path="missing.py", search="x\n", replace="y\n"),
+    ]
+    with pytest.raises(EditError) as caught:
+        apply_edits(tmp_path, edits, protected=["tests/test_a.py"])
+    message = str(caught.value)
+    assert "4 of 4 edits" in message
+    assert "edit 1 (a.py): the SEARCH text was not found" in message
+    assert f"edit 2 (tests/test_a.py): {PROTECTED_REASON}" in message
+    assert "edit 3 (../evil.py): path leaves the output folder" in message
+    assert "edit 4 (missing.py): file does not exist" in message
+    assert not (tmp_path.parent / "evil.py").exists()
+
+
+def test_protected_file_is_refused_even_for_whole_file_rewrite(tmp_path):
+    write(tmp_path, {"tests/test_app.py": "def test(): assert False\n"})
+    with pytest.raises(EditError, match="protected acceptance test; change the code, not the test"):
+        apply_edits(
+            tmp_path,
+            [Edit(path="./tests/test_app.py", search=None, replace="def test(): pass\n")],
+            protected={"tests/test_app.py"},
+        )
+    assert (tmp_path / "tests/test_app.py").read_text() == "def test(): assert False\n"
+
+
+def test_protected_glob(tmp_path):
+    write(tmp_path, {"acceptance/test_x.py": "x\n"})
+    with pytest.raises(EditError, match="protected"):
+        apply_edits(
+            tmp_path,
+            [Edit(path="acceptance/test_x.py", search="x\n", replace="y\n")],
+            protected=["acceptance/*"],
+        )
+
+
+def test_symlink_escape_is_refused(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "project"
+    root.mkdir()
+    os.symlink(outside, root / "link")
+    with pytest.raises(EditError, match="through a symlink"):
+        apply_edits(root, [Edit(path="link/x.py", search=None, replace="x\n")])
+    assert not (outside / "x.py").exists()
+
+
+def test_create_file_with_empty_search(tmp_path):
+    edits = parse_edits(
+        "pkg/util.py\n<<<<<<< SEARCH\n=======\ndef twice(x):\n    return 2 * x\n>>>>>>> REPLACE\n"
+    )
+    result = apply_edits(tmp_path, edits)
+    assert result == ApplyResult(changed=["pkg/util.py"], unchanged=[])
+    assert (tmp_path / "pkg/util.py").read_text() == "def twice(x):\n    return 2 * x\n"
+
+
+def test_empty_search_rewrites_an_existing_file(tmp_path):
+    write(tmp_path, {"m.py": "old = True\n"})
+    apply_edits(tmp_path, [Edit(path="m.py", search=None, replace="new = True\n")])
+    assert (tmp_path / "m.py").read_text() == "new = True\n"
+
+
+def test_multiple_edits_to_one_file_apply_in_order(tmp_path):
+    write(tmp_path, {"m.py": "a = 1\nb = 2\nc = 3\n"})
+    edits = [
+        Edit(path="m.py", search="a = 1\n", replace="a = 10\n"),
+        Edit(path="m.py", search="a = 10\nb = 2\n", replace="a = 10\nb = 20\n"),  # sees edit 1
+        Edit(path="m.py", search="c = 3\n", replace=""),
+    ]
+    result = apply_edits(tmp_path, edits)
+    assert result.changed == ["m.py"]
+    assert (tmp_path / "m.py").read_text() == "a = 10\nb = 20\n"
+
+
+def test_unchanged_files_are_reported_and_not_rewritten(tmp_path):
+    write(tmp_path, {"same.py": "x = 1\n", "diff.py": "y = 1\n"})
+    stamp = (tmp_path / "same.py").stat().st_mtime_ns
+    result = apply_edits(
+        tmp_path,
+        [
+            Edit(path="same.py", search="x = 1\n", replace="x = 1\n"),
+            Edit(path="diff.py", search="y = 1\n", replace="y = 2\n"),
+        ],
+    )
+    assert result == ApplyResult(changed=["diff.py"], unchanged=["same.py"])
+    assert (tmp_path / "same.py").stat().st_mtime_ns == stamp
+
+
+def test_crlf_files_keep_their_line_endings(tmp_path):
+    (tmp_path / "w.py").write_bytes(b"a = 1\r\nb = 2\r\n")
+    apply_edits(tmp_path, [Edit(path="w.py", search="b = 2\n", replace="b = 3\n")])
+    assert (tmp_path / "w.py").read_bytes() == b"a = 1\r\nb = 3\r\n"
+
+
+def test_file_without_final_newline(tmp_path):
+    (tmp_path / "n.py").write_text("a = 1\nb = 2")
+    apply_edits(tmp_path, [Edit(path="n.py", search="a = 1\n", replace="a = 0\n")])
+    assert (tmp_path / "n.py").read_text() == "a = 0\nb = 2"
+
+
+def test_parse_then_apply_end_to_end(tmp_path):
+    write(
+        tmp_path,
+        {"shop/cart.py": "class Cart:\n    def total(self):\n        return sum(self.items)\n"},
+    )
+    answer = (
+        "Diagnosis: `total` sums item objects instead of their prices.\n\n"
+        "shop/cart.py\n```python\n<<<<<<< SEARCH\n    def total(self):\n"
+        "        return sum(self.items)\n=======\n    def total(self):\n"
+        "        return sum(item.price for item in self.items)\n>>>>>>> REPLACE\n```\n"
+    )
+    result = apply_edits(tmp_path, parse_edits(answer))
+    assert result.changed == ["shop/cart.py"]
+    assert "sum(item.price for item in self.items)" in (tmp_path / "shop/cart.py").read_text()
