@@ -1,0 +1,93 @@
+"""No sandbox at all: commands run on the host, in a temporary copy of the project.
+
+Only for machines where neither Docker nor bubblewrap is available, and only behind an
+explicit unsafe flag: generated code runs with the user's own rights and network. The
+environment is still reduced to a few harmless variables (no API keys), and paths in the
+output are rewritten to /work so that checks read them like the sandboxed backends' output.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from healer.models import RunResult
+from healer.sandbox.docker import _clip
+from healer.sandbox.project import EXCLUDED, WORK, install_script
+
+log = logging.getLogger(__name__)
+
+
+class UnsafeLocalSandbox:
+    """Sandbox protocol without isolation; dependencies go into a per-project folder."""
+
+    name = "unsafe-local"
+
+    def __init__(self) -> None:
+        log.warning("running generated code WITHOUT a sandbox (unsafe-local)")
+        self._deps = Path(tempfile.mkdtemp(prefix="healer-deps-"))
+
+    def _environment(self, home: Path) -> dict[str, str]:
+        python_bin = str(Path(sys.executable).parent)
+        return {
+            "PATH": f"{self._deps}/bin:{python_bin}:/usr/local/bin:/usr/bin:/bin",
+            "PYTHONPATH": str(self._deps),
+            "HOME": str(home),
+            "TMPDIR": str(home),
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+
+    def prepare(self, project: Path) -> RunResult | None:
+        if install_script(project) is None:
+            return None
+        args = []
+        if (Path(project) / "requirements.txt").is_file():
+            args += ["-r", str(Path(project) / "requirements.txt")]
+        from healer.sandbox.project import pyproject_dependencies
+
+        args += pyproject_dependencies(Path(project))
+        command = [sys.executable, "-m", "pip", "install", "-q", "--target", str(self._deps), *args]
+        start = time.monotonic()
+        proc = subprocess.run(command, capture_output=True, text=True, check=False)
+        return RunResult(exit_code=proc.returncode, stdout=proc.stdout, stderr=proc.stderr,
+                         duration=time.monotonic() - start)
+
+    def run(self, project: Path, command: str, *, timeout: float, network: bool = False) -> RunResult:
+        with tempfile.TemporaryDirectory(prefix="healer-work-") as tmp:
+            work = Path(tmp) / "work"
+            shutil.copytree(project, work, ignore=shutil.ignore_patterns(*EXCLUDED))
+            home = Path(tmp) / "home"
+            home.mkdir()
+            return self._execute(command, work, self._environment(home), timeout)
+
+    def _execute(self, command: str, work: Path, env: dict[str, str], timeout: float) -> RunResult:
+        start = time.monotonic()
+        proc = subprocess.Popen(["sh", "-c", command], cwd=work, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        timed_out = False
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+        code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+        return RunResult(
+            exit_code=code,
+            stdout=_clip(out).replace(str(work), WORK),
+            stderr=_clip(err).replace(str(work), WORK),
+            timed_out=timed_out,
+            duration=time.monotonic() - start,
+        )
+
+    def close(self) -> None:
+        shutil.rmtree(self._deps, ignore_errors=True)
