@@ -54,9 +54,17 @@ class Settings(BaseModel):
     local_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1)
     local_repeat_penalty: float = Field(1.1, gt=0)
 
+    context_tokens: int = Field(60_000, ge=1000)  # codebase shown to the debugger
+
     @property
     def uses_local_model(self) -> bool:
         return not self.base_url
+
+    def context_budget(self) -> int:
+        """Tokens of codebase the debugger may see, leaving room for the rest of the prompt."""
+        if self.model and self.model.startswith("local"):
+            return max(1000, min(self.context_tokens, self.local_ctx - self.max_tokens - 2000))
+        return self.context_tokens
 
 
 def _read_file_settings(folder: Path) -> dict[str, Any]:

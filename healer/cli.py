@@ -1,0 +1,213 @@
+"""The `healer` command: thin wrappers over the library; errors become messages in one place."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from healer import __version__
+from healer.budget import Budget
+from healer.config import Settings, load_settings
+from healer.errors import HealerError, UsageError
+from healer.ui import Progress, checks_table, console, report_table
+
+EXIT_GREEN, EXIT_NOT_GREEN, EXIT_USAGE, EXIT_INFRA = 0, 1, 2, 3
+
+
+class HealerGroup(click.Group):
+    """Turns healer's errors into one clear message and an exit code, in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HealerError as exc:
+            console.print(f"[bold red]error:[/] {exc}")
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted: run the same command again to resume[/]")
+            ctx.exit(130)
+
+
+def main() -> None:
+    cli(prog_name="healer")
+
+
+def llm_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Endpoint options shared by every command that talks to a model."""
+    options = [
+        click.option("--model", help="Model name (env HEALER_MODEL)."),
+        click.option("--base-url", help="OpenAI-compatible endpoint (env OPENAI_BASE_URL); "
+                                        "none = the bundled local model."),
+        click.option("--api-key", help="API key (env OPENAI_API_KEY)."),
+        click.option("--concurrency", type=int, help="LLM calls in flight (default 8)."),
+        click.option("--no-cache", "no_cache", is_flag=True, help="Ignore the response cache."),
+    ]
+    return functools.reduce(lambda f, opt: opt(f), reversed(options), fn)
+
+
+def settings_from(folder: Path | None, opts: dict[str, Any]) -> Settings:
+    flags = {k: opts.pop(k, None) for k in ("model", "base_url", "api_key", "concurrency")}
+    if opts.pop("no_cache", False):
+        flags["cache"] = False
+    return load_settings(folder, **flags)
+
+
+def spec_folder(spec_arg: str) -> Path | None:
+    path = Path(spec_arg)
+    return path.parent if path.is_file() else None
+
+
+def default_output(spec_arg: str) -> Path:
+    path = Path(spec_arg)
+    stem = path.stem if path.is_file() else "project"
+    return Path("out") / stem
+
+
+@click.group(cls=HealerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="healer")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def cli(verbose: int) -> None:
+    """Turn a Markdown spec into a working codebase, and repair it until its checks pass."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+@click.argument("spec")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--file", "only_file", help="Regenerate only this file from the saved plan.")
+@click.option("--tests", multiple=True, help="Acceptance test file or folder (repeatable).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@llm_options
+def generate(spec: str, output: Path | None, only_file: str | None, tests: tuple[str, ...],
+             quiet: bool, as_json: bool, **opts: Any) -> None:
+    """Generate a codebase from SPEC (a Markdown file or a prompt string)."""
+    from healer.commands import run_generate
+
+    settings = settings_from(spec_folder(spec), opts)
+    result = run_generate(spec, output or default_output(spec), settings, only_file=only_file,
+                          tests=list(tests), events=Progress(quiet=quiet or as_json))
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    elif not quiet:
+        console.print(f"[bold green]generated[/] {len(result['files'])} files in {result['output']}")
+
+
+@cli.command()
+@click.argument("spec")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--max-iters", type=click.IntRange(0), default=5, show_default=True,
+              help="Repair rounds after the first generation.")
+@click.option("--max-tokens", type=click.IntRange(1), help="Stop after this many tokens.")
+@click.option("--max-cost", type=click.FloatRange(0), help="Stop after this many dollars.")
+@click.option("--timeout", type=click.FloatRange(1), help="Stop after this many seconds.")
+@click.option("--tests", multiple=True, help="Acceptance test file or folder (repeatable).")
+@click.option("--unsafe-local", is_flag=True, help="Run checks on this machine, unsandboxed.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report on stdout.")
+@llm_options
+def build(spec: str, output: Path | None, max_iters: int, max_tokens: int | None,
+          max_cost: float | None, timeout: float | None, tests: tuple[str, ...],
+          unsafe_local: bool, quiet: bool, as_json: bool, **opts: Any) -> None:
+    """Generate SPEC, run its checks in a sandbox and repair it until green or out of budget."""
+    from healer.commands import run_build
+
+    settings = settings_from(spec_folder(spec), opts)
+    budget = Budget(max_iters=max_iters, max_tokens=max_tokens, max_cost=max_cost, timeout=timeout)
+    report = run_build(spec, output or default_output(spec), settings, budget, tests=list(tests),
+                       unsafe_local=unsafe_local, events=Progress(quiet=quiet or as_json))
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+    elif not quiet:
+        console.print(report_table(report))
+        console.print(f"report: {Path(report.output) / '.healer' / 'report.md'}")
+    sys.exit(EXIT_GREEN if report.status == "green" else EXIT_NOT_GREEN)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--unsafe-local", is_flag=True, help="Run checks on this machine, unsandboxed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+def check(folder: Path, unsafe_local: bool, as_json: bool) -> None:
+    """Run FOLDER's checks in a sandbox; exit 0 when all pass, 1 when some fail."""
+    from healer.commands import run_check
+
+    results = run_check(folder, load_settings(folder), unsafe_local=unsafe_local)
+    if as_json:
+        click.echo(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
+    else:
+        console.print(checks_table(results))
+    sys.exit(EXIT_GREEN if all(r.passed for r in results) else EXIT_NOT_GREEN)
+
+
+@cli.command()
+@click.argument("error", required=False)
+@click.option("-d", "--dir", "folder", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=".", show_default=True, help="The project folder.")
+@click.option("--error-file", type=click.File("r"), help="Read the error from a file ('-' = stdin).")
+@click.option("--apply", is_flag=True, help="Apply the edits as one commit.")
+@llm_options
+def debug(error: str | None, folder: Path, error_file: Any, apply: bool, **opts: Any) -> None:
+    """Diagnose ERROR (pasted text, or '-' for stdin) in a project folder and propose edits."""
+    from healer.commands import run_debug
+
+    text = error_file.read() if error_file else (sys.stdin.read() if error in (None, "-") else error)
+    if not text.strip():
+        raise UsageError("no error text given (pass it as an argument, --error-file or stdin)")
+    result = run_debug(text, folder, settings_from(folder, opts), apply=apply)
+    console.print(f"[bold]Diagnosis:[/] {result.diagnosis or '(none given)'}")
+    click.echo(result.diff)
+    if result.error:
+        raise HealerError(f"the proposed edits could not be applied: {result.error}")
+    if not apply:
+        console.print("[dim]not applied: add --apply to apply these edits[/]")
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the spec here instead of stdout.")
+@llm_options
+def prompt(folder: Path, output: Path | None, **opts: Any) -> None:
+    """Write a spec from which FOLDER's codebase could be regenerated."""
+    from healer.commands import run_prompt
+
+    text = run_prompt(folder, settings_from(folder, opts))
+    if output:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"spec written to {output}")
+    else:
+        click.echo(text)
+
+
+@cli.group()
+def sandbox() -> None:
+    """Manage the sandbox images."""
+
+
+@sandbox.command("build")
+def sandbox_build() -> None:
+    """Build the sandbox images that are missing (no registry needed)."""
+    from healer.sandbox.images import build_images
+
+    for stack, tag in build_images(progress=lambda line: console.print(f"[dim]{line}[/]")).items():
+        console.print(f"[green]✓[/] {stack}: {tag}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True)
+def serve(host: str, port: int) -> None:
+    """Serve the bundled local model as an OpenAI-compatible endpoint."""
+    from healer.llm.local_server import serve as serve_model
+
+    serve_model(load_settings(Path.cwd()), host=host, port=port,
+                announce=lambda line: console.print(line))

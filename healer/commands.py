@@ -1,0 +1,104 @@
+"""What each CLI command does, as plain functions a library user can call too."""
+
+from __future__ import annotations
+
+import difflib
+import shutil
+import tempfile
+from pathlib import Path
+
+from healer.budget import Budget
+from healer.checks import run_checks
+from healer.config import Settings
+from healer.errors import UsageError
+from healer.events import Events, NoEvents
+from healer.generation import generate_project, regenerate_one
+from healer.loop import Session, build
+from healer.models import CheckResult, RunReport, Value
+from healer.pipeline.context import build_context
+from healer.pipeline.debug import converse
+from healer.pipeline.edits import apply_edits
+from healer.pipeline.messages import chat
+from healer.runtime import open_checks_sandbox, open_llm
+from healer.spec import load_spec
+from healer.workspace import Workspace
+
+SCRATCH_IGNORE = shutil.ignore_patterns(".git", "node_modules", "__pycache__", ".venv")
+
+
+def run_generate(spec_arg: str, output: Path, settings: Settings, *, only_file: str | None = None,
+                 tests: list[str] | None = None, events: Events = NoEvents()) -> dict:
+    spec = load_spec(spec_arg, tests=tests)
+    ws = Workspace(output)
+    with open_llm(settings) as llm:
+        if only_file:
+            files = [regenerate_one(llm, spec, ws, only_file).path]
+        else:
+            files = generate_project(llm, spec, ws, workers=settings.concurrency, events=events)
+        usage = llm.ledger.total
+    return {"output": str(ws.root), "files": files, "usage": usage.model_dump(mode="json")}
+
+
+def run_build(spec_arg: str, output: Path, settings: Settings, budget: Budget, *,
+              tests: list[str] | None = None, unsafe_local: bool = False,
+              events: Events = NoEvents()) -> RunReport:
+    spec = load_spec(spec_arg, tests=tests)
+    with open_checks_sandbox(settings, unsafe_local=unsafe_local) as sandbox, \
+            open_llm(settings) as llm:
+        session = Session(llm=llm, sandbox=sandbox, settings=settings, events=events)
+        return build(spec, Workspace(output), session, budget)
+
+
+def run_check(folder: Path, settings: Settings, *, unsafe_local: bool = False) -> list[CheckResult]:
+    with open_checks_sandbox(settings, unsafe_local=unsafe_local) as sandbox:
+        return run_checks(folder.resolve(), sandbox, declared=settings.checks,
+                          timeout=settings.check_timeout)
+
+
+class DebugResult(Value):
+    diagnosis: str
+    diff: str
+    changed: list[str]
+    applied: bool
+    error: str = ""
+
+
+def run_debug(error: str, folder: Path, settings: Settings, *, apply: bool) -> DebugResult:
+    """Diagnose `error`, try the edits on a scratch copy, and apply them for real on request."""
+    root = folder.resolve()
+    with tempfile.TemporaryDirectory() as tmp, open_llm(settings) as llm:
+        scratch = Path(tmp) / "project"
+        shutil.copytree(root, scratch, ignore=SCRATCH_IGNORE)
+        context = build_context(scratch, [], budget_tokens=settings.context_budget())
+        messages = chat("debug_error", codebase=context.text, error=error.strip()[:8000])
+        result = converse(llm, scratch, messages, protected=[])
+        diff = _diff(root, scratch, result.changed)
+    applied = False
+    if apply and not result.error and result.changed:
+        apply_edits(root, result.edits)
+        if (root / ".git").exists():
+            Workspace(root).commit(f"healer debug: {result.diagnosis[:200]}")
+        applied = True
+    return DebugResult(diagnosis=result.diagnosis, diff=diff, changed=result.changed,
+                       applied=applied, error=result.error)
+
+
+def _diff(before: Path, after: Path, paths: list[str]) -> str:
+    chunks = []
+    for rel in paths:
+        old = (before / rel).read_text(encoding="utf-8") if (before / rel).is_file() else ""
+        new = (after / rel).read_text(encoding="utf-8")
+        chunks.extend(difflib.unified_diff(old.splitlines(keepends=True),
+                                           new.splitlines(keepends=True),
+                                           fromfile=f"a/{rel}", tofile=f"b/{rel}"))
+    return "".join(chunks)
+
+
+def run_prompt(folder: Path, settings: Settings) -> str:
+    """A spec that could regenerate the codebase in `folder` (reverse of `generate`)."""
+    context = build_context(folder.resolve(), [], budget_tokens=settings.context_budget())
+    if not context.full and not context.outlined:
+        raise UsageError(f"no source files found in {folder}")
+    with open_llm(settings) as llm:
+        answer = llm.complete(chat("spec_from_code", codebase=context.text), stage="prompt")
+    return answer.text.strip() + "\n"

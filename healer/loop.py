@@ -1,0 +1,233 @@
+"""The repair loop: generate, check, repair implicated files, check again, keep the best round.
+
+Strategies, so that a small model that repeats itself still makes progress:
+- `repair`: the debugger sees the codebase and the failures and sends search/replace edits.
+- `regenerate`: when the last repair changed nothing or the same failures came back, the
+  implicated files are rewritten from scratch with the failures in view.
+- `narrow`: after a regeneration that did not help, repair again with hotter sampling and
+  only the first failure as evidence.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from healer.budget import Budget, Meter
+from healer.checks import run_checks
+from healer.config import Settings
+from healer.events import Events, NoEvents
+from healer.generation import (
+    generate_project,
+    install_acceptance_tests,
+    load_file_list,
+    load_plan,
+    same_spec,
+)
+from healer.models import Failure, Plan, Round, RunReport, Spec, Usage
+from healer.pipeline.debug import repair
+from healer.pipeline.failures import implicated_files
+from healer.pipeline.regenerate import regenerate_file
+from healer.report import load_report, save_report
+from healer.spec import acceptance_files
+from healer.workspace import Workspace
+
+if TYPE_CHECKING:
+    from healer.llm.client import LLMClient
+    from healer.sandbox.base import Sandbox
+
+log = logging.getLogger(__name__)
+HOT = 0.8
+
+
+@dataclass
+class Session:
+    """What the loop works with."""
+
+    llm: LLMClient
+    sandbox: Sandbox
+    settings: Settings
+    events: Events = NoEvents()
+
+
+def build(spec: Spec, ws: Workspace, session: Session, budget: Budget) -> RunReport:
+    loop = _Loop(spec, ws, session, budget)
+    return loop.run()
+
+
+class _Loop:
+    def __init__(self, spec: Spec, ws: Workspace, session: Session, budget: Budget) -> None:
+        self.spec, self.ws, self.s, self.meter = spec, ws, session, Meter(budget)
+        self.protected = list(acceptance_files(spec))
+        self.report = self._start_report()
+        self.prior_usage = dict(self.report.usage_by_stage)
+
+    # ------------------------------------------------------------------ flow
+
+    def run(self) -> RunReport:
+        try:
+            self._ensure_generated()
+            while True:
+                current = self.report.rounds[-1]
+                if not current.checks:
+                    self._check(current)
+                if current.green:
+                    return self._finish("all checks pass")
+                reason = self.meter.exhausted(len(self.report.rounds) - 1, self._usage())
+                if reason:
+                    return self._finish(reason)
+                self._repair_round()
+        except KeyboardInterrupt:
+            self._save(status="not_green", stop="interrupted")
+            raise
+
+    def _ensure_generated(self) -> None:
+        if self.report.rounds:
+            if self.ws.dirty():
+                self._new_round("resume", self.ws.commit("resume: keep edits of an interrupted round"))
+            return
+        self.s.events.stage("generate")
+        started, before = time.monotonic(), self._usage()
+        written = generate_project(self.s.llm, self.spec, self.ws,
+                                   workers=self.s.settings.concurrency, events=self.s.events)
+        rnd = self._new_round("generate", self.ws.head(), files=written)
+        rnd.usage, rnd.seconds = _minus(self._usage(), before), time.monotonic() - started
+
+    def _check(self, rnd: Round) -> None:
+        self.s.events.stage("check", f"round {rnd.index}")
+        install_acceptance_tests(self.spec, self.ws)
+        started = time.monotonic()
+        declared = [*self.spec.checks, *self.s.settings.checks]
+        rnd.checks = run_checks(self.ws.root, self.s.sandbox, declared=declared,
+                                timeout=self.s.settings.check_timeout)
+        rnd.seconds += time.monotonic() - started
+        self._save()
+        self.s.events.round_done(rnd)
+
+    def _repair_round(self) -> None:
+        previous = self.report.rounds[-1]
+        strategy = self._strategy()
+        self.s.events.stage(strategy, f"round {previous.index + 1}")
+        started, before = time.monotonic(), self._usage()
+        diagnosis, changed = self._apply_strategy(strategy, previous)
+        commit = self.ws.commit(f"round {previous.index + 1} ({strategy}): {diagnosis[:200]}")
+        rnd = self._new_round(strategy, commit, files=changed, diagnosis=diagnosis)
+        rnd.usage, rnd.seconds = _minus(self._usage(), before), time.monotonic() - started
+        self._save()
+
+    # ------------------------------------------------------------------ strategies
+
+    def _strategy(self) -> str:
+        rounds = [r for r in self.report.rounds if r.checks]
+        last = self.report.rounds[-1]
+        stuck = last.index > 0 and not last.files_changed
+        if len(rounds) >= 2:
+            stuck = stuck or _signature(rounds[-1]) == _signature(rounds[-2])
+        if not stuck:
+            return "repair"
+        return "narrow" if last.strategy == "regenerate" else "regenerate"
+
+    def _apply_strategy(self, strategy: str, previous: Round) -> tuple[str, list[str]]:
+        plan = load_plan(self.ws) or Plan(text="")
+        failures = previous.failures
+        if strategy == "regenerate":
+            return self._regenerate(plan, failures)
+        hot = strategy == "narrow"
+        result = repair(
+            self.s.llm, self.ws.root, self.spec, plan, failures[:1] if hot else failures,
+            protected=self.protected, budget_tokens=self._context_budget(),
+            temperature=HOT if hot else None,
+        )
+        diagnosis = result.diagnosis or "(no diagnosis)"
+        if result.error:
+            diagnosis += f" [edits not applied: {result.error[:300]}]"
+        return diagnosis, result.changed
+
+    def _regenerate(self, plan: Plan, failures: list[Failure]) -> tuple[str, list[str]]:
+        files = self.ws.text_files()
+        known = set(files) - set(self.protected)
+        targets = implicated_files(failures, known)[:2] or self._main_files(known)
+        changed = []
+        for path in targets:
+            new = regenerate_file(self.s.llm, self.ws.root, self.spec, plan, path, failures,
+                                  protected=self.protected, budget_tokens=self._context_budget(),
+                                  temperature=HOT)
+            if new.content != files.get(path) and self.ws.write([new], keep=self.spec.keep):
+                changed.append(path)
+        return f"regenerated {', '.join(targets)} with the failures in view", changed
+
+    def _main_files(self, known: set[str]) -> list[str]:
+        planned = load_file_list(self.ws)
+        paths = planned.paths if planned else sorted(known)
+        return [p for p in paths if p in known and "test" not in p.lower()][:1]
+
+    def _context_budget(self) -> int:
+        return self.s.settings.context_budget()
+
+    # ------------------------------------------------------------------ report
+
+    def _start_report(self) -> RunReport:
+        self.ws.init()
+        previous = load_report(self.ws) if same_spec(self.ws, self.spec) else None
+        if previous is not None:
+            self.s.events.stage("resume", f"{len(previous.rounds)} rounds already done")
+            return previous
+        return RunReport(spec=str(self.spec.source or "<prompt>"), output=str(self.ws.root),
+                         status="not_green", stop_reason="running")
+
+    def _new_round(self, strategy: str, commit: str | None, *, files: list[str] = (),
+                   diagnosis: str = "") -> Round:
+        rnd = Round(index=len(self.report.rounds), commit=commit, strategy=strategy,
+                    files_changed=list(files), diagnosis=diagnosis)
+        self.report.rounds.append(rnd)
+        return rnd
+
+    def _usage(self) -> Usage:
+        total = Usage()
+        for usage in self._usage_by_stage().values():
+            total = total + usage
+        return total
+
+    def _usage_by_stage(self) -> dict[str, Usage]:
+        merged = dict(self.prior_usage)
+        for stage, usage in self.s.llm.ledger.by_stage.items():
+            merged[stage] = merged.get(stage, Usage()) + usage
+        return merged
+
+    def _save(self, *, status: str | None = None, stop: str | None = None) -> None:
+        self.report.usage_by_stage = self._usage_by_stage()
+        self.report.seconds = self.meter.elapsed
+        if status:
+            self.report.status = status  # type: ignore[assignment]
+        if stop:
+            self.report.stop_reason = stop
+        save_report(self.ws, self.report)
+
+    def _finish(self, reason: str) -> RunReport:
+        checked = [r for r in self.report.rounds if r.checks]
+        best = min(checked, key=lambda r: (len(r.failing), len(r.failures), -r.index))
+        self.report.best_round = best.index
+        if best.index != self.report.rounds[-1].index and best.commit:
+            self.ws.restore(best.commit)
+            reason += f"; the folder holds round {best.index}, the best one"
+        self._save(status="green" if best.green else "not_green", stop=reason)
+        self.ws.commit(f"report: {self.report.status} (best round {best.index})")
+        return self.report
+
+
+def _signature(rnd: Round) -> frozenset[str]:
+    return frozenset(f.signature for f in rnd.failures) | frozenset(rnd.failing)
+
+
+def _minus(after: Usage, before: Usage) -> Usage:
+    cost = None if after.cost_usd is None else after.cost_usd - (before.cost_usd or 0.0)
+    return Usage(
+        calls=after.calls - before.calls,
+        cached_calls=after.cached_calls - before.cached_calls,
+        prompt_tokens=after.prompt_tokens - before.prompt_tokens,
+        completion_tokens=after.completion_tokens - before.completion_tokens,
+        seconds=after.seconds - before.seconds,
+        cost_usd=cost,
+    )

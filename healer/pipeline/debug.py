@@ -1,0 +1,102 @@
+"""The debugger stage: codebase + failures -> diagnosis + edits that apply."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from healer.errors import EditError, ModelOutputError
+from healer.models import Edit, Failure, Plan, Spec, Value
+from healer.pipeline.context import build_context
+from healer.pipeline.edits import apply_edits, parse_edits
+from healer.pipeline.failures import format_failures
+from healer.pipeline.messages import chat
+from healer.prompts import render
+from healer.spec import prompt_text
+
+if TYPE_CHECKING:
+    from healer.llm.client import LLMClient
+
+STAGE = "debug"
+ATTEMPTS = 3
+
+
+class Repair(Value):
+    """What one debugger turn produced."""
+
+    diagnosis: str
+    edits: list[Edit] = []
+    changed: list[str] = []
+    error: str = ""  # why no edit could be applied, when none was
+
+
+def repair(
+    llm: LLMClient,
+    root: Path,
+    spec: Spec,
+    plan: Plan,
+    failures: list[Failure],
+    *,
+    protected: list[str],
+    budget_tokens: int,
+    temperature: float | None = None,
+) -> Repair:
+    """Ask for a diagnosis and edits, apply them; a failed edit goes back to the model."""
+    context = build_context(root, failures, budget_tokens=budget_tokens, plan_text=plan.text)
+    messages = chat(
+        "debug", spec=prompt_text(spec), plan=plan.text, codebase=context.text,
+        failures=format_failures(failures), protected_note=protected_note(protected),
+    )
+    return converse(llm, root, messages, protected=protected, temperature=temperature)
+
+
+def converse(
+    llm: LLMClient,
+    root: Path,
+    messages: list[dict[str, str]],
+    *,
+    protected: list[str],
+    temperature: float | None = None,
+) -> Repair:
+    """Up to ATTEMPTS answers; each one that cannot be applied is answered with the reason."""
+    diagnosis, reason, edits = "", "", []
+    for _ in range(ATTEMPTS):
+        answer = llm.complete(messages, stage=STAGE, temperature=temperature)
+        diagnosis = extract_diagnosis(answer.text) or diagnosis
+        try:
+            edits = parse_edits(answer.text)
+            if not edits:
+                raise ModelOutputError("the answer holds no edit in the SEARCH/REPLACE format")
+            changed = apply_edits(root, edits, protected=protected).changed
+            return Repair(diagnosis=diagnosis, edits=edits, changed=changed)
+        except (EditError, ModelOutputError) as exc:
+            reason = str(exc)
+        messages = [*messages, {"role": "assistant", "content": answer.text},
+                    {"role": "user", "content": render("edit_retry", reason=reason,
+                                                       files=_current_files(root, edits))}]
+    return Repair(diagnosis=diagnosis, edits=edits, error=reason)
+
+
+def _current_files(root: Path, edits: list[Edit]) -> str:
+    parts = []
+    for path in dict.fromkeys(e.path for e in edits):
+        target = root / path
+        if target.is_file():
+            parts.append(f"{path}\n```\n{target.read_text(encoding='utf-8', errors='replace')}```")
+    return "\n\n".join(parts) or "(the files named in your edits do not exist yet)"
+
+
+def extract_diagnosis(text: str) -> str:
+    match = re.search(r"Diagnosis:\s*(.+?)(?:\n\s*\n|\n\S+\n<{5,}|$)", text, re.S | re.I)
+    if match:
+        return " ".join(match.group(1).split())[:600]
+    first = text.strip().split("\n\n", 1)[0]
+    return "" if "<<<<<<<" in first else " ".join(first.split())[:600]
+
+
+def protected_note(protected: list[str]) -> str:
+    if not protected:
+        return ""
+    names = ", ".join(f"`{p}`" for p in protected)
+    return f"\n- Never edit the acceptance tests {names}: fix the code, not the tests."

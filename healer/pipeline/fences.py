@@ -1,0 +1,59 @@
+"""Taking a file's content out of a model's answer, code fences and all."""
+
+from __future__ import annotations
+
+import re
+
+FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+#.-]*)\s*$")
+MARKDOWN = (".md", ".markdown", ".mdx", ".rst")
+
+
+def strip_fences(answer: str, path: str = "") -> str:
+    """The file content in `answer`.
+
+    An answer wrapped in a fence loses only that outer fence (inner fences of a Markdown file
+    survive). Prose around fenced blocks is dropped and the longest block kept. An answer
+    with no fences is the content itself. The result ends with exactly one newline.
+    """
+    lines = answer.strip("\n").splitlines()
+    if not lines:
+        return ""
+    if FENCE.match(lines[0]):
+        body = _outer_block(lines)
+    elif path.lower().endswith(MARKDOWN):
+        body = lines
+    else:
+        blocks = fenced_blocks(lines)
+        body = max(blocks, key=len) if blocks else lines
+    return "\n".join(body).rstrip() + "\n"
+
+
+def _outer_block(lines: list[str]) -> list[str]:
+    opener = FENCE.match(lines[0]).group(1)  # type: ignore[union-attr]
+    for end in range(len(lines) - 1, 0, -1):
+        closer = FENCE.match(lines[end])
+        if closer and closer.group(1)[0] == opener[0] and len(closer.group(1)) >= len(opener) \
+                and not closer.group(2):
+            return lines[1:end]
+    return lines[1:]  # an unclosed fence: the answer was cut or sloppy; keep what is there
+
+
+def fenced_blocks(lines: list[str]) -> list[list[str]]:
+    """Contents of top-level fenced blocks, in order."""
+    blocks: list[list[str]] = []
+    current: list[str] | None = None
+    opener = ""
+    for line in lines:
+        match = FENCE.match(line)
+        if current is None:
+            if match:
+                current, opener = [], match.group(1)
+        elif match and match.group(1).startswith(opener[0]) and len(match.group(1)) >= len(opener) \
+                and not match.group(2):
+            blocks.append(current)
+            current = None
+        else:
+            current.append(line)
+    if current:
+        blocks.append(current)
+    return blocks

@@ -1,0 +1,116 @@
+"""Stage 2: the list of files to write, as structured output with a forgiving parser."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from healer.errors import ModelOutputError, PathEscapeError
+from healer.models import FileList, Plan, PlannedFile, Spec
+from healer.paths import relative_path
+from healer.pipeline.messages import chat
+from healer.prompts import render
+from healer.spec import acceptance_files, prompt_text
+
+if TYPE_CHECKING:
+    from healer.llm.client import LLMClient
+
+STAGE = "file_list"
+ATTEMPTS = 3
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "files": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"path": {"type": "string"}, "purpose": {"type": "string"}},
+                "required": ["path"],
+            },
+        }
+    },
+    "required": ["files"],
+}
+PATH_LIKE = re.compile(r"^[\w./-]*\w\.[A-Za-z0-9]+$|^(Makefile|Dockerfile|LICENSE|Procfile)$")
+
+
+def make_file_list(llm: LLMClient, spec: Spec, plan: Plan) -> FileList:
+    """Ask for the file list; a prose or malformed answer is retried, never crashes the run."""
+    fixed = set(acceptance_files(spec)) | set(spec.keep)
+    exclude = ""
+    if fixed:
+        exclude = "\nDo not list these existing files: " + ", ".join(sorted(fixed))
+    messages = chat("file_list", spec=prompt_text(spec), plan=plan.text, exclude_note=exclude)
+    reason = ""
+    for attempt in range(ATTEMPTS):
+        answer = llm.complete(messages, stage=STAGE, json_schema=SCHEMA,
+                              temperature=None if attempt == 0 else 0.4)
+        try:
+            files = parse_file_list(answer.text)
+        except ModelOutputError as exc:
+            reason = str(exc)
+            messages = [*messages, {"role": "assistant", "content": answer.text},
+                        {"role": "user", "content": render("file_list_retry", reason=reason)}]
+            continue
+        kept = [f for f in files if f.path not in fixed]
+        if kept:
+            return FileList(files=kept)
+        reason = "it lists no file to write"
+    raise ModelOutputError(f"no usable file list after {ATTEMPTS} answers: {reason}")
+
+
+def parse_file_list(text: str) -> list[PlannedFile]:
+    """JSON (object, list of objects or strings) anywhere in the text, else path-like lines."""
+    data = _find_json(text)
+    raw = _entries(data) if data is not None else _path_lines(text)
+    files: dict[str, PlannedFile] = {}
+    for path, purpose in raw:
+        try:
+            clean = relative_path(path)
+        except PathEscapeError as exc:
+            raise ModelOutputError(f"unsafe path in the file list: {exc}") from exc
+        if clean.endswith("/"):
+            continue
+        files.setdefault(clean, PlannedFile(path=clean, purpose=purpose))
+    if not files:
+        raise ModelOutputError("no file paths found in the answer")
+    return list(files.values())
+
+
+def _find_json(text: str) -> Any | None:
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"[\[{]", text):
+        try:
+            value, _ = decoder.raw_decode(text, match.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, (dict, list)):
+            return value
+    return None
+
+
+def _entries(data: Any) -> list[tuple[str, str]]:
+    if isinstance(data, dict):
+        for key in ("files", "file_list", "paths", "filepaths"):
+            if key in data:
+                return _entries(data[key])
+        return [(k, str(v)) for k, v in data.items() if isinstance(k, str) and PATH_LIKE.match(k)]
+    entries = []
+    for item in data if isinstance(data, list) else []:
+        if isinstance(item, str):
+            entries.append((item, ""))
+        elif isinstance(item, dict):
+            path = item.get("path") or item.get("file") or item.get("name") or item.get("filename")
+            if isinstance(path, str):
+                entries.append((path, str(item.get("purpose") or item.get("description") or "")))
+    return entries
+
+
+def _path_lines(text: str) -> list[tuple[str, str]]:
+    entries = []
+    for line in text.splitlines():
+        match = re.match(r"^\s*(?:[-*+]|\d+[.)])?\s*`?([\w./-]+)`?\s*(?:[:\-–—]\s*(.*))?$", line)
+        if match and PATH_LIKE.match(match.group(1)):
+            entries.append((match.group(1), (match.group(2) or "").strip()))
+    return entries

@@ -1,0 +1,67 @@
+"""Stage 3: one call per file, all files in parallel (bounded by the client's concurrency)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from healer.errors import ModelOutputError
+from healer.models import FileList, GeneratedFile, Plan, Spec
+from healer.pipeline.fences import strip_fences
+from healer.pipeline.messages import chat
+from healer.spec import prompt_text
+
+if TYPE_CHECKING:
+    from healer.llm.client import LLMClient
+
+STAGE = "generate"
+OnFile = Callable[[GeneratedFile], None]
+
+
+def generate_files(
+    llm: LLMClient,
+    spec: Spec,
+    plan: Plan,
+    file_list: FileList,
+    *,
+    only: list[str] | None = None,
+    existing: dict[str, str] | None = None,
+    workers: int = 8,
+    on_file: OnFile | None = None,
+) -> list[GeneratedFile]:
+    """Generate every planned file (or the `only` ones); results keep the file list's order."""
+    targets = [f.path for f in file_list.files if only is None or f.path in only]
+
+    def one(path: str) -> GeneratedFile:
+        result = generate_file(llm, spec, plan, file_list, path, existing=existing)
+        if on_file:
+            on_file(result)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(targets) or 1))) as pool:
+        return list(pool.map(one, targets))
+
+
+def generate_file(
+    llm: LLMClient,
+    spec: Spec,
+    plan: Plan,
+    file_list: FileList,
+    path: str,
+    *,
+    existing: dict[str, str] | None = None,
+) -> GeneratedFile:
+    file_spec = spec.file_specs.get(path, "")
+    if file_spec:
+        file_spec = f"\n# Spec of `{path}`\n{file_spec.strip()}\n"
+    current = (existing or {}).get(path)
+    existing_note = f"\n# Current `{path}` (replace it)\n```\n{current}\n```\n" if current else ""
+    files = "\n".join(f"- `{f.path}`: {f.purpose}" for f in file_list.files)
+    messages = chat("generate", spec=prompt_text(spec), plan=plan.text, files=files,
+                    file_spec=file_spec, existing=existing_note, path=path)
+    answer = llm.complete(messages, stage=STAGE)
+    content = strip_fences(answer.text, path)
+    if not content.strip():
+        raise ModelOutputError(f"the model returned an empty file for {path}")
+    return GeneratedFile(path=path, content=content)

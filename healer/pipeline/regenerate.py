@@ -1,0 +1,45 @@
+"""The stuck strategy: rewrite an implicated file from the spec and plan, failures in view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from healer.errors import ModelOutputError
+from healer.models import Failure, GeneratedFile, Plan, Spec
+from healer.pipeline.context import build_context
+from healer.pipeline.debug import protected_note
+from healer.pipeline.failures import format_failures
+from healer.pipeline.fences import strip_fences
+from healer.pipeline.messages import chat
+from healer.spec import prompt_text
+
+if TYPE_CHECKING:
+    from healer.llm.client import LLMClient
+
+STAGE = "regenerate"
+
+
+def regenerate_file(
+    llm: LLMClient,
+    root: Path,
+    spec: Spec,
+    plan: Plan,
+    path: str,
+    failures: list[Failure],
+    *,
+    protected: list[str],
+    budget_tokens: int,
+    temperature: float | None = None,
+) -> GeneratedFile:
+    context = build_context(root, failures, budget_tokens=budget_tokens, plan_text=plan.text,
+                            extra_paths=[path])
+    messages = chat(
+        "regenerate", spec=prompt_text(spec), plan=plan.text, codebase=context.text,
+        failures=format_failures(failures), path=path, protected_note=protected_note(protected),
+    )
+    answer = llm.complete(messages, stage=STAGE, temperature=temperature)
+    content = strip_fences(answer.text, path)
+    if not content.strip():
+        raise ModelOutputError(f"the model returned an empty file for {path}")
+    return GeneratedFile(path=path, content=content)

@@ -1,0 +1,80 @@
+"""The run report: `.healer/report.json` for machines and `.healer/report.md` for people."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from pydantic import ValidationError
+
+from healer.models import Round, RunReport
+from healer.workspace import Workspace
+
+log = logging.getLogger(__name__)
+JSON = "report.json"
+MARKDOWN = "report.md"
+
+
+def save_report(ws: Workspace, report: RunReport) -> None:
+    ws.state.mkdir(parents=True, exist_ok=True)
+    data = report.model_dump(mode="json")
+    data["usage"] = report.usage.model_dump(mode="json")
+    tmp = ws.state / (JSON + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(ws.state / JSON)
+    (ws.state / MARKDOWN).write_text(render_markdown(report), encoding="utf-8")
+
+
+def load_report(ws: Workspace) -> RunReport | None:
+    path = ws.state / JSON
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        data.pop("usage", None)
+        return RunReport.model_validate(data)
+    except (ValueError, ValidationError) as exc:
+        log.warning("ignoring an unreadable report %s: %s", path, exc)
+        return None
+
+
+def render_markdown(report: RunReport) -> str:
+    usage = report.usage
+    cost = f"${usage.cost_usd:.4f}" if usage.cost_usd is not None else "unknown"
+    lines = [
+        "# healer run report",
+        "",
+        f"- status: **{report.status}** ({report.stop_reason})",
+        f"- spec: `{report.spec}`",
+        f"- output: `{report.output}`",
+        f"- best round: {report.best_round if report.best_round is not None else '-'}",
+        f"- tokens: {usage.prompt_tokens} in, {usage.completion_tokens} out "
+        f"({usage.calls} calls, {usage.cached_calls} from cache); cost: {cost}",
+        f"- wall time: {report.seconds:.1f}s",
+        "",
+        "| round | strategy | failing checks | files changed | tokens | time |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [_round_row(r) for r in report.rounds]
+    for rnd in report.rounds:
+        lines += _round_details(rnd)
+    return "\n".join(lines) + "\n"
+
+
+def _round_row(rnd: Round) -> str:
+    failing = ", ".join(rnd.failing) if rnd.checks else "(not checked)"
+    files = ", ".join(rnd.files_changed[:6]) + (" ..." if len(rnd.files_changed) > 6 else "")
+    return (f"| {rnd.index} | {rnd.strategy} | {failing or 'none'} | {files or '-'} | "
+            f"{rnd.usage.total_tokens} | {rnd.seconds:.1f}s |")
+
+
+def _round_details(rnd: Round) -> list[str]:
+    out = ["", f"## Round {rnd.index} ({rnd.strategy})"]
+    if rnd.diagnosis:
+        out.append(f"Diagnosis: {rnd.diagnosis}")
+    for failure in rnd.failures[:10]:
+        where = failure.file or "?"
+        if failure.line:
+            where += f":{failure.line}"
+        out.append(f"- `{failure.check}` {where}: {failure.message.strip().splitlines()[0][:200] if failure.message.strip() else ''}")
+    return out

@@ -1,0 +1,62 @@
+"""Terminal output for the CLI: live progress and result tables (rich), or nothing."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from healer.models import CheckResult, Round, RunReport
+
+console = Console(stderr=True, highlight=False)
+
+
+class Progress:
+    """Renders pipeline events as one line each on stderr; silent when quiet."""
+
+    def __init__(self, *, quiet: bool = False) -> None:
+        self.quiet = quiet
+
+    def stage(self, name: str, detail: str = "") -> None:
+        self._say(f"[bold cyan]{name}[/] {detail}")
+
+    def file_done(self, path: str, done: int, total: int) -> None:
+        self._say(f"  [green]✓[/] {path} [dim]({done}/{total})[/]")
+
+    def round_done(self, round: Round) -> None:
+        passed = sum(1 for c in round.checks if c.passed and not c.skipped)
+        if round.green:
+            self._say(f"  round {round.index}: [bold green]all {passed} checks pass[/]")
+        else:
+            self._say(f"  round {round.index}: [bold red]{len(round.failing)} failing[/] "
+                      f"({', '.join(round.failing)}), {passed} passing")
+
+    def _say(self, text: str) -> None:
+        if not self.quiet:
+            console.print(text)
+
+
+def checks_table(results: list[CheckResult]) -> Table:
+    table = Table(title="checks")
+    for col in ("check", "result", "time", "first failure"):
+        table.add_column(col)
+    for r in results:
+        verdict = "[dim]skipped[/]" if r.skipped else "[green]pass[/]" if r.passed else "[red]FAIL[/]"
+        first = ""
+        if r.failures:
+            f = r.failures[0]
+            where = f"{f.file}:{f.line}" if f.line else (f.file or "")
+            first = f"{where} {f.message.strip().splitlines()[0][:80] if f.message.strip() else ''}"
+        table.add_row(r.name, verdict, f"{r.duration:.1f}s", first)
+    return table
+
+
+def report_table(report: RunReport) -> Table:
+    table = Table(title=f"healer: {report.status} ({report.stop_reason})")
+    for col in ("round", "strategy", "failing", "files changed", "tokens", "time"):
+        table.add_column(col)
+    for r in report.rounds:
+        best = " *" if r.index == report.best_round else ""
+        table.add_row(f"{r.index}{best}", r.strategy, ", ".join(r.failing) or "-",
+                      ", ".join(r.files_changed[:4]) or "-", str(r.usage.total_tokens),
+                      f"{r.seconds:.1f}s")
+    return table

@@ -1,0 +1,33 @@
+import pytest
+
+from healer.errors import ModelOutputError
+from healer.pipeline.file_list import parse_file_list
+
+
+def paths(text: str) -> list[str]:
+    return [f.path for f in parse_file_list(text)]
+
+
+def test_json_object_in_prose() -> None:
+    text = 'Sure! {"files": [{"path": "app.py", "purpose": "main"}, {"path": "./lib/x.py"}]} ok'
+    assert paths(text) == ["app.py", "lib/x.py"]
+
+
+def test_json_list_of_strings_in_fence() -> None:
+    assert paths('```json\n["a.py", "b/c.js"]\n```') == ["a.py", "b/c.js"]
+
+
+def test_bullet_lines_fallback() -> None:
+    text = "The files:\n- `app.py`: entry point\n- tests/test_app.py - tests\n1. Makefile\nThat is all."
+    assert paths(text) == ["app.py", "tests/test_app.py", "Makefile"]
+
+
+def test_prose_without_paths_is_an_error() -> None:
+    with pytest.raises(ModelOutputError):
+        parse_file_list("I think you should write a calculator with care.")
+
+
+@pytest.mark.parametrize("evil", ["../evil.py", "/etc/passwd", ".git/hooks/pre-commit"])
+def test_escaping_paths_are_refused(evil: str) -> None:
+    with pytest.raises(ModelOutputError, match="unsafe path"):
+        parse_file_list(f'{{"files": [{{"path": "{evil}"}}]}}')
