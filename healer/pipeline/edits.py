@@ -370,7 +370,7 @@ def find_match(lines: list[str], wanted: list[str]) -> _Match:
                 log.info("search text matched with %s at line %d", name, found[0].start + 1)
             return found[0]
         if len(found) > 1:
-            where = ", ".join(str(m.start + 1) for m in found[:5])
+            where = ", ".join(str(m.start + 1) for m in sorted(found, key=lambda m: m.start)[:5])
             raise _NoMatch(
                 f"the SEARCH text matches {len(found)} places (lines {where}); quote more "
                 "surrounding lines so that it matches exactly one place"
