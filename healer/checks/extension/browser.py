@@ -1,0 +1,408 @@
+"""Load the unpacked extension in Chromium and collect everything that goes wrong.
+
+Runs in its own process (`python -m healer.checks.extension.browser REQUEST RESULT`) so the
+caller can kill a browser that hangs. The session:
+
+1. launches Chromium with only this extension loaded and its own log file;
+2. routes every request: chrome-extension:// passes through, the test page is fabricated,
+   everything else gets a declared stub or a default answer, so nothing reaches the network
+   (a host-resolver rule also makes any escaping lookup fail);
+3. waits for the service worker (or for a load error in Chromium's log);
+4. opens a test page (content scripts run there), then the popup and the options page as tabs;
+   while the popup runs as a tab, `chrome.tabs.query({active: true})` answers with the test
+   page's tab, as it would for a real popup;
+5. runs the smoke steps in the popup and saves a screenshot;
+6. reads Chromium's log for load failures and errors of the service worker.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from healer.checks.extension import chromium_log
+from healer.checks.extension.spec import SmokeStep, Stub
+from healer.checks.extension.stubs import choose_response
+from healer.models import CheckResult, Failure
+
+BROWSER_CHECK = "extension.browser"
+SMOKE_CHECK = "extension.smoke"
+WORKER_WAIT = 10.0
+SETTLE_MS = 400
+STEP_TIMEOUT_MS = 5000
+PAGE_TIMEOUT_MS = 10000
+DEFAULT_TEST_URL = "https://example.com/healer-test-page"
+TEST_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Healer test page</title></head>
+<body><main><article><h1>Healer test page</h1>
+<p id="intro">A small page served during extension checks so that content scripts have
+something to run on.</p><p>It has a heading, two paragraphs, a form and a link.</p>
+<form><input name="q" value="query"><button type="button">Go</button></form>
+<a href="#more">More</a></article></main></body></html>"""
+ACTIVE_TAB_SHIM = """(() => {
+  if (!globalThis.chrome || !chrome.tabs || !chrome.tabs.query || !chrome.tabs.getCurrent) return;
+  const query = chrome.tabs.query.bind(chrome.tabs);
+  const getCurrent = chrome.tabs.getCurrent.bind(chrome.tabs);
+  async function tabsFor(info) {
+    const tabs = await query(info || {});
+    if (!info || !info.active) return tabs;
+    const me = await getCurrent();
+    if (!me || !tabs.some((t) => t.id === me.id)) return tabs;
+    const others = (await query({ windowId: me.windowId })).filter((t) => t.id !== me.id);
+    others.sort((a, b) => (b.lastAccessed || 0) - (a.lastAccessed || 0));
+    return others.length ? [Object.assign({}, others[0], { active: true })] : tabs;
+  }
+  chrome.tabs.query = function (info, callback) {
+    const result = tabsFor(info);
+    if (typeof callback === "function") { result.then(callback); return undefined; }
+    return result;
+  };
+})();"""
+_STACK_FRAME = re.compile(r"chrome-extension://[a-p]{32}/([^\s:?#)]+):(\d+)")
+_PREFIX = re.compile(r"^(?:Uncaught (?:\(in promise\) )?)?(?:\w*Error: )?")
+
+log = logging.getLogger(__name__)
+
+
+class BrowserRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    extension_dir: str
+    work_dir: str
+    extension_id: str
+    service_worker: str | None = None
+    popup: str | None = None
+    options_page: str | None = None
+    content_matches: list[str] = Field(default_factory=list)
+    stubs: list[Stub] = Field(default_factory=list)
+    smoke: list[SmokeStep] = Field(default_factory=list)
+    screenshot: str
+    timeout: float = 60.0
+    chromium: str = "/usr/bin/chromium"
+
+
+def extension_id(directory: Path, key: str | None = None) -> str:
+    """The id Chromium gives an unpacked extension: from its manifest key, else its path."""
+    material = base64.b64decode(key) if key else os.path.realpath(directory).encode()
+    digest = hashlib.sha256(material).hexdigest()[:32]
+    return "".join(chr(ord("a") + int(c, 16)) for c in digest)
+
+
+def find_chromium() -> str | None:
+    for candidate in (os.environ.get("HEALER_CHROMIUM"), "/usr/bin/chromium"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def chromium_args(extension_dir: str, log_file: Path) -> list[str]:
+    args = [
+        f"--disable-extensions-except={extension_dir}",
+        f"--load-extension={extension_dir}",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        "--enable-logging",
+        f"--log-file={log_file}",
+        "--v=0",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--no-sandbox")  # Chromium refuses to start its sandbox as root
+    return args
+
+
+def concrete_url(pattern: str) -> str | None:
+    """A URL a content-script match pattern accepts (None for patterns we cannot serve)."""
+    if pattern in ("<all_urls>", "*://*/*"):
+        return DEFAULT_TEST_URL
+    match = re.match(r"^(\*|https?)://([^/]*)(/.*)?$", pattern)
+    if not match:
+        return None
+    scheme = "https" if match.group(1) == "*" else match.group(1)
+    host = match.group(2)
+    if host == "*" or not host:
+        host = "example.com"
+    elif host.startswith("*."):
+        host = "www." + host[2:]
+    path = (match.group(3) or "/").replace("*", "")
+    return f"{scheme}://{host}{path or '/'}"
+
+
+def _normalised(message: str) -> str:
+    return _PREFIX.sub("", message.strip().splitlines()[0] if message.strip() else "")[:160]
+
+
+class Session:
+    """One browser run: the context, the deadline and the evidence gathered."""
+
+    def __init__(self, request: BrowserRequest) -> None:
+        self.request = request
+        self.deadline = time.monotonic() + request.timeout
+        self.failures: list[Failure] = []
+        self.smoke_failures: list[Failure] = []
+        self.stubbed: list[str] = []
+        self.test_urls: set[str] = set()
+        self._seen: set[str] = set()
+        self.log_file = Path(request.work_dir) / "chromium.log"
+
+    # ------------------------------------------------------------ evidence
+
+    def remaining_ms(self, cap: float) -> float:
+        return max(min(cap, (self.deadline - time.monotonic()) * 1000), 1.0)
+
+    def add(self, message: str, file: str | None, line: int | None, excerpt: str = "") -> None:
+        key = f"{file}|{_normalised(message)}"
+        loose = f"None|{_normalised(message)}"
+        if key in self._seen or loose in self._seen:
+            return
+        self._seen.add(key)
+        self.failures.append(
+            Failure(check=BROWSER_CHECK, message=message.strip().splitlines()[0][:500],
+                    file=file, line=line, excerpt=excerpt[:2000])
+        )
+
+    def on_page_error(self, page_file: str):
+        def handle(error) -> None:
+            stack = getattr(error, "stack", "") or ""
+            frame = _STACK_FRAME.search(stack)
+            file, line = (frame.group(1), int(frame.group(2))) if frame else (page_file, None)
+            name = getattr(error, "name", "") or "Error"
+            self.add(f"{name}: {error.message}", file, line, stack)
+
+        return handle
+
+    def on_console(self, page_file: str):
+        def handle(message) -> None:
+            if message.type != "error":
+                return
+            location = message.location or {}
+            file, _ = chromium_log.extension_file(location.get("url", ""))
+            line = location.get("lineNumber")
+            if file is None and not location.get("url", "").startswith("chrome-extension://"):
+                if location.get("url") and location["url"].split("#")[0] in self.test_urls:
+                    return  # the fabricated test page's own noise, not the extension's
+            self.add(f"console.error: {message.text}", file or page_file,
+                     line + 1 if isinstance(line, int) and file else None, message.text)
+
+        return handle
+
+    # ------------------------------------------------------------ network
+
+    def route(self, route) -> None:
+        try:
+            request = route.request
+            url = request.url
+            if not url.startswith(("http://", "https://")):
+                route.continue_()
+                return
+            if url.split("#")[0] in self.test_urls and request.resource_type == "document":
+                route.fulfill(status=200, content_type="text/html", body=TEST_PAGE)
+                return
+            answer = choose_response(request.method, url, request.post_data, self.request.stubs)
+            self.stubbed.append(f"{request.method} {url} -> {answer.status} ({answer.source})")
+            route.fulfill(status=answer.status, content_type=answer.content_type,
+                          body=answer.body, headers=answer.headers)
+        except Exception as exc:  # a route handler must never raise into Playwright
+            log.debug("route handling failed: %s", exc)
+            try:
+                route.abort()
+            except Exception:
+                pass
+
+    # ------------------------------------------------------------ steps
+
+    def read_log(self) -> list[chromium_log.LogEntry]:
+        try:
+            return chromium_log.parse_log(self.log_file.read_text(errors="replace"))
+        except OSError:
+            return []
+
+    def load_failed(self) -> bool:
+        return bool(chromium_log.load_errors(self.read_log(), self.request.service_worker))
+
+    def wait_for_worker(self, context) -> bool:
+        prefix = f"chrome-extension://{self.request.extension_id}/"
+        wait_until = time.monotonic() + min(WORKER_WAIT, self.request.timeout / 3)
+        while time.monotonic() < wait_until:
+            if any(w.url.startswith(prefix) for w in context.service_workers):
+                return True
+            if self.load_failed():
+                return False
+            try:
+                context.wait_for_event("serviceworker", timeout=300)
+            except Exception:
+                pass
+        return any(w.url.startswith(prefix) for w in context.service_workers)
+
+    def open_page(self, context, rel: str, *, shim: bool = False):
+        page = context.new_page()
+        page.on("pageerror", self.on_page_error(rel))
+        page.on("console", self.on_console(rel))
+        if shim:
+            page.add_init_script(ACTIVE_TAB_SHIM)
+        url = f"chrome-extension://{self.request.extension_id}/{rel}"
+        try:
+            page.goto(url, wait_until="load", timeout=self.remaining_ms(PAGE_TIMEOUT_MS))
+            page.wait_for_timeout(min(SETTLE_MS, self.remaining_ms(SETTLE_MS)))
+        except Exception as exc:
+            self.add(f"{rel} did not load: {str(exc).splitlines()[0]}", rel, None, str(exc))
+        return page
+
+    def visit_test_pages(self, page) -> None:
+        urls = [concrete_url(m) for m in self.request.content_matches]
+        for url in list(dict.fromkeys(u for u in urls if u))[:3]:
+            self.test_urls.add(url)
+            try:
+                page.goto(url, wait_until="load", timeout=self.remaining_ms(PAGE_TIMEOUT_MS))
+                page.wait_for_timeout(min(SETTLE_MS, self.remaining_ms(SETTLE_MS)))
+            except Exception as exc:
+                self.add(f"test page {url} did not load: {str(exc).splitlines()[0]}", None, None)
+
+    def run_smoke(self, page) -> None:
+        from playwright.sync_api import expect
+
+        for number, step in enumerate(self.request.smoke, 1):
+            timeout = self.remaining_ms(STEP_TIMEOUT_MS)
+            try:
+                if step.action == "click":
+                    page.locator(step.selector).first.click(timeout=timeout)
+                elif step.action == "type":
+                    page.locator(step.selector).first.fill(step.text, timeout=timeout)
+                elif step.action == "expect" and step.text:
+                    expect(page.locator(step.selector).first).to_contain_text(
+                        step.text, timeout=timeout)
+                elif step.action == "expect":
+                    expect(page.locator(step.selector).first).to_be_visible(timeout=timeout)
+                elif step.action == "wait":
+                    page.wait_for_timeout(min(float(step.text), timeout))
+            except Exception as exc:
+                text = _body_text(page)
+                self.smoke_failures.append(
+                    Failure(check=SMOKE_CHECK, file=self.request.popup,
+                            message=f"smoke step {number} ({step}) failed: "
+                                    f"{str(exc).strip().splitlines()[0]}",
+                            excerpt=f"popup text: {text}"[:2000])
+                )
+                return
+
+    def screenshot(self, page) -> str:
+        path = Path(self.request.screenshot)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(path), timeout=self.remaining_ms(PAGE_TIMEOUT_MS))
+            return str(path)
+        except Exception as exc:
+            log.warning("popup screenshot failed: %s", exc)
+            return ""
+
+    def collect_log(self) -> None:
+        entries = self.read_log()
+        for error in chromium_log.load_errors(entries, self.request.service_worker):
+            self.add(f"Chromium could not load the extension: {error.message}", error.file,
+                     error.line, error.excerpt)
+        for error in chromium_log.script_errors(entries):
+            self.add(error.message, error.file, error.line, error.excerpt)
+
+
+def _body_text(page) -> str:
+    try:
+        return page.inner_text("body", timeout=1000)[:1000]
+    except Exception:
+        return "(unreadable)"
+
+
+def run_session(request: BrowserRequest) -> list[CheckResult]:
+    from playwright.sync_api import sync_playwright
+
+    started = time.monotonic()
+    session = Session(request)
+    shot = ""
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(Path(request.work_dir) / "profile"),
+            executable_path=request.chromium,
+            headless=True,
+            args=chromium_args(request.extension_dir, session.log_file),
+            viewport={"width": 480, "height": 600},
+        )
+        try:
+            shot = _exercise(session, context)
+        finally:
+            context.close()
+    session.collect_log()
+    return _results(session, request, shot, time.monotonic() - started)
+
+
+def _exercise(session: Session, context) -> str:
+    request = session.request
+    context.route("**/*", session.route)
+    if request.service_worker and not session.wait_for_worker(context):
+        if not session.load_failed():
+            session.add(f"the service worker {request.service_worker} did not start",
+                        request.service_worker, None)
+    if session.load_failed():
+        return ""
+    first = context.pages[0] if context.pages else context.new_page()
+    first.on("pageerror", session.on_page_error("(content script)"))
+    first.on("console", session.on_console("(content script)"))
+    session.visit_test_pages(first)
+    shot = ""
+    if request.popup:
+        popup = session.open_page(context, request.popup, shim=True)
+        session.run_smoke(popup)
+        popup.wait_for_timeout(min(SETTLE_MS, session.remaining_ms(SETTLE_MS)))
+        shot = session.screenshot(popup)
+    elif request.smoke:
+        session.smoke_failures.append(
+            Failure(check=SMOKE_CHECK, file="manifest.json",
+                    message="smoke steps need a popup (action.default_popup), the manifest has none")
+        )
+    if request.options_page:
+        session.open_page(context, request.options_page)
+    return shot
+
+
+def _results(session: Session, request: BrowserRequest, shot: str, seconds: float) -> list[CheckResult]:
+    stubbed = "; ".join(session.stubbed[:20]) or "none"
+    detail = (f"extension id {request.extension_id}; popup screenshot: {shot or 'none'}; "
+              f"{len(session.stubbed)} request(s) stubbed: {stubbed}; {seconds:.1f} s")
+    results = [
+        CheckResult(name=BROWSER_CHECK, passed=not session.failures, failures=session.failures,
+                    duration=seconds, detail=detail)
+    ]
+    if request.smoke:
+        results.append(
+            CheckResult(name=SMOKE_CHECK, passed=not session.smoke_failures,
+                        failures=session.smoke_failures, duration=seconds,
+                        detail=f"{len(request.smoke)} step(s); popup screenshot: {shot or 'none'}")
+        )
+    return results
+
+
+def main(argv: list[str]) -> int:
+    request_file, result_file = argv[1], argv[2]
+    request = BrowserRequest.model_validate_json(Path(request_file).read_text())
+    results = run_session(request)
+    Path(result_file).write_text(json.dumps([r.model_dump(mode="json") for r in results]))
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    sys.exit(main(sys.argv))
