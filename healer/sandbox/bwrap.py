@@ -106,7 +106,7 @@ class BwrapSandbox:
         limits = _limits(self.memory, int(timeout) + 5, self.pids + _own_processes())
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True,
-                                preexec_fn=limits)
+                                preexec_fn=limits)  # noqa: PLW1509 (no threads fork here)
         timed_out = False
         try:
             stdout, stderr = proc.communicate(timeout=timeout)

@@ -288,9 +288,11 @@ class DockerSandbox:
         return self._run_container(container, timeout=self.install_timeout)
 
     def _remove_volume(self, name: str) -> None:
+        import docker.errors
+
         try:
             self.client.volumes.get(name).remove(force=True)
-        except Exception as exc:
+        except docker.errors.DockerException as exc:
             log.debug("volume %s not removed: %s", name, exc)
 
     def run(self, project: Path, command: str, *, timeout: float, network: bool = False) -> RunResult:
@@ -302,14 +304,16 @@ class DockerSandbox:
         return self._fresh(project, command, timeout, network)
 
     def close(self) -> None:
+        import docker.errors
+
         for container in self._warm.values():
             try:
                 container.remove(force=True)
-            except Exception as exc:
+            except docker.errors.DockerException as exc:
                 log.warning("could not remove container %s: %s", container.id[:12], exc)
         self._warm.clear()
 
-    def __enter__(self) -> DockerSandbox:
+    def __enter__(self):  # noqa: ANN204
         return self
 
     def __exit__(self, *exc: object) -> None:

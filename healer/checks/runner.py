@@ -1,0 +1,84 @@
+"""All of a project's checks in order: static gate, sandbox checks, declared checks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from healer.checks.commands import declared_checks, run_failure
+from healer.checks.node import node_checks
+from healer.checks.python import python_checks
+from healer.checks.static import static_checks
+from healer.models import CheckResult
+from healer.sandbox.base import Sandbox
+from healer.sandbox.project import stack_of
+
+log = logging.getLogger(__name__)
+
+
+def is_extension(project: Path) -> bool:
+    """A Manifest V3 browser extension (manifest.json with "manifest_version": 3)."""
+    try:
+        manifest = json.loads((project / "manifest.json").read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("manifest_version") == 3
+
+
+def install_check(project: Path, sandbox: Sandbox) -> CheckResult:
+    started = time.monotonic()
+    result = sandbox.prepare(project)
+    if result is None:
+        return CheckResult(name="install", passed=True, skipped=True, detail="no dependencies")
+    failures = [] if result.ok else [run_failure("install", "install dependencies", result)]
+    return CheckResult(name="install", passed=result.ok, command="install dependencies",
+                       exit_code=result.exit_code, duration=time.monotonic() - started,
+                       failures=failures, detail=result.stdout.strip().splitlines()[-1:][0]
+                       if result.ok and result.stdout.strip() else "")
+
+
+def _skipped(names: Sequence[str], reason: str) -> list[CheckResult]:
+    return [CheckResult(name=n, passed=True, skipped=True, detail=reason) for n in names]
+
+
+def sandbox_checks(project: Path, sandbox: Sandbox, timeout: float, *,
+                   syntax_ok: bool) -> list[CheckResult]:
+    stack = stack_of(project)
+    names = ["compile", "import", "pytest", "cli"] if stack == "python" else ["node-syntax", "npm-test"]
+    install = install_check(project, sandbox)
+    if not install.passed:
+        return [install, *_skipped(names, "dependencies could not be installed")]
+    if not syntax_ok:
+        return [install, *_skipped(names, "fix the syntax errors first")]
+    if stack == "python":
+        return [install, *python_checks(project, sandbox, timeout)]
+    return [install, *node_checks(project, sandbox, timeout)]
+
+
+def extension_results(project: Path, timeout: float) -> list[CheckResult]:
+    try:
+        from healer.checks.extension import extension_checks
+    except ImportError as exc:
+        log.warning("browser extension checks unavailable: %s", exc)
+        return [CheckResult(name="extension", passed=True, skipped=True,
+                            detail=f"extension checks unavailable: {exc}")]
+    return extension_checks(project, timeout=min(timeout, 60.0))
+
+
+def run_checks(project: Path, sandbox: Sandbox, *, declared: Sequence[str] = (),
+               timeout: float = 120.0) -> list[CheckResult]:
+    """Every check of `project`, static ones first; failures carry file, line and excerpt."""
+    project = Path(project)
+    results = static_checks(project)
+    syntax_ok = all(r.passed for r in results if r.name == "syntax")
+    results += sandbox_checks(project, sandbox, timeout, syntax_ok=syntax_ok)
+    if is_extension(project):
+        results += extension_results(project, timeout)
+    results += declared_checks(project, sandbox, list(declared), timeout=timeout)
+    for result in results:
+        log.info("check %s: %s", result.name,
+                 "skipped" if result.skipped else "passed" if result.passed else "FAILED")
+    return results

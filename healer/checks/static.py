@@ -1,0 +1,150 @@
+"""The static gate: checks that read the project on the host and never execute its code."""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from healer.checks.imports import imported_modules, provided_modules
+from healer.models import CheckResult, Failure
+from healer.sandbox.project import EXCLUDED, declared_dependencies
+
+log = logging.getLogger(__name__)
+
+UNDEFINED_MESSAGES = ("UndefinedName", "UndefinedLocal", "UndefinedExport")
+
+
+def project_files(project: Path, suffix: str) -> Iterator[Path]:
+    for path in sorted(project.rglob(f"*{suffix}")):
+        rel = path.relative_to(project)
+        if path.is_file() and not any(part in EXCLUDED for part in rel.parts):
+            yield path
+
+
+def _rel(project: Path, path: Path) -> str:
+    return path.relative_to(project).as_posix()
+
+
+def _source_lines(text: str, line: int | None, around: int = 2) -> str:
+    if not line:
+        return ""
+    lines = text.splitlines()
+    start, end = max(0, line - 1 - around), min(len(lines), line + around)
+    return "\n".join(f"{n + 1:>5} | {lines[n]}" for n in range(start, end))
+
+
+def parse_python(project: Path) -> tuple[dict[Path, ast.AST], list[Failure]]:
+    """Parse every Python file; syntax errors become failures with file and line."""
+    trees: dict[Path, ast.AST] = {}
+    failures = []
+    for path in project_files(project, ".py"):
+        text = path.read_text(errors="replace")
+        try:
+            trees[path] = ast.parse(text, filename=str(path))
+        except SyntaxError as exc:
+            failures.append(Failure(
+                check="syntax",
+                message=f"SyntaxError: {exc.msg}",
+                file=_rel(project, path),
+                line=exc.lineno,
+                excerpt=_source_lines(text, exc.lineno),
+            ))
+    return trees, failures
+
+
+def undefined_names(project: Path, trees: dict[Path, ast.AST]) -> list[Failure] | None:
+    """Names used but never defined (pyflakes); None when pyflakes is not installed."""
+    try:
+        from pyflakes import checker
+    except ImportError:
+        return None
+    failures = []
+    for path, tree in trees.items():
+        result = checker.Checker(tree, filename=str(path))
+        for message in result.messages:
+            if type(message).__name__ not in UNDEFINED_MESSAGES:
+                continue
+            text = path.read_text(errors="replace")
+            failures.append(Failure(
+                check="undefined-names",
+                message=message.message % message.message_args,
+                file=_rel(project, path),
+                line=message.lineno,
+                excerpt=_source_lines(text, message.lineno),
+            ))
+    return failures
+
+
+def unavailable_imports(project: Path, trees: dict[Path, ast.AST]) -> list[Failure]:
+    """Imports nothing provides: not the project, not the stdlib, not a declared dependency."""
+    provided = provided_modules(project, declared_dependencies(project))
+    failures = []
+    for path, tree in trees.items():
+        for module, line in imported_modules(tree):
+            if module in provided:
+                continue
+            failures.append(Failure(
+                check="imports",
+                message=(
+                    f"module {module!r} is imported but neither the project, the standard "
+                    "library nor a declared dependency provides it (declare it in "
+                    "requirements.txt or pyproject.toml, or do not use it)"
+                ),
+                file=_rel(project, path),
+                line=line,
+                excerpt=_source_lines(path.read_text(errors="replace"), line, around=0),
+            ))
+    return failures
+
+
+def invalid_json(project: Path) -> list[Failure]:
+    failures = []
+    for path in project_files(project, ".json"):
+        text = path.read_text(errors="replace")
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as exc:
+            failures.append(Failure(
+                check="json",
+                message=f"invalid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})",
+                file=_rel(project, path),
+                line=exc.lineno,
+                excerpt=_source_lines(text, exc.lineno),
+            ))
+    return failures
+
+
+def _result(name: str, started: float, failures: list[Failure] | None, count: int) -> CheckResult:
+    if failures is None:
+        return CheckResult(name=name, passed=True, skipped=True, detail="pyflakes is not installed")
+    return CheckResult(
+        name=name,
+        passed=not failures,
+        failures=failures,
+        skipped=count == 0,
+        duration=time.monotonic() - started,
+        detail=f"{count} file(s)",
+    )
+
+
+def static_checks(project: Path) -> list[CheckResult]:
+    """Syntax, undefined names, unavailable imports and JSON validity, in that order."""
+    started = time.monotonic()
+    trees, syntax = parse_python(project)
+    python_count = len(trees) + len(syntax)
+    results = [_result("syntax", started, syntax, python_count)]
+    steps: list[tuple[str, Callable[[], list[Failure] | None]]] = [
+        ("undefined-names", lambda: undefined_names(project, trees)),
+        ("imports", lambda: unavailable_imports(project, trees)),
+    ]
+    for name, step in steps:
+        started = time.monotonic()
+        results.append(_result(name, started, step(), python_count))
+    started = time.monotonic()
+    json_count = sum(1 for _ in project_files(project, ".json"))
+    results.append(_result("json", started, invalid_json(project), json_count))
+    return results

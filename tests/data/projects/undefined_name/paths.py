@@ -1,0 +1,2 @@
+def home_file(name):
+    return os.path.join("/home", name)
