@@ -183,6 +183,31 @@ def test_continuation_drops_text_repeated_at_the_seam() -> None:
     assert join_continuation("abc", "abc") == "abcabc"  # short overlaps are kept as they are
 
 
+def test_continuation_drops_a_reopened_code_fence() -> None:
+    partial = "```python\ndef add(a, b):\n    return a"
+    assert join_continuation(partial, "```python\n + b\n```") == partial + " + b\n```"
+    closed = "```python\nx = 1\n```\n"
+    assert join_continuation(closed, "```js\ny\n```") == closed + "```js\ny\n```"
+
+
+def test_continuation_accepts_an_echoed_prefix() -> None:
+    partial = "def add(a, b):\n    return a"
+    assert join_continuation(partial, partial + " + b\n") == "def add(a, b):\n    return a + b\n"
+
+
+def test_local_model_is_continued_by_prefill(
+    fake_settings: Settings, fast_retries: None, fake_llm: FakeLLM
+) -> None:
+    client = _client(fake_settings, model="local-qwen2.5-coder-1.5b")
+    assert client.continue_by_prefill
+    partial = "def add(a, b):\n    return a"
+    fake_llm.enqueue(Reply(text=partial, finish_reason="length"), partial + " + b\n")
+    answer = client.complete(ASK, stage="generate")
+    assert answer.text == "def add(a, b):\n    return a + b\n"
+    assert fake_llm.requests[1]["messages"] == [*ASK, {"role": "assistant", "content": partial}]
+    assert answer.usage.cost_usd == 0.0
+
+
 SCHEMA = {"title": "File list", "type": "object", "properties": {"files": {"type": "array"}}}
 
 

@@ -42,6 +42,8 @@ RETRY_WAIT_MAX = 30.0  # seconds; also caps how long a Retry-After header is hon
 MAX_CONTINUATIONS = 3
 PLACEHOLDER_API_KEY = "none"  # local servers want no key, the SDK wants a string
 TRANSIENT_STATUSES = frozenset({408, 409, 429})
+PREFILL_MODEL_PREFIXES = ("local",)  # the bundled model is served by llama.cpp
+_REOPENED_FENCE = re.compile(r"\A\s*```[\w+.-]*[ \t]*\n")
 
 REFUSAL_HINTS = {
     400: "the endpoint refused the request: prompt longer than the model's context, or a"
@@ -102,6 +104,7 @@ class LLMClient:
         self.retry_wait_multiplier = RETRY_WAIT_MULTIPLIER
         self.retry_wait_max = RETRY_WAIT_MAX
         self.schema_supported = True  # set to False once the endpoint rejects response_format
+        self.continue_by_prefill = self.model.startswith(PREFILL_MODEL_PREFIXES)
         self._slots = threading.BoundedSemaphore(settings.concurrency)
         self._openai = openai.OpenAI(
             base_url=settings.base_url,
@@ -171,7 +174,9 @@ class LLMClient:
             if finish != "length":
                 break
             log.info("stage %s: answer cut off at %d tokens, continuing", stage, request.max_tokens)
-            messages = continuation_messages(request.messages, text)
+            messages = continuation_messages(
+                request.messages, text, prefill=self.continue_by_prefill
+            )
         usage = self._record(stage, usage, started)
         self._check_answer(stage, text, finish, request)
         return Completion(text=text, finish_reason=finish or "stop", usage=usage)
@@ -328,17 +333,29 @@ def response_format(schema: dict[str, Any]) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
 
 
-def continuation_messages(messages: list[dict[str, str]], partial: str) -> list[dict[str, str]]:
-    """The conversation that asks the model to go on from `partial`."""
-    return [
-        *messages,
-        {"role": "assistant", "content": partial},
-        {"role": "user", "content": render("continue_answer")},
-    ]
+def continuation_messages(
+    messages: list[dict[str, str]], partial: str, *, prefill: bool = False
+) -> list[dict[str, str]]:
+    """The conversation that makes the model go on from `partial`.
+
+    By default the partial answer is followed by a user message asking to continue. With
+    `prefill`, the conversation ends with the partial answer itself, which llama.cpp's server
+    continues seamlessly as the start of the assistant's reply.
+    """
+    cut = [*messages, {"role": "assistant", "content": partial}]
+    return cut if prefill else [*cut, {"role": "user", "content": render("continue_answer")}]
 
 
 def join_continuation(partial: str, more: str, *, min_overlap: int = 16) -> str:
-    """`partial + more`, dropping text the model repeated at the seam."""
+    """`partial + more`, without what the model or server repeated at the seam.
+
+    Handles a server that echoes the prefilled partial answer, a code fence opened again
+    although the partial answer's fence is still open, and a few repeated characters.
+    """
+    if len(partial) >= min_overlap and more.startswith(partial):
+        return more
+    if partial.count("```") % 2 == 1:
+        more = _REOPENED_FENCE.sub("", more, count=1)
     longest = min(len(partial), len(more), 400)
     for size in range(longest, min_overlap - 1, -1):
         if partial.endswith(more[:size]):
