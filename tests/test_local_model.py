@@ -413,3 +413,41 @@ def test_real_server_exits_when_its_parent_is_killed(tmp_path: Path):
     finally:
         parent.kill()
         parent.wait()
+
+
+@pytest.mark.localmodel
+def test_serve_announces_its_url_and_stops_on_ctrl_c():
+    import signal
+    import subprocess
+
+    _skip_without_the_local_extra()
+    script = (
+        "from healer.config import Settings\n"
+        "from healer.llm.local_server import serve\n"
+        "serve(Settings(local_threads=1), port=0, announce=lambda s: print(s, flush=True))\n"
+        "print('stopped', flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout
+        line = proc.stdout.readline()
+        url = line.split(" at ", 1)[1].split()[0]
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
+        with urllib.request.urlopen(f"{url}/models", timeout=10) as response:
+            assert MODEL_ALIAS in response.read().decode()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        assert proc.stdout.read().strip() == "stopped"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_missing_runtime_says_how_to_install(settings: Settings, monkeypatch):
+    monkeypatch.setattr(local_server.importlib.util, "find_spec", lambda name: None)
+
+    with pytest.raises(LocalModelError, match="xllamacpp") as caught, local_endpoint(settings):
+        pass
+
+    assert "pip install 'healer[local]'" in str(caught.value)
+    assert not (settings.cache_dir / "models").exists()  # failed before assembling anything

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -89,6 +90,14 @@ class ServerOptions:
 # ---------------------------------------------------------------- the in-process server
 
 
+def require_runtime() -> None:
+    """Fail early, in the caller's process, when xllamacpp is not installed."""
+    if importlib.util.find_spec("xllamacpp") is None:
+        raise LocalModelError(
+            "the local model runtime (xllamacpp) is not installed", hint=INSTALL_HINT
+        )
+
+
 def _xllamacpp() -> Any:
     try:
         import xllamacpp
@@ -157,9 +166,10 @@ def serve(
 
 
 def _log_path(settings: Settings) -> Path:
+    """One log per parent process, so that concurrent runs do not write over each other."""
     folder = settings.cache_dir / "logs"
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / "local-server.log"
+    return folder / f"local-server-{os.getpid()}.log"
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -250,27 +260,34 @@ class LocalServerProcess:
             )
 
     def _failure(self, message: str) -> LocalModelError:
-        self.stop()
+        self.stop(keep_log=True)
         detail = _tail(self.log_file)
         return LocalModelError(
             f"{message} (log: {self.log_file})" + (f"\n{detail}" if detail else ""),
             hint=f"see {self.log_file}; or configure an endpoint with --base-url",
         )
 
-    def stop(self) -> None:
+    def stop(self, keep_log: bool = False) -> None:
+        """Stop the child. Its log is kept when asked, or when it ended on its own (a crash)."""
         proc, self.proc = self.proc, None
         if proc is None:
             return
         if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                log.warning("local model server %d ignored SIGTERM; killing it", proc.pid)
-                proc.kill()
-                proc.wait()
+            _terminate(proc)
+            if not keep_log:
+                self.log_file.unlink(missing_ok=True)
         if proc.stdout:
             proc.stdout.close()
+
+
+def _terminate(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        log.warning("local model server %d ignored SIGTERM; killing it", proc.pid)
+        proc.kill()
+        proc.wait()
 
 
 @contextlib.contextmanager
@@ -279,6 +296,7 @@ def local_endpoint(settings: Settings) -> Iterator[Settings]:
     if settings.base_url:
         yield settings
         return
+    require_runtime()
     options = ServerOptions.from_settings(settings, ensure_model(settings))
     server = LocalServerProcess(options, _log_path(settings))
     started = time.monotonic()
