@@ -157,6 +157,7 @@ class Session:
         self.failures: list[Failure] = []
         self.smoke_failures: list[Failure] = []
         self.stubbed: list[str] = []
+        self.smoke_ran = False
         self.test_urls: set[str] = set()
         self._seen: set[str] = set()
         self.log_file = Path(request.work_dir) / "chromium.log"
@@ -173,9 +174,13 @@ class Session:
             return
         self._seen.add(key)
         self.failures.append(
-            Failure(check=BROWSER_CHECK, message=message.strip().splitlines()[0][:500],
-                    file=file, line=line, excerpt=excerpt[:2000])
+            Failure(check=BROWSER_CHECK, message=self.clean(message.strip().splitlines()[0][:500]),
+                    file=file, line=line, excerpt=self.clean(excerpt[:2000]))
         )
+
+    def clean(self, text: str) -> str:
+        """Text without the temporary copy's path, so the same failure reads the same twice."""
+        return text.replace(self.request.extension_dir, "<extension>")
 
     def on_page_error(self, page_file: str):
         def handle(error) -> None:
@@ -277,6 +282,7 @@ class Session:
     def run_smoke(self, page) -> None:
         from playwright.sync_api import expect
 
+        self.smoke_ran = True
         for number, step in enumerate(self.request.smoke, 1):
             timeout = self.remaining_ms(STEP_TIMEOUT_MS)
             try:
@@ -386,6 +392,11 @@ def _results(session: Session, request: BrowserRequest, shot: str, seconds: floa
         CheckResult(name=BROWSER_CHECK, passed=not session.failures, failures=session.failures,
                     duration=seconds, detail=detail)
     ]
+    if request.smoke and not session.smoke_ran and not session.smoke_failures:
+        session.smoke_failures.append(
+            Failure(check=SMOKE_CHECK, file=request.popup,
+                    message="smoke steps not run: the extension or its popup did not load")
+        )
     if request.smoke:
         results.append(
             CheckResult(name=SMOKE_CHECK, passed=not session.smoke_failures,

@@ -1,0 +1,148 @@
+"""Extension checks end to end in Debian's Chromium: load, popup, content script, stubs, smoke."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from healer.checks.extension import extension_checks, parse_extension_spec
+from healer.models import CheckResult, Failure
+
+SAMPLES = Path(__file__).resolve().parent / "data" / "extensions"
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "chrome-extension" / "spec.md"
+CHROMIUM = Path("/usr/bin/chromium")
+TIMEOUT = 30.0
+
+pytestmark = [
+    pytest.mark.chromium,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is missing"),
+]
+
+
+def sample(tmp_path: Path, variant: str | None = None) -> Path:
+    target = tmp_path / (variant or "good")
+    shutil.copytree(SAMPLES / "good", target)
+    if variant:
+        shutil.copytree(SAMPLES / "broken" / variant, target, dirs_exist_ok=True)
+    return target
+
+
+def by_name(results: list[CheckResult]) -> dict[str, CheckResult]:
+    return {r.name: r for r in results}
+
+
+def failures_of(results: list[CheckResult]) -> list[Failure]:
+    return [f for r in results for f in r.failures]
+
+
+def test_the_good_extension_passes_static_dynamic_and_smoke_checks(tmp_path: Path) -> None:
+    project = sample(tmp_path)
+    spec = parse_extension_spec(EXAMPLE.read_text())
+    results = extension_checks(project, timeout=TIMEOUT, stubs=spec.stub_map(),
+                               smoke_steps=spec.smoke, screenshot_dir=tmp_path / "shots")
+    checks = by_name(results)
+    assert set(checks) == {"extension.manifest", "extension.syntax", "extension.dom",
+                           "extension.messages", "extension.browser", "extension.smoke"}
+    assert all(r.passed and not r.skipped for r in results), failures_of(results)
+    shot = tmp_path / "shots" / "popup.png"
+    assert shot.stat().st_size > 1000
+    assert str(shot) in checks["extension.browser"].detail
+    assert "POST https://api.openai.com/v1/chat/completions -> 200" in checks["extension.browser"].detail
+
+
+def test_default_screenshot_goes_under_the_projects_healer_folder(tmp_path: Path) -> None:
+    project = sample(tmp_path)
+    results = extension_checks(project, timeout=TIMEOUT)
+    assert all(r.passed for r in results), failures_of(results)
+    assert (project / ".healer" / "screenshots" / "popup.png").is_file()
+
+
+class _CountingHandler(BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        self.hits.append(self.path)
+        self.send_response(500)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def loopback_api() -> Iterator[tuple[str, list[str]]]:
+    hits: list[str] = []
+    handler = type("Handler", (_CountingHandler,), {"hits": hits})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", hits
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_outbound_requests_are_stubbed_and_never_reach_the_server(
+    tmp_path: Path, loopback_api: tuple[str, list[str]]
+) -> None:
+    base_url, hits = loopback_api
+    project = sample(tmp_path)
+    worker = project / "background.js"
+    worker.write_text(worker.read_text().replace("https://api.openai.com/v1", base_url))
+    stubs = {f"POST {base_url}/chat/completions": {
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "from the stub"},
+                     "finish_reason": "stop"}]}}
+    steps = ["type `#prompt` `Anything?`", "click `#ask`", "expect `#answer` `from the stub`"]
+    results = extension_checks(project, timeout=TIMEOUT, stubs=stubs, smoke_steps=steps,
+                               screenshot_dir=tmp_path / "shots")
+    checks = by_name(results)
+    assert checks["extension.smoke"].passed, checks["extension.smoke"].failures
+    assert f"POST {base_url}/chat/completions -> 200" in checks["extension.browser"].detail
+    assert hits == []
+
+
+def test_a_failing_smoke_step_is_a_failure(tmp_path: Path) -> None:
+    results = extension_checks(sample(tmp_path), timeout=TIMEOUT,
+                               smoke_steps=["click `#ask`", "expect `#answer` `never shown`"],
+                               screenshot_dir=tmp_path / "shots")
+    (failure,) = by_name(results)["extension.smoke"].failures
+    assert failure.file == "popup.html"
+    assert "step 2" in failure.message and "Type a question first." in failure.excerpt
+
+
+@pytest.mark.parametrize(
+    ("variant", "check", "file", "line", "words"),
+    [
+        ("bad_manifest_json", "extension.manifest", "manifest.json", 5, "not valid JSON"),
+        ("missing_worker", "extension.manifest", "manifest.json", 8, "worker.js"),
+        ("missing_worker", "extension.browser", "worker.js", None, "Could not load background"),
+        ("popup_type_error", "extension.browser", "popup.js", 4, "TypeError"),
+        ("missing_id", "extension.dom", "popup.js", 17, "answer-box"),
+        ("message_without_listener", "extension.messages", "popup.js", 28, "SUMMARIZE_PAGE"),
+        ("content_script_error", "extension.browser", "content.js", 4, "TypeError"),
+    ],
+)
+def test_each_broken_variant_names_file_and_line(
+    tmp_path: Path, variant: str, check: str, file: str, line: int | None, words: str
+) -> None:
+    results = extension_checks(sample(tmp_path, variant), timeout=TIMEOUT,
+                               screenshot_dir=tmp_path / "shots")
+    failures = by_name(results)[check].failures
+    assert any(f.file == file and f.line == line and words in f.message for f in failures), failures
+
+
+def test_an_error_in_the_service_workers_message_handler_is_found_in_the_log(
+    tmp_path: Path,
+) -> None:
+    results = extension_checks(sample(tmp_path, "worker_error"), timeout=TIMEOUT,
+                               smoke_steps=["type `#prompt` `Why?`", "click `#ask`", "wait `500`"],
+                               screenshot_dir=tmp_path / "shots")
+    failures = by_name(results)["extension.browser"].failures
+    assert any(f.file == "background.js" and f.line == 32 and "'push'" in f.message
+               for f in failures), failures
