@@ -207,7 +207,7 @@ class _Loop:
 
     def _finish(self, reason: str) -> RunReport:
         checked = [r for r in self.report.rounds if r.checks]
-        best = min(checked, key=lambda r: (len(r.failing), len(r.failures), -r.index))
+        best = min(checked, key=Round.rank)
         self.report.best_round = best.index
         if best.index != self.report.rounds[-1].index and best.commit:
             self.ws.restore(best.commit)

@@ -164,8 +164,20 @@ class Round(Value):
         return [c.name for c in self.checks if not c.passed and not c.skipped]
 
     @property
+    def passing(self) -> list[str]:
+        return [c.name for c in self.checks if c.passed and not c.skipped]
+
+    @property
     def failures(self) -> list[Failure]:
         return [f for c in self.checks for f in c.failures]
+
+    def rank(self) -> tuple[bool, int, int, int]:
+        """Sort key, best first: green, most checks that ran and passed, fewest failures.
+
+        A failing gate skips the checks behind it, so counting failing checks alone would
+        rank a syntax error as good as one failing test.
+        """
+        return (not self.green, -len(self.passing), len(self.failures), -self.index)
 
     @property
     def green(self) -> bool:

@@ -90,7 +90,9 @@ class Workspace:
         return result.stdout.strip() if result.returncode == 0 else None
 
     def dirty(self) -> bool:
-        return bool(self._git("status", "--porcelain").stdout.strip())
+        """Whether project files (not healer's own state) changed since the last commit."""
+        status = self._git("status", "--porcelain", "--", ".", f":(exclude){STATE_DIR}")
+        return bool(status.stdout.strip())
 
     def restore(self, commit: str) -> None:
         """Make the project files what they were at `commit`; healer's own state is untouched."""

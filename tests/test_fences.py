@@ -23,3 +23,8 @@ def test_markdown_file_keeps_its_own_fences() -> None:
 
 def test_unclosed_fence_keeps_the_rest() -> None:
     assert strip_fences("```python\ndef f():\n    return 1", "a.py") == "def f():\n    return 1\n"
+
+
+def test_markdown_file_wrapped_after_a_preamble() -> None:
+    body = "# Title\n\n```bash\nmake test\n```"
+    assert strip_fences(f"Here is the file:\n```markdown\n{body}\n```\n", "README.md") == body + "\n"

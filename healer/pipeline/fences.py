@@ -21,11 +21,23 @@ def strip_fences(answer: str, path: str = "") -> str:
     if FENCE.match(lines[0]):
         body = _outer_block(lines)
     elif path.lower().endswith(MARKDOWN):
-        body = lines
+        start = _wrapped_after_prose(lines)
+        body = lines if start is None else _outer_block(lines[start:])
     else:
         blocks = fenced_blocks(lines)
         body = max(blocks, key=len) if blocks else lines
     return "\n".join(body).rstrip() + "\n"
+
+
+def _wrapped_after_prose(lines: list[str]) -> int | None:
+    """Where a fence that wraps the rest of the answer opens after a short preamble."""
+    if not FENCE.match(lines[-1]) or FENCE.match(lines[-1]).group(2):  # type: ignore[union-attr]
+        return None
+    for index, line in enumerate(lines[:4]):
+        if FENCE.match(line):
+            preamble = [p for p in lines[:index] if p.strip()]
+            return index if preamble and not any(p.startswith("#") for p in preamble) else None
+    return None
 
 
 def _outer_block(lines: list[str]) -> list[str]:
