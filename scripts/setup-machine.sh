@@ -10,6 +10,8 @@ command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 command -v bwrap >/dev/null || need_apt+=(bubblewrap)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v git >/dev/null || need_apt+=(git)
+# debootstrap checks the Debian release signatures against this keyring
+[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || need_apt+=(debian-archive-keyring)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup-machine: missing ${need_apt[*]}; run as root or install them" >&2
@@ -28,3 +30,6 @@ if ! docker info >/dev/null 2>&1; then
   fi
   docker info >/dev/null 2>&1 || echo "setup-machine: no Docker daemon answers (see /tmp/healer-dockerd.log)" >&2
 fi
+
+# Sandbox images are built by `healer sandbox build` (or `python -m healer.sandbox.images`);
+# they are tagged by a hash of their recipes in sandboxes/ and built only when missing.

@@ -33,7 +33,7 @@ _RULE = re.compile(r"^={3,}.*={3,}$")  # pytest: "==== short test summary info =
 def clean(text: str) -> list[str]:
     """Lines without colours, carriage-return progress updates or installer chatter."""
     lines = []
-    for raw in _ANSI.sub("", text).splitlines():
+    for raw in _ANSI.sub("", text).split("\n"):
         line = raw.rsplit("\r", 1)[-1].rstrip()
         if not _NOISE.search(line):
             lines.append(line)

@@ -16,6 +16,7 @@ wiping /work and /tmp; it is faster, see benchmarks/sandbox_overhead.py.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -29,9 +30,11 @@ from healer.sandbox.project import (
     WORK,
     dependency_key,
     install_script,
+    new_stage,
     run_argv,
     run_environment,
     stack_of,
+    stage_into,
 )
 
 log = logging.getLogger(__name__)
@@ -97,7 +100,7 @@ class DockerSandbox:
         self.work_size = work_size
         self.warm = warm
         self.install_timeout = install_timeout
-        self._warm: dict[tuple[str, str, str | None], object] = {}
+        self._warm: dict[tuple[str, str, str | None], tuple[object, Path, str]] = {}
 
     # ------------------------------------------------------------ container settings
 
@@ -129,15 +132,16 @@ class DockerSandbox:
             "/tmp": "rw,exec,nosuid,nodev,size=512m,mode=1777",
         }
 
-    def _mounts(self, project: Path, volume: str | None, *, deps_writable: bool = False) -> list:
+    def _mounts(self, staged: Path, volume: str | None, *, deps_writable: bool = False) -> list:
         from docker.types import Mount
 
-        mounts = [Mount(SRC, str(project.resolve()), type="bind", read_only=True)]
+        mounts = [Mount(SRC, str(staged), type="bind", read_only=True)]
         if volume:
             mounts.append(Mount(DEPS, volume, type="volume", read_only=not deps_writable))
         return mounts
 
-    def _create(self, image: str, argv: list[str], env: dict[str, str], mounts: list, network: str):
+    def _create(self, image: str, argv: list[str], env: dict[str, str], mounts: list,
+                network: str, *, init: bool = False):
         from docker.types import LogConfig
 
         return self.client.containers.create(
@@ -157,6 +161,7 @@ class DockerSandbox:
             tmpfs=self._tmpfs(),
             mounts=mounts,
             labels={LABEL: "1"},
+            init=init,
             log_config=LogConfig(type="json-file", config={"max-size": "20m", "max-file": "1"}),
             detach=True,
         )
@@ -191,10 +196,15 @@ class DockerSandbox:
 
     def _fresh(self, project: Path, command: str, timeout: float, network: bool) -> RunResult:
         stack, image = self._image(project)
-        mounts = self._mounts(project, self._volume(project, image))
-        net = "bridge" if network else "none"
-        container = self._create(image, run_argv(command), run_environment(stack), mounts, net)
-        return self._run_container(container, timeout)
+        stage = new_stage()
+        try:
+            stage_into(project, stage)
+            mounts = self._mounts(stage, self._volume(project, image))
+            net = "bridge" if network else "none"
+            container = self._create(image, run_argv(command), run_environment(stack), mounts, net)
+            return self._run_container(container, timeout)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
 
     # ------------------------------------------------------------ warm container
 
@@ -202,14 +212,26 @@ class DockerSandbox:
         stack, image = self._image(project)
         volume = self._volume(project, image)
         key = (str(project.resolve()), image, volume)
-        container = self._warm.get(key)
-        if container is None:
-            mounts = self._mounts(project, volume)
+        if key not in self._warm:
+            stage = new_stage()
+            mounts = self._mounts(stage, volume)
             argv = ["sleep", "infinity"]
-            container = self._create(image, argv, run_environment(stack), mounts, "none")
+            container = self._create(image, argv, run_environment(stack), mounts, "none", init=True)
             container.start()
-            self._warm[key] = container
-        return container
+            keep = self._init_children(container)
+            self._warm[key] = (container, stage, " ".join(["1", *keep]))
+        container, stage, keep = self._warm[key]
+        stage_into(project, stage)  # a fresh copy of the project for every command
+        return container, keep
+
+    def _init_children(self, container) -> list[str]:
+        """The pids docker's init started (its `sleep`), which a reset must spare."""
+        for _ in range(50):
+            out = container.exec_run(["cat", "/proc/1/task/1/children"]).output.decode().split()
+            if out:
+                return out
+            time.sleep(0.02)
+        raise SandboxError("the warm sandbox container did not start its command")
 
     def _oom_count(self, container) -> int:
         out = container.exec_run(["sh", "-c", OOM_COUNTER], user="1000:1000").output
@@ -218,10 +240,11 @@ class DockerSandbox:
         except (IndexError, ValueError):
             return 0
 
-    def _reset(self, container) -> int:
-        """Kill every process but the container's init, wipe /work and /tmp; the OOM count."""
+    def _reset(self, container, keep: str) -> int:
+        """Kill every process but init and its `sleep`, wipe /work and /tmp; the OOM count."""
         script = (
-            "kill -9 -1 2>/dev/null; "
+            f'for d in /proc/[0-9]*; do p=${{d#/proc/}}; case " {keep} $$ " in *" $p "*) ;; '
+            '*) kill -9 "$p" 2>/dev/null;; esac; done; '
             f"find {WORK} /tmp -mindepth 1 -delete 2>/dev/null; {OOM_COUNTER}"
         )
         out = container.exec_run(["sh", "-c", script], user="1000:1000").output
@@ -231,8 +254,8 @@ class DockerSandbox:
             return 0
 
     def _exec(self, project: Path, command: str, timeout: float) -> RunResult:
-        container = self._warm_container(project)
-        ooms = self._reset(container)
+        container, keep = self._warm_container(project)
+        ooms = self._reset(container, keep)
         seconds = max(1, int(timeout + 0.999))
         argv = ["timeout", "-k", "2", str(seconds), *run_argv(command)]
         start = time.monotonic()
@@ -277,9 +300,18 @@ class DockerSandbox:
         return result
 
     def _install(self, project: Path, stack: str, image: str, volume: str) -> RunResult:
+        stage = new_stage()
+        try:
+            stage_into(project, stage)
+            return self._install_staged(stage, project, stack, image, volume)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+
+    def _install_staged(self, stage: Path, project: Path, stack: str, image: str,
+                        volume: str) -> RunResult:
         from docker.types import Mount
 
-        mounts = self._mounts(project, volume, deps_writable=True)
+        mounts = self._mounts(stage, volume, deps_writable=True)
         ca = hostenv.host_ca_bundle()
         if ca is not None:
             mounts.append(Mount(CA_BUNDLE, str(ca), type="bind", read_only=True))
@@ -306,14 +338,15 @@ class DockerSandbox:
     def close(self) -> None:
         import docker.errors
 
-        for container in self._warm.values():
+        for container, stage, _ in self._warm.values():
             try:
                 container.remove(force=True)
             except docker.errors.DockerException as exc:
                 log.warning("could not remove container %s: %s", container.id[:12], exc)
+            shutil.rmtree(stage, ignore_errors=True)
         self._warm.clear()
 
-    def __enter__(self):  # noqa: ANN204
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shlex
+import shutil
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -146,3 +149,33 @@ def dependency_key(project: Path, image: str) -> str:
         elif path.is_file():
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- staging
+
+
+def stage_into(project: Path, target: Path) -> None:
+    """Make `target` a world-readable copy of `project` (healer's own folders left out).
+
+    The sandbox user (uid 1000) must be able to read the project whoever owns it on the
+    host, so containers mount this copy, never the project folder itself.
+    """
+    for entry in target.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    shutil.copytree(project, target, symlinks=True, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(*EXCLUDED))
+    for folder, dirs, files in os.walk(target):
+        os.chmod(folder, 0o755)
+        for name in files:
+            path = Path(folder) / name
+            if not path.is_symlink():
+                path.chmod(0o755 if path.stat().st_mode & 0o100 else 0o644)
+
+
+def new_stage() -> Path:
+    stage = Path(tempfile.mkdtemp(prefix="healer-stage-"))
+    stage.chmod(0o755)
+    return stage

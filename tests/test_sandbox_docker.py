@@ -1,0 +1,124 @@
+"""Isolation of the Docker backend, each property tried from inside a sandboxed project."""
+
+import pytest
+
+from healer.errors import SandboxError, SandboxUnavailableError
+from healer.sandbox import images
+from healer.sandbox.docker import DockerSandbox, connect
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    try:
+        connect()
+    except SandboxUnavailableError as exc:
+        pytest.skip(f"no Docker daemon answers: {exc.message}")
+    try:
+        images.image_for("python")
+    except SandboxError:
+        images.build_images(progress=lambda _: None)
+    box = DockerSandbox(memory="256m", cpus=1.0, pids=128)
+    yield box
+    box.close()
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "app.py").write_text("print('hello from the app')\n")
+    return tmp_path
+
+
+def test_a_command_runs_in_the_project_folder(sandbox, project):
+    result = sandbox.run(project, "pwd && id -u && python3 app.py", timeout=30)
+    assert result.ok
+    assert result.stdout.split() == ["/work", "1000", "hello", "from", "the", "app"]
+
+
+def test_no_network_interface_but_loopback(sandbox, project):
+    result = sandbox.run(project, "ls /sys/class/net", timeout=30)
+    assert result.stdout.split() == ["lo"]
+
+
+def test_a_registry_host_cannot_be_reached(sandbox, project):
+    probe = (
+        "import socket\n"
+        "try:\n"
+        "    socket.create_connection(('pypi.org', 443), timeout=5)\n"
+        "    print('REACHED')\n"
+        "except OSError as exc:\n"
+        "    print('BLOCKED', type(exc).__name__)\n"
+    )
+    (project / "probe.py").write_text(probe)
+    result = sandbox.run(project, "python3 probe.py", timeout=30)
+    assert "BLOCKED" in result.stdout and "REACHED" not in result.stdout
+
+
+@pytest.mark.parametrize("target", ["/etc/healer-was-here", "/usr/bin/healer-was-here"])
+def test_the_root_file_system_is_read_only(sandbox, project, target):
+    result = sandbox.run(project, f"touch {target}", timeout=30)
+    assert result.exit_code != 0
+    assert "Read-only file system" in result.stderr
+
+
+def test_writes_in_work_never_reach_the_host_folder(sandbox, project):
+    result = sandbox.run(project, "echo changed > app.py && touch new.txt && cat app.py", timeout=30)
+    assert result.ok and result.stdout.strip() == "changed"
+    assert (project / "app.py").read_text() == "print('hello from the app')\n"
+    assert not (project / "new.txt").exists()
+
+
+def test_host_secrets_do_not_enter(sandbox, project, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    result = sandbox.run(project, "env", timeout=30)
+    assert result.ok
+    assert "sk-secret" not in result.stdout
+    assert "OPENAI_API_KEY" not in result.stdout
+
+
+def test_a_fork_bomb_is_contained(sandbox, project):
+    result = sandbox.run(project, "bomb() { bomb | bomb & }; bomb; sleep 5", timeout=10)
+    assert "Cannot fork" in result.stderr or result.timed_out  # the pids limit held
+    after = sandbox.run(project, "echo alive", timeout=30)
+    assert after.stdout.strip() == "alive"
+
+
+def test_memory_past_the_limit_is_oom_killed(sandbox, project):
+    result = sandbox.run(project, "python3 -c 'x = bytearray(800 * 2**20)'", timeout=60)
+    assert result.oom_killed
+    assert not result.ok
+
+
+def test_sleeping_past_the_timeout_is_killed(sandbox, project):
+    result = sandbox.run(project, "sleep 60", timeout=2)
+    assert result.timed_out
+    assert result.duration < 30
+
+
+def test_a_failing_command_is_a_result_not_an_exception(sandbox, project):
+    result = sandbox.run(project, "echo to-stderr >&2; exit 3", timeout=30)
+    assert result.exit_code == 3 and result.stderr.strip() == "to-stderr"
+
+
+def test_warm_container_leaves_nothing_behind(project):
+    with DockerSandbox(memory="256m", warm=True) as warm:
+        first = warm.run(project, "touch /work/left.txt /tmp/left.txt; (sleep 300 >/dev/null 2>&1 &); echo ok",
+                         timeout=30)
+        second = warm.run(project, "ls /work /tmp; cat /proc/[0-9]*/comm", timeout=30)
+        timed = warm.run(project, "sleep 60", timeout=2)
+    assert first.ok and second.ok
+    assert "left.txt" not in second.stdout
+    assert second.stdout.split().count("sleep") == 1  # the container's own init only
+    assert timed.timed_out
+
+
+def test_dependencies_are_installed_once_and_visible_offline(sandbox, project):
+    (project / "requirements.txt").write_text("six\n")
+    (project / "use_six.py").write_text("import six\nprint(six.PY3)\n")
+    first = sandbox.prepare(project)
+    again = sandbox.prepare(project)
+    result = sandbox.run(project, "python3 use_six.py", timeout=30)
+    assert first.ok, first.stderr
+    assert "cached" in again.stdout
+    assert result.ok and result.stdout.strip() == "True"
