@@ -116,9 +116,12 @@ def test_warm_container_leaves_nothing_behind(project):
 def test_dependencies_are_installed_once_and_visible_offline(sandbox, project):
     (project / "requirements.txt").write_text("six\n")
     (project / "use_six.py").write_text("import six\nprint(six.PY3)\n")
+    image = images.image_for("python")
+    sandbox._remove_volume(sandbox._volume_name(project, image))  # install for real
     first = sandbox.prepare(project)
     again = sandbox.prepare(project)
     result = sandbox.run(project, "python3 use_six.py", timeout=30)
     assert first.ok, first.stderr
+    assert "Successfully installed six" in first.stdout
     assert "cached" in again.stdout
     assert result.ok and result.stdout.strip() == "True"
