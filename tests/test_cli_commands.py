@@ -1,0 +1,93 @@
+"""`healer debug`, `healer prompt` and `healer check` through the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from healer.cli import cli
+from tests.fakellm import FakeLLM
+from tests.scripted_model import ProjectModel
+
+BUGGY = "def total(prices):\n    return sum(p['price'] for p in prices)\n"
+ERROR = ("Traceback (most recent call last):\n  File \"shop.py\", line 2, in total\n"
+         "KeyError: 'price'\n")
+FIX = ("Diagnosis: the items carry `cost`, not `price`.\n\nshop.py\n<<<<<<< SEARCH\n"
+       "    return sum(p['price'] for p in prices)\n=======\n"
+       "    return sum(p['cost'] for p in prices)\n>>>>>>> REPLACE\n")
+
+
+@pytest.fixture
+def env(fake_llm: FakeLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("HEALER_CACHE_DIR", str(tmp_path / "cache"))
+    return {"OPENAI_BASE_URL": fake_llm.url, "HEALER_MODEL": "test-model", "OPENAI_API_KEY": "k"}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    (folder / "shop.py").write_text(BUGGY)
+    subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
+    return folder
+
+
+def invoke(args: list[str], env: dict[str, str], stdin: str | None = None):
+    return CliRunner().invoke(cli, args, env=env, input=stdin, catch_exceptions=False)
+
+
+def test_debug_proposes_without_applying(fake_llm, env, project) -> None:
+    model = ProjectModel({}, debug=[FIX])
+    fake_llm.responder = model
+    result = invoke(["debug", ERROR, "-d", str(project)], env)
+    assert result.exit_code == 0, result.output
+    assert "+    return sum(p['cost'] for p in prices)" in result.stdout
+    assert "KeyError: 'price'" in model.prompts[0][1]  # the pasted error reached the model
+    assert "return sum(p['price']" in model.prompts[0][1]  # and so did the code
+    assert (project / "shop.py").read_text() == BUGGY
+
+
+def test_debug_apply_from_stdin_commits(fake_llm, env, project) -> None:
+    fake_llm.responder = ProjectModel({}, debug=[FIX])
+    result = invoke(["debug", "-", "-d", str(project), "--apply"], env, stdin=ERROR)
+    assert result.exit_code == 0, result.output
+    assert "p['cost']" in (project / "shop.py").read_text()
+    log = subprocess.run(["git", "log", "--format=%s"], cwd=project, capture_output=True, text=True)
+    assert log.stdout.startswith("healer debug: the items carry")
+
+
+def test_debug_with_unusable_answers_fails_clearly(fake_llm, env, project) -> None:
+    fake_llm.responder = ProjectModel({}, debug=["I am not sure."] * 3)
+    result = CliRunner().invoke(cli, ["debug", ERROR, "-d", str(project), "--apply"], env=env)
+    assert result.exit_code == 1
+    assert "could not be applied" in result.stderr and "Traceback" not in result.output
+    assert (project / "shop.py").read_text() == BUGGY
+
+
+def test_prompt_writes_a_spec_from_code(fake_llm, env, project, tmp_path) -> None:
+    fake_llm.enqueue("# Shop\nA module `shop.py` with `total(prices)`.")
+    out = tmp_path / "spec.md"
+    result = invoke(["prompt", str(project), "-o", str(out)], env)
+    assert result.exit_code == 0, result.output
+    assert out.read_text().startswith("# Shop")
+    assert BUGGY.splitlines()[0] in fake_llm.requests[0]["messages"][-1]["content"]
+
+
+@pytest.mark.docker
+def test_check_exit_codes_and_json(project, tmp_path) -> None:
+    (project / "test_shop.py").write_text(
+        "from shop import total\n\n\ndef test_total():\n    assert total([{'price': 2}]) == 2\n")
+    result = CliRunner().invoke(cli, ["check", str(project), "--json"])
+    assert result.exit_code == 0, result.output
+    assert {c["name"] for c in json.loads(result.stdout)} >= {"syntax", "pytest"}
+    (project / "test_shop.py").write_text(
+        "from shop import total\n\n\ndef test_total():\n    assert total([{'price': 2}]) == 3\n")
+    result = CliRunner().invoke(cli, ["check", str(project), "--json"])
+    assert result.exit_code == 1
+    failing = [c for c in json.loads(result.stdout) if not c["passed"]]
+    assert failing[0]["name"] == "pytest" and failing[0]["failures"][0]["file"] == "test_shop.py"
+    assert CliRunner().invoke(cli, ["check", str(tmp_path / "missing")]).exit_code == 2
