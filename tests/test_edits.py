@@ -126,6 +126,19 @@ def test_parse_whole_file_fallback_from_fenced_block():
     ]
 
 
+def test_parse_quoted_code_of_a_file_edited_by_blocks_is_not_a_rewrite():
+    text = (
+        "Diagnosis: the loop in app.py stops early:\n\napp.py\n```python\nfor i in range(n - 1):\n"
+        "```\n\n"
+        + block("app.py", "for i in range(n - 1):\n", "for i in range(n):\n")
+        + "\nnotes.md\n```markdown\n# Notes\n```\n"
+    )
+    assert parse_edits(text) == [
+        Edit(path="app.py", search="for i in range(n - 1):\n", replace="for i in range(n):\n"),
+        Edit(path="notes.md", search=None, replace="# Notes\n"),
+    ]
+
+
 def test_parse_ignores_fenced_snippets_without_a_path_line():
     text = "The error:\n```\nTraceback (most recent call last):\n  boom\n```\nNo edits needed."
     assert parse_edits(text) == []
@@ -442,3 +455,48 @@ def test_parse_then_apply_end_to_end(tmp_path):
     result = apply_edits(tmp_path, parse_edits(answer))
     assert result.changed == ["shop/cart.py"]
     assert "sum(item.price for item in self.items)" in (tmp_path / "shop/cart.py").read_text()
+
+
+def test_placeholder_prefix_from_the_instructions_is_dropped(tmp_path):
+    write(tmp_path, {"stats.py": "def mean(v):\n    return 0\n"})
+    result = apply_edits(
+        tmp_path,
+        [
+            Edit(path="path/to/stats.py", search="    return 0\n", replace="    return 1\n"),
+            Edit(path="path/to/new.py", search=None, replace="N = 1\n"),
+        ],
+    )
+    assert result.changed == ["stats.py", "new.py"]
+    assert (tmp_path / "stats.py").read_text() == "def mean(v):\n    return 1\n"
+    assert not (tmp_path / "path").exists()
+
+
+def test_search_edit_for_a_missing_path_finds_the_unique_file_it_meant(tmp_path):
+    write(tmp_path, {"src/shop/cart.py": "TOTAL = 0\n", "src/other.py": "TOTAL = 0\n"})
+    apply_edits(tmp_path, [Edit(path="shop/cart.py", search="TOTAL = 0\n", replace="TOTAL = 1\n")])
+    assert (tmp_path / "src/shop/cart.py").read_text() == "TOTAL = 1\n"
+
+
+def test_resolved_path_is_still_protected(tmp_path):
+    write(tmp_path, {"tests/test_a.py": "x = 1\n"})
+    with pytest.raises(EditError, match="protected acceptance test"):
+        apply_edits(
+            tmp_path,
+            [Edit(path="path/to/tests/test_a.py", search="x = 1\n", replace="x = 2\n")],
+            protected=["tests/test_a.py"],
+        )
+
+
+def test_missing_file_error_names_files_with_the_same_name(tmp_path):
+    write(tmp_path, {"a/util.py": "A = 1\n", "b/util.py": "A = 1\n"})
+    with pytest.raises(
+        EditError, match=r"does not exist.*Files with that name: a/util.py, b/util.py"
+    ):
+        apply_edits(tmp_path, [Edit(path="util.py", search="A = 1\n", replace="A = 2\n")])
+
+
+def test_new_file_is_not_redirected_to_a_file_of_the_same_name(tmp_path):
+    write(tmp_path, {"util.py": "A = 1\n"})
+    apply_edits(tmp_path, [Edit(path="pkg/util.py", search=None, replace="B = 2\n")])
+    assert (tmp_path / "util.py").read_text() == "A = 1\n"
+    assert (tmp_path / "pkg/util.py").read_text() == "B = 2\n"

@@ -38,15 +38,17 @@ from healer.paths import confined, relative_path
 log = logging.getLogger(__name__)
 
 FUZZY_THRESHOLD = 0.9
+PLACEHOLDER_PREFIX = "path/to/"  # the example path in the edit format's instructions
 PROTECTED_REASON = "protected acceptance test; change the code, not the test"
 
 _SEARCH = re.compile(r"^\s*<{5,9}\s*SEARCH\b.*$", re.IGNORECASE)
 _DIVIDER = re.compile(r"^\s*={7}\s*$")  # exactly seven: "=====" underlines a heading
 _REPLACE = re.compile(r"^\s*>{5,9}\s*REPLACE\b.*$", re.IGNORECASE)
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})(.*)$")
-_PATH_DECORATION = re.compile(r"^(?:#{1,6}\s*|\*{1,2}|>\s*|[-+]\s+|\d+\.\s+)")
+_PATH_DECORATION = re.compile(r"^(?:#{1,6}\s*|//\s*|\*{1,2}|>\s*|[-+]\s+|\d+\.\s+)")
 _PATH_LABEL = re.compile(r"^(?:file(?:name)?|path)\s*:\s*", re.IGNORECASE)
 _PATH_WORD = re.compile(r"[\w@+\-./]+")
+_SKIPPED_DIRS = {".git", ".healer", "node_modules", "__pycache__", ".venv", "venv"}
 _BARE_NAMES = {"Makefile", "Dockerfile", "Procfile", "LICENSE", "Gemfile", "Rakefile"}
 
 
@@ -54,8 +56,21 @@ _BARE_NAMES = {"Makefile", "Dockerfile", "Procfile", "LICENSE", "Gemfile", "Rake
 
 
 def parse_edits(text: str) -> list[Edit]:
-    """Every edit in a model's answer, in order; [] when it holds none."""
-    return list(_Parser(text.splitlines()).edits())
+    """Every edit in a model's answer, in order; [] when it holds none.
+
+    A fenced block under the path of a file that the same answer also edits with
+    search/replace blocks is a quotation of the code, not a rewrite: it is left out.
+    """
+    parser = _Parser(text.splitlines())
+    edits = list(parser.edits())
+    quoted = {e.path for e in edits if id(e) not in parser.from_fences}
+    kept = [e for e in edits if id(e) not in parser.from_fences or e.path not in quoted]
+    if len(kept) < len(edits):
+        log.info(
+            "ignored %d fenced blocks quoting files edited by search/replace",
+            len(edits) - len(kept),
+        )
+    return kept
 
 
 def path_candidate(line: str) -> str | None:
@@ -95,6 +110,7 @@ class _Parser:
         self.path_just_before = False  # the previous non-blank line was a path
         self.wrapper_fences = 0  # fences opened around search/replace blocks
         self.block_count = 0
+        self.from_fences: set[int] = set()  # ids of whole-file edits read from fenced blocks
 
     def edits(self) -> Iterator[Edit]:
         while self.i < len(self.lines):
@@ -143,7 +159,9 @@ class _Parser:
         self.path_just_before = False
         if path is None:
             return None
-        return Edit(path=_checked_path(path), search=None, replace=_join(body))
+        edit = Edit(path=_checked_path(path), search=None, replace=_join(body))
+        self.from_fences.add(id(edit))
+        return edit
 
     def _closing_fence(self, ticks: str) -> int | None:
         char, size = ticks[0], len(ticks)
@@ -256,21 +274,62 @@ class _Workspace:
         self.original: dict[str, str | None] = {}
         self.current: dict[str, str | None] = {}
         self.crlf: dict[str, bool] = {}
+        self.listing: list[str] | None = None
 
     def apply(self, edit: Edit) -> None:
-        rel = relative_path(edit.path)
+        rel = self._resolve(relative_path(edit.path), whole_file=edit.search is None)
         if self._is_protected(rel):
             raise _NoMatch(PROTECTED_REASON)
         content = self._load(rel)
         if edit.search is None:
             self.current[rel] = edit.replace
         elif content is None:
-            raise _NoMatch(
-                "file does not exist; to create it, leave the SEARCH section empty and put the "
-                "whole file in the REPLACE section"
-            )
+            raise _NoMatch(self._missing(rel))
         else:
             self.current[rel] = replace_once(content, edit.search, edit.replace)
+
+    def _resolve(self, rel: str, *, whole_file: bool) -> str:
+        """The project file a model meant when the path it gave does not exist.
+
+        The prompt's own example prefix ("path/to/") is dropped. An edit that quotes existing
+        lines may also name its file by a longer or shorter path ("src/app.py" for "app.py",
+        or the reverse) when exactly one existing file fits.
+        """
+        if self._exists(rel):
+            return rel
+        if rel.startswith(PLACEHOLDER_PREFIX) and rel != PLACEHOLDER_PREFIX:
+            stripped = rel[len(PLACEHOLDER_PREFIX) :]
+            if whole_file or self._exists(stripped):
+                return stripped
+        if whole_file:
+            return rel
+        fits = [f for f in self._files() if rel.endswith("/" + f) or f.endswith("/" + rel)]
+        if len(fits) == 1:
+            log.info("edit for missing %s applied to %s", rel, fits[0])
+            return fits[0]
+        return rel
+
+    def _missing(self, rel: str) -> str:
+        name = rel.rsplit("/", 1)[-1]
+        alike = [f for f in self._files() if f.rsplit("/", 1)[-1] == name]
+        known = f" Files with that name: {', '.join(alike[:5])}." if alike else ""
+        return (
+            "file does not exist; to create it, leave the SEARCH section empty and put the "
+            f"whole file in the REPLACE section.{known}"
+        )
+
+    def _exists(self, rel: str) -> bool:
+        if rel in self.current:
+            return self.current[rel] is not None
+        return confined(self.root, rel).is_file()
+
+    def _files(self) -> list[str]:
+        if self.listing is None:
+            self.listing = sorted(
+                set(_project_files(self.root))
+                | {p for p, text in self.current.items() if text is not None}
+            )
+        return self.listing
 
     def _is_protected(self, rel: str) -> bool:
         return rel in self.protected or any(
@@ -304,6 +363,13 @@ class _Workspace:
             changed.append(rel)
         log.info("edits applied: %d files changed, %d unchanged", len(changed), len(unchanged))
         return ApplyResult(changed=changed, unchanged=unchanged)
+
+
+def _project_files(root: Path) -> Iterator[str]:
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in _SKIPPED_DIRS]
+        for name in names:
+            yield Path(folder, name).relative_to(root).as_posix()
 
 
 def _normalised(pattern: str) -> str:
