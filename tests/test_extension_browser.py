@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -20,7 +21,9 @@ TIMEOUT = 30.0
 
 pytestmark = [
     pytest.mark.chromium,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is missing"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is missing"
+    ),
 ]
 
 
@@ -43,16 +46,30 @@ def failures_of(results: list[CheckResult]) -> list[Failure]:
 def test_the_good_extension_passes_static_dynamic_and_smoke_checks(tmp_path: Path) -> None:
     project = sample(tmp_path)
     spec = parse_extension_spec(EXAMPLE.read_text())
-    results = extension_checks(project, timeout=TIMEOUT, stubs=spec.stub_map(),
-                               smoke_steps=spec.smoke, screenshot_dir=tmp_path / "shots")
+    results = extension_checks(
+        project,
+        timeout=TIMEOUT,
+        stubs=spec.stub_map(),
+        smoke_steps=spec.smoke,
+        screenshot_dir=tmp_path / "shots",
+    )
     checks = by_name(results)
-    assert set(checks) == {"extension.manifest", "extension.syntax", "extension.dom",
-                           "extension.messages", "extension.browser", "extension.smoke"}
+    assert set(checks) == {
+        "extension.manifest",
+        "extension.syntax",
+        "extension.dom",
+        "extension.messages",
+        "extension.browser",
+        "extension.smoke",
+    }
     assert all(r.passed and not r.skipped for r in results), failures_of(results)
     shot = tmp_path / "shots" / "popup.png"
     assert shot.stat().st_size > 1000
     assert str(shot) in checks["extension.browser"].detail
-    assert "POST https://api.openai.com/v1/chat/completions -> 200" in checks["extension.browser"].detail
+    assert (
+        "POST https://api.openai.com/v1/chat/completions -> 200"
+        in checks["extension.browser"].detail
+    )
 
 
 def test_default_screenshot_goes_under_the_projects_healer_folder(tmp_path: Path) -> None:
@@ -63,9 +80,9 @@ def test_default_screenshot_goes_under_the_projects_healer_folder(tmp_path: Path
 
 
 class _CountingHandler(BaseHTTPRequestHandler):
-    hits: list[str] = []
+    hits: ClassVar[list[str]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         self.hits.append(self.path)
         self.send_response(500)
         self.end_headers()
@@ -95,12 +112,21 @@ def test_outbound_requests_are_stubbed_and_never_reach_the_server(
     project = sample(tmp_path)
     worker = project / "background.js"
     worker.write_text(worker.read_text().replace("https://api.openai.com/v1", base_url))
-    stubs = {f"POST {base_url}/chat/completions": {
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "from the stub"},
-                     "finish_reason": "stop"}]}}
+    stubs = {
+        f"POST {base_url}/chat/completions": {
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "from the stub"},
+                    "finish_reason": "stop",
+                }
+            ]
+        }
+    }
     steps = ["type `#prompt` `Anything?`", "click `#ask`", "expect `#answer` `from the stub`"]
-    results = extension_checks(project, timeout=TIMEOUT, stubs=stubs, smoke_steps=steps,
-                               screenshot_dir=tmp_path / "shots")
+    results = extension_checks(
+        project, timeout=TIMEOUT, stubs=stubs, smoke_steps=steps, screenshot_dir=tmp_path / "shots"
+    )
     checks = by_name(results)
     assert checks["extension.smoke"].passed, checks["extension.smoke"].failures
     assert f"POST {base_url}/chat/completions -> 200" in checks["extension.browser"].detail
@@ -108,9 +134,12 @@ def test_outbound_requests_are_stubbed_and_never_reach_the_server(
 
 
 def test_a_failing_smoke_step_is_a_failure(tmp_path: Path) -> None:
-    results = extension_checks(sample(tmp_path), timeout=TIMEOUT,
-                               smoke_steps=["click `#ask`", "expect `#answer` `never shown`"],
-                               screenshot_dir=tmp_path / "shots")
+    results = extension_checks(
+        sample(tmp_path),
+        timeout=TIMEOUT,
+        smoke_steps=["click `#ask`", "expect `#answer` `never shown`"],
+        screenshot_dir=tmp_path / "shots",
+    )
     (failure,) = by_name(results)["extension.smoke"].failures
     assert failure.file == "popup.html"
     assert "step 2" in failure.message and "Type a question first." in failure.excerpt
@@ -131,8 +160,9 @@ def test_a_failing_smoke_step_is_a_failure(tmp_path: Path) -> None:
 def test_each_broken_variant_names_file_and_line(
     tmp_path: Path, variant: str, check: str, file: str, line: int | None, words: str
 ) -> None:
-    results = extension_checks(sample(tmp_path, variant), timeout=TIMEOUT,
-                               screenshot_dir=tmp_path / "shots")
+    results = extension_checks(
+        sample(tmp_path, variant), timeout=TIMEOUT, screenshot_dir=tmp_path / "shots"
+    )
     failures = by_name(results)[check].failures
     assert any(f.file == file and f.line == line and words in f.message for f in failures), failures
 
@@ -140,9 +170,13 @@ def test_each_broken_variant_names_file_and_line(
 def test_an_error_in_the_service_workers_message_handler_is_found_in_the_log(
     tmp_path: Path,
 ) -> None:
-    results = extension_checks(sample(tmp_path, "worker_error"), timeout=TIMEOUT,
-                               smoke_steps=["type `#prompt` `Why?`", "click `#ask`", "wait `500`"],
-                               screenshot_dir=tmp_path / "shots")
+    results = extension_checks(
+        sample(tmp_path, "worker_error"),
+        timeout=TIMEOUT,
+        smoke_steps=["type `#prompt` `Why?`", "click `#ask`", "wait `500`"],
+        screenshot_dir=tmp_path / "shots",
+    )
     failures = by_name(results)["extension.browser"].failures
-    assert any(f.file == "background.js" and f.line == 32 and "'push'" in f.message
-               for f in failures), failures
+    assert any(
+        f.file == "background.js" and f.line == 32 and "'push'" in f.message for f in failures
+    ), failures

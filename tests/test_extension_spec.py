@@ -67,8 +67,13 @@ def test_a_spec_without_sections_declares_nothing() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["## Smoke\n- hover `#x`\n", "## Smoke\n- type `#only-selector`\n",
-            "## Smoke\n- wait `soon`\n", "## Stubs\n- `https://x.example/*`\n"]
+    "bad",
+    [
+        "## Smoke\n- hover `#x`\n",
+        "## Smoke\n- type `#only-selector`\n",
+        "## Smoke\n- wait `soon`\n",
+        "## Stubs\n- `https://x.example/*`\n",
+    ],
 )
 def test_malformed_sections_raise_spec_errors_with_the_line(bad: str) -> None:
     with pytest.raises(SpecError, match="line 2"):
@@ -77,8 +82,9 @@ def test_malformed_sections_raise_spec_errors_with_the_line(bad: str) -> None:
 
 def test_steps_also_parse_without_backticks() -> None:
     assert parse_step("click #go") == SmokeStep(action="click", selector="#go")
-    assert parse_step("type #q hello world") == SmokeStep(action="type", selector="#q",
-                                                          text="hello world")
+    assert parse_step("type #q hello world") == SmokeStep(
+        action="type", selector="#q", text="hello world"
+    )
 
 
 def test_the_example_spec_declares_a_chat_stub_and_smoke_steps() -> None:

@@ -31,8 +31,11 @@ def test_the_good_sample_passes_every_static_check(tmp_path: Path) -> None:
     project = sample(tmp_path)
     manifest_result, manifest = manifest_check(project)
     assert manifest is not None and manifest_result.passed, manifest_result.failures
-    for result in (syntax_check(project), dom_check(project, {"content.js"}),
-                   messages_check(project)):
+    for result in (
+        syntax_check(project),
+        dom_check(project, {"content.js"}),
+        messages_check(project),
+    ):
         assert result.passed, result.failures
     assert is_extension(project)
 
@@ -88,12 +91,12 @@ def test_an_id_missing_from_the_popup_html_is_reported(tmp_path: Path) -> None:
 def test_selectors_ids_created_by_scripts_and_content_scripts(tmp_path: Path) -> None:
     project = sample(tmp_path)
     popup = project / "popup.js"
-    popup.write_text(popup.read_text() + "\n".join([
-        "const box = document.createElement('div'); box.id = 'made-here';",
-        "document.querySelector('#made-here');",
-        "document.querySelector('main #nowhere .x');",
-        "",
-    ]))
+    added = (
+        "const box = document.createElement('div'); box.id = 'made-here';\n"
+        "document.querySelector('#made-here');\n"
+        "document.querySelector('main #nowhere .x');\n"
+    )
+    popup.write_text(popup.read_text() + added)
     (project / "content.js").write_text("document.getElementById('only-on-web-pages');\n")
     failures = dom_check(project, {"content.js"}).failures
     assert [(f.file, f.line) for f in failures] == [("popup.js", 31)]
@@ -103,7 +106,7 @@ def test_selectors_ids_created_by_scripts_and_content_scripts(tmp_path: Path) ->
 def test_inline_scripts_and_handlers_break_the_mv3_policy(tmp_path: Path) -> None:
     project = sample(tmp_path)
     (project / "options.html").write_text(
-        "<html><body>\n<button onclick=\"go()\">Go</button>\n<script>go()</script>\n</body></html>"
+        '<html><body>\n<button onclick="go()">Go</button>\n<script>go()</script>\n</body></html>'
     )
     failures = dom_check(project, set()).failures
     assert sorted((f.file, f.line) for f in failures) == [("options.html", 2), ("options.html", 3)]

@@ -18,6 +18,7 @@ caller can kill a browser that hangs. The session:
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -28,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import expect, sync_playwright
 from pydantic import BaseModel, ConfigDict, Field
 
 from healer.checks.extension import chromium_log
@@ -174,8 +177,13 @@ class Session:
             return
         self._seen.add(key)
         self.failures.append(
-            Failure(check=BROWSER_CHECK, message=self.clean(message.strip().splitlines()[0][:500]),
-                    file=file, line=line, excerpt=self.clean(excerpt[:2000]))
+            Failure(
+                check=BROWSER_CHECK,
+                message=self.clean(message.strip().splitlines()[0][:500]),
+                file=file,
+                line=line,
+                excerpt=self.clean(excerpt[:2000]),
+            )
         )
 
     def clean(self, text: str) -> str:
@@ -197,13 +205,16 @@ class Session:
             if message.type != "error":
                 return
             location = message.location or {}
+            if location.get("url", "").split("#")[0] in self.test_urls:
+                return  # the fabricated test page's own noise, not the extension's
             file, _ = chromium_log.extension_file(location.get("url", ""))
             line = location.get("lineNumber")
-            if file is None and not location.get("url", "").startswith("chrome-extension://"):
-                if location.get("url") and location["url"].split("#")[0] in self.test_urls:
-                    return  # the fabricated test page's own noise, not the extension's
-            self.add(f"console.error: {message.text}", file or page_file,
-                     line + 1 if isinstance(line, int) and file else None, message.text)
+            self.add(
+                f"console.error: {message.text}",
+                file or page_file,
+                line + 1 if isinstance(line, int) and file else None,
+                message.text,
+            )
 
         return handle
 
@@ -221,14 +232,16 @@ class Session:
                 return
             answer = choose_response(request.method, url, request.post_data, self.request.stubs)
             self.stubbed.append(f"{request.method} {url} -> {answer.status} ({answer.source})")
-            route.fulfill(status=answer.status, content_type=answer.content_type,
-                          body=answer.body, headers=answer.headers)
-        except Exception as exc:  # a route handler must never raise into Playwright
-            log.debug("route handling failed: %s", exc)
-            try:
+            route.fulfill(
+                status=answer.status,
+                content_type=answer.content_type,
+                body=answer.body,
+                headers=answer.headers,
+            )
+        except (PlaywrightError, ValueError) as exc:  # never raise into Playwright's loop
+            log.debug("route handling failed for %s: %s", route.request.url, exc)
+            with contextlib.suppress(PlaywrightError):
                 route.abort()
-            except Exception:
-                pass
 
     # ------------------------------------------------------------ steps
 
@@ -249,10 +262,8 @@ class Session:
                 return True
             if self.load_failed():
                 return False
-            try:
+            with contextlib.suppress(PlaywrightError):
                 context.wait_for_event("serviceworker", timeout=300)
-            except Exception:
-                pass
         return any(w.url.startswith(prefix) for w in context.service_workers)
 
     def open_page(self, context, rel: str, *, shim: bool = False):
@@ -265,7 +276,7 @@ class Session:
         try:
             page.goto(url, wait_until="load", timeout=self.remaining_ms(PAGE_TIMEOUT_MS))
             page.wait_for_timeout(min(SETTLE_MS, self.remaining_ms(SETTLE_MS)))
-        except Exception as exc:
+        except PlaywrightError as exc:
             self.add(f"{rel} did not load: {str(exc).splitlines()[0]}", rel, None, str(exc))
         return page
 
@@ -276,12 +287,10 @@ class Session:
             try:
                 page.goto(url, wait_until="load", timeout=self.remaining_ms(PAGE_TIMEOUT_MS))
                 page.wait_for_timeout(min(SETTLE_MS, self.remaining_ms(SETTLE_MS)))
-            except Exception as exc:
+            except PlaywrightError as exc:
                 self.add(f"test page {url} did not load: {str(exc).splitlines()[0]}", None, None)
 
     def run_smoke(self, page) -> None:
-        from playwright.sync_api import expect
-
         self.smoke_ran = True
         for number, step in enumerate(self.request.smoke, 1):
             timeout = self.remaining_ms(STEP_TIMEOUT_MS)
@@ -292,18 +301,22 @@ class Session:
                     page.locator(step.selector).first.fill(step.text, timeout=timeout)
                 elif step.action == "expect" and step.text:
                     expect(page.locator(step.selector).first).to_contain_text(
-                        step.text, timeout=timeout)
+                        step.text, timeout=timeout
+                    )
                 elif step.action == "expect":
                     expect(page.locator(step.selector).first).to_be_visible(timeout=timeout)
                 elif step.action == "wait":
                     page.wait_for_timeout(min(float(step.text), timeout))
-            except Exception as exc:
+            except (PlaywrightError, AssertionError) as exc:
                 text = _body_text(page)
                 self.smoke_failures.append(
-                    Failure(check=SMOKE_CHECK, file=self.request.popup,
-                            message=f"smoke step {number} ({step}) failed: "
-                                    f"{str(exc).strip().splitlines()[0]}",
-                            excerpt=f"popup text: {text}"[:2000])
+                    Failure(
+                        check=SMOKE_CHECK,
+                        file=self.request.popup,
+                        message=f"smoke step {number} ({step}) failed: "
+                        f"{str(exc).strip().splitlines()[0]}",
+                        excerpt=f"popup text: {text}"[:2000],
+                    )
                 )
                 return
 
@@ -313,15 +326,19 @@ class Session:
             path.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(path), timeout=self.remaining_ms(PAGE_TIMEOUT_MS))
             return str(path)
-        except Exception as exc:
+        except (PlaywrightError, OSError) as exc:
             log.warning("popup screenshot failed: %s", exc)
             return ""
 
     def collect_log(self) -> None:
         entries = self.read_log()
         for error in chromium_log.load_errors(entries, self.request.service_worker):
-            self.add(f"Chromium could not load the extension: {error.message}", error.file,
-                     error.line, error.excerpt)
+            self.add(
+                f"Chromium could not load the extension: {error.message}",
+                error.file,
+                error.line,
+                error.excerpt,
+            )
         for error in chromium_log.script_errors(entries):
             self.add(error.message, error.file, error.line, error.excerpt)
 
@@ -329,13 +346,11 @@ class Session:
 def _body_text(page) -> str:
     try:
         return page.inner_text("body", timeout=1000)[:1000]
-    except Exception:
+    except PlaywrightError:
         return "(unreadable)"
 
 
 def run_session(request: BrowserRequest) -> list[CheckResult]:
-    from playwright.sync_api import sync_playwright
-
     started = time.monotonic()
     session = Session(request)
     shot = ""
@@ -358,10 +373,13 @@ def run_session(request: BrowserRequest) -> list[CheckResult]:
 def _exercise(session: Session, context) -> str:
     request = session.request
     context.route("**/*", session.route)
-    if request.service_worker and not session.wait_for_worker(context):
-        if not session.load_failed():
-            session.add(f"the service worker {request.service_worker} did not start",
-                        request.service_worker, None)
+    worker_missing = request.service_worker and not session.wait_for_worker(context)
+    if worker_missing and not session.load_failed():
+        session.add(
+            f"the service worker {request.service_worker} did not start",
+            request.service_worker,
+            None,
+        )
     if session.load_failed():
         return ""
     first = context.pages[0] if context.pages else context.new_page()
@@ -376,32 +394,51 @@ def _exercise(session: Session, context) -> str:
         shot = session.screenshot(popup)
     elif request.smoke:
         session.smoke_failures.append(
-            Failure(check=SMOKE_CHECK, file="manifest.json",
-                    message="smoke steps need a popup (action.default_popup), the manifest has none")
+            Failure(
+                check=SMOKE_CHECK,
+                file="manifest.json",
+                message="smoke steps need a popup (action.default_popup), the manifest has none",
+            )
         )
     if request.options_page:
         session.open_page(context, request.options_page)
     return shot
 
 
-def _results(session: Session, request: BrowserRequest, shot: str, seconds: float) -> list[CheckResult]:
+def _results(
+    session: Session, request: BrowserRequest, shot: str, seconds: float
+) -> list[CheckResult]:
     stubbed = "; ".join(session.stubbed[:20]) or "none"
-    detail = (f"extension id {request.extension_id}; popup screenshot: {shot or 'none'}; "
-              f"{len(session.stubbed)} request(s) stubbed: {stubbed}; {seconds:.1f} s")
+    detail = (
+        f"extension id {request.extension_id}; popup screenshot: {shot or 'none'}; "
+        f"{len(session.stubbed)} request(s) stubbed: {stubbed}; {seconds:.1f} s"
+    )
     results = [
-        CheckResult(name=BROWSER_CHECK, passed=not session.failures, failures=session.failures,
-                    duration=seconds, detail=detail)
+        CheckResult(
+            name=BROWSER_CHECK,
+            passed=not session.failures,
+            failures=session.failures,
+            duration=seconds,
+            detail=detail,
+        )
     ]
     if request.smoke and not session.smoke_ran and not session.smoke_failures:
         session.smoke_failures.append(
-            Failure(check=SMOKE_CHECK, file=request.popup,
-                    message="smoke steps not run: the extension or its popup did not load")
+            Failure(
+                check=SMOKE_CHECK,
+                file=request.popup,
+                message="smoke steps not run: the extension or its popup did not load",
+            )
         )
     if request.smoke:
         results.append(
-            CheckResult(name=SMOKE_CHECK, passed=not session.smoke_failures,
-                        failures=session.smoke_failures, duration=seconds,
-                        detail=f"{len(request.smoke)} step(s); popup screenshot: {shot or 'none'}")
+            CheckResult(
+                name=SMOKE_CHECK,
+                passed=not session.smoke_failures,
+                failures=session.smoke_failures,
+                duration=seconds,
+                detail=f"{len(request.smoke)} step(s); popup screenshot: {shot or 'none'}",
+            )
         )
     return results
 

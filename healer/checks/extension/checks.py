@@ -53,8 +53,14 @@ def extension_checks(
         messages_check(project),
     ]
     if manifest is None:
-        results.append(CheckResult(name="extension.browser", passed=False, skipped=True,
-                                   detail="not run: manifest.json cannot be read"))
+        results.append(
+            CheckResult(
+                name="extension.browser",
+                passed=False,
+                skipped=True,
+                detail="not run: manifest.json cannot be read",
+            )
+        )
         return results
     shots = Path(screenshot_dir) if screenshot_dir else project / ".healer" / "screenshots"
     results += browser_checks(
@@ -66,6 +72,10 @@ def extension_checks(
         screenshot=shots / "popup.png",
     )
     for result in results:
-        log.info("%s: %s (%d failure(s))", result.name,
-                 "passed" if result.passed else "failed", len(result.failures))
+        log.info(
+            "%s: %s (%d failure(s))",
+            result.name,
+            "passed" if result.passed else "failed",
+            len(result.failures),
+        )
     return results

@@ -6,8 +6,12 @@ import re
 from dataclasses import dataclass
 
 _ENTRY = re.compile(r"^\[\d+:\d+:[\d/.]+:(?P<level>[A-Z]+):(?P<origin>[^\]]*)\]\s?", re.MULTILINE)
-_CONSOLE = re.compile(r'^"(?P<message>.*)", source: (?P<source>\S*) \((?P<line>\d+)\)\s*$', re.DOTALL)
-_EXTENSION_URL = re.compile(r"chrome-extension://[a-p]{32}/(?P<path>[^\s:?#)\"']+)(?::(?P<line>\d+))?")
+_CONSOLE = re.compile(
+    r'^"(?P<message>.*)", source: (?P<source>\S*) \((?P<line>\d+)\)\s*$', re.DOTALL
+)
+_EXTENSION_URL = re.compile(
+    r"chrome-extension://[a-p]{32}/(?P<path>[^\s:?#)\"']+)(?::(?P<line>\d+))?"
+)
 _JSON_POSITION = re.compile(r"line (?P<line>\d+)(?:,)? column (?P<column>\d+)")
 _LOAD_FILE = re.compile(r"Could not load (?:javascript|css|icon|file)? ?'(?P<file>[^']*)'")
 ERROR_PREFIXES = (

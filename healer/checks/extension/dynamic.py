@@ -39,10 +39,16 @@ def _copy_extension(project: Path, target: Path) -> None:
 
 def _run_child(request_file: Path, result_file: Path, timeout: float) -> str | None:
     """Run the session process; the reason it failed, or None."""
-    command = [sys.executable, "-m", "healer.checks.extension.browser",
-               str(request_file), str(result_file)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               start_new_session=True, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "healer.checks.extension.browser",
+        str(request_file),
+        str(result_file),
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, text=True
+    )
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -93,6 +99,12 @@ def browser_checks(
         if problem:
             log.warning("%s", problem)
             failure = Failure(check=BROWSER_CHECK, message=problem.splitlines()[0], excerpt=problem)
-            return [CheckResult(name=BROWSER_CHECK, passed=False, failures=[failure],
-                                duration=time.monotonic() - started)]
+            return [
+                CheckResult(
+                    name=BROWSER_CHECK,
+                    passed=False,
+                    failures=[failure],
+                    duration=time.monotonic() - started,
+                )
+            ]
         return [CheckResult.model_validate(r) for r in json.loads(result_file.read_text())]

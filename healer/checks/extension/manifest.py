@@ -79,7 +79,9 @@ class Manifest:
             refs += [(key, f) for f in _strings(data.get(key))]
         side_panel = data.get("side_panel")
         if isinstance(side_panel, dict):
-            refs += [("side_panel.default_path", f) for f in _strings(side_panel.get("default_path"))]
+            refs += [
+                ("side_panel.default_path", f) for f in _strings(side_panel.get("default_path"))
+            ]
         overrides = data.get("chrome_url_overrides")
         if isinstance(overrides, dict):
             refs += [("chrome_url_overrides", f) for f in overrides.values() if isinstance(f, str)]
@@ -125,7 +127,9 @@ def load_manifest(project: Path) -> Manifest | Failure:
             excerpt=excerpt,
         )
     if not isinstance(data, dict):
-        return Failure(check=CHECK, file=MANIFEST, line=1, message="manifest.json is not a JSON object")
+        return Failure(
+            check=CHECK, file=MANIFEST, line=1, message="manifest.json is not a JSON object"
+        )
     return Manifest(data=data, text=text)
 
 
@@ -145,7 +149,10 @@ def required_keys(manifest: Manifest) -> list[Failure]:
         )
 
     if data.get("manifest_version") != 3:
-        fail(f"manifest_version must be 3, found {data.get('manifest_version')!r}", "manifest_version")
+        fail(
+            f"manifest_version must be 3, found {data.get('manifest_version')!r}",
+            "manifest_version",
+        )
     for key in ("name", "version"):
         if not isinstance(data.get(key), str) or not data.get(key, "").strip():
             fail(f"manifest.json needs a non-empty string {key!r}", key)
@@ -154,7 +161,9 @@ def required_keys(manifest: Manifest) -> list[Failure]:
         fail(f"version {version!r} must be one to four dot-separated integers", "version")
     background = data.get("background")
     if isinstance(background, dict) and ("scripts" in background or "page" in background):
-        fail("Manifest V3 needs background.service_worker, not background.scripts/page", "background")
+        fail(
+            "Manifest V3 needs background.service_worker, not background.scripts/page", "background"
+        )
     if "browser_action" in data or "page_action" in data:
         fail("Manifest V3 uses 'action' instead of browser_action/page_action", "browser_action")
     return failures

@@ -123,7 +123,9 @@ def _sections(markdown: str) -> dict[str, list[tuple[int, str]]]:
         if heading and (current is None or len(heading.group(1)) <= level):
             key = heading.group(2).strip().lower()
             level = len(heading.group(1))
-            current = sections.setdefault(key, []) if key.split()[:1] in (["stubs"], ["smoke"]) else None
+            current = (
+                sections.setdefault(key, []) if key.split()[:1] in (["stubs"], ["smoke"]) else None
+            )
             continue
         if current is not None:
             current.append((number, line))

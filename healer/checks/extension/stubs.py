@@ -71,8 +71,12 @@ def default_response(method: str, url: str, post_data: str | None) -> StubRespon
         return StubResponse(204, "", "text/plain", "default: CORS preflight")
     if path.endswith("/chat/completions"):
         if _wants_stream(post_data):
-            return StubResponse(200, _chat_completion_stream(), "text/event-stream",
-                                "default: chat completion stream")
+            return StubResponse(
+                200,
+                _chat_completion_stream(),
+                "text/event-stream",
+                "default: chat completion stream",
+            )
         return StubResponse(200, _chat_completion(), "application/json", "default: chat completion")
     return StubResponse(200, "{}", "application/json", "default: {}")
 
