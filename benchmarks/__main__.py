@@ -1,0 +1,135 @@
+"""Command line of the benchmarks: `python -m benchmarks run ...` and `... orchestration`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks.cases import REPO_ROOT, SUITES, default_exercism_dir, discover, select
+from benchmarks.record import ResultsFile, SpecResult
+from benchmarks.runner import pending, run_cases
+from benchmarks.summary import RESULTS_MD, write_outputs
+from healer.budget import Budget
+from healer.config import Settings, load_settings
+from healer.llm.local_server import MODEL_ALIAS
+
+DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results" / "latest"
+
+
+def _run_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="build benchmark specs and record how often they get green")
+    p.add_argument("--suite", choices=SUITES, default="exercism")
+    p.add_argument("--only", nargs="+", action="extend", metavar="NAME", help="only these specs")
+    p.add_argument("--skip", nargs="+", action="extend", metavar="NAME", help="leave these out")
+    p.add_argument("--difficulty-max", type=int, help="Exercism difficulty at most N")
+    p.add_argument("--limit", type=int, help="the first N specs, easiest first")
+    p.add_argument("--workers", type=int, default=2, help="builds at the same time")
+    p.add_argument("--max-iters", type=int, default=3, help="repair rounds per spec")
+    p.add_argument("--timeout", type=float, help="wall-time budget per spec, seconds")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder of this run")
+    p.add_argument("--work", type=Path, help="where specs and builds go (default: a temp folder)")
+    p.add_argument("--exercism-dir", type=Path, default=None,
+                   help="Exercism exercises (default: $HEALER_EXERCISM_DIR or "
+                        "../shared/benchmarks/exercism beside the repository)")
+    p.add_argument("--base-url", help="an OpenAI-compatible endpoint instead of the local model")
+    p.add_argument("--model", help="model name at that endpoint")
+    p.add_argument("--cache", action="store_true",
+                   help="answer repeated prompts from healer's response cache (off: every call "
+                        "is measured)")
+    p.add_argument("--force", action="store_true", help="rebuild specs already recorded")
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _run_parser(sub)
+    orch = sub.add_parser("orchestration", help="parallel generation, cache and sandbox figures")
+    orch.add_argument("--delay", type=float, default=0.3, help="scripted answer delay, seconds")
+    orch.add_argument("--out", type=Path,
+                      default=REPO_ROOT / "benchmarks" / "results" / "orchestration.md")
+    return parser.parse_args(argv)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(None, base_url=args.base_url, model=args.model, cache=args.cache)
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _meta(args: argparse.Namespace, argv: list[str], settings: Settings, planned: list[str],
+          skipped: list[dict], previous: dict) -> dict:
+    local = settings.uses_local_model
+    return {
+        "run": args.out.name,
+        "command": "python -m benchmarks " + shlex.join(argv),
+        "model": f"{MODEL_ALIAS} (bundled, Q4_K_M, llama.cpp)" if local else settings.model,
+        "endpoint": "bundled local model, one server for the whole run" if local
+        else settings.base_url,
+        "max_iters": args.max_iters,
+        "workers": args.workers,
+        "machine": f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}",
+        "planned": list(dict.fromkeys([*previous.get("planned", []), *planned])),
+        "skipped": skipped,
+    }
+
+
+def _print_result(result: SpecResult, done: int, total: int) -> None:
+    mark = f"green at round {result.green_at.index(True)}" if result.green else result.status
+    extra = f": {result.error[:160]}" if result.error else ""
+    print(f"[{done}/{total}] {result.name}: {mark} ({result.wall_seconds:.0f} s, "
+          f"{result.prompt_tokens + result.completion_tokens} tokens){extra}", flush=True)
+
+
+def command_run(args: argparse.Namespace, argv: list[str]) -> int:
+    exercism = args.exercism_dir or default_exercism_dir()
+    found, skipped = discover(args.suite, exercism)
+    if args.suite in ("exercism", "all") and not any(c.suite == "exercism" for c in found):
+        print(f"no Exercism exercises found in {exercism}", file=sys.stderr)
+    cases = select(found, only=args.only, skip=args.skip, difficulty_max=args.difficulty_max,
+                   limit=args.limit)
+    if not cases:
+        print("no specs selected", file=sys.stderr)
+        return 2
+    settings = _settings(args)
+    budget = Budget(max_iters=args.max_iters, timeout=args.timeout)
+    results = ResultsFile(args.out)
+    results.meta = _meta(args, argv, settings, [c.name for c in cases],
+                         [{"name": s.name, "reason": s.reason} for s in skipped], results.meta)
+    results.save()
+    work = args.work or Path(tempfile.gettempdir()) / "healer-bench" / args.out.name
+    todo = pending(cases, results, args.force)
+    print(f"{len(cases)} specs selected, {len(todo)} to build, {args.workers} at a time; "
+          f"builds in {work}", flush=True)
+    try:
+        run_cases(cases, settings=settings, budget=budget, results=results, work=work,
+                  workers=args.workers, force=args.force, progress=_print_result)
+    finally:
+        write_outputs(args.out, list(results.results.values()), results.meta)
+    print(f"results: {_relative(args.out / RESULTS_MD)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "run":
+        return command_run(args, argv)
+    from benchmarks.orchestration import main as orchestration
+
+    return orchestration(delay=args.delay, out=args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

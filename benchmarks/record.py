@@ -1,0 +1,120 @@
+"""What the benchmark records per spec, the results file, and the pass-at-round curve."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from healer.models import RunReport
+
+RESULTS_JSON = "results.json"
+
+
+class SpecResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    suite: str
+    difficulty: int | None = None
+    status: str  # healer's status (green, not_green, error) or "crash"
+    stop_reason: str = ""
+    green_at: list[bool] = Field(default_factory=list)  # index k: green by round k
+    rounds_used: int = 0  # repair rounds after the first generation
+    strategies: list[str] = Field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    calls: int = 0
+    cost_usd: float | None = None
+    wall_seconds: float = 0.0
+    model_seconds: float = 0.0  # sum of the calls' durations (parallel calls overlap)
+    sandbox_seconds: float = 0.0  # sum of the checks' durations
+    overhead_seconds: float = 0.0  # the rest of the wall time, never below zero
+    error: str = ""
+    output: str = ""
+
+    @property
+    def green(self) -> bool:
+        return bool(self.green_at) and self.green_at[-1]
+
+
+def green_by_round(report: RunReport, max_iters: int) -> list[bool]:
+    """Green by round k for k = 0..max_iters; once green, green for all later rounds."""
+    curve, green = [], False
+    checked = {r.index: r for r in report.rounds if r.checks}
+    for k in range(max_iters + 1):
+        rnd = checked.get(k)
+        green = green or (rnd is not None and rnd.green)
+        curve.append(green)
+    return curve
+
+
+def from_report(report: RunReport, *, name: str, suite: str, difficulty: int | None,
+                max_iters: int, wall: float) -> SpecResult:
+    usage = report.usage
+    model = sum(r.usage.seconds for r in report.rounds)
+    sandbox = sum(c.duration for r in report.rounds for c in r.checks)
+    return SpecResult(
+        name=name, suite=suite, difficulty=difficulty, status=report.status,
+        stop_reason=report.stop_reason, green_at=green_by_round(report, max_iters),
+        rounds_used=max(0, len(report.rounds) - 1),
+        strategies=[r.strategy for r in report.rounds],
+        prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+        calls=usage.calls, cost_usd=usage.cost_usd, wall_seconds=round(wall, 2),
+        model_seconds=round(model, 2), sandbox_seconds=round(sandbox, 2),
+        overhead_seconds=round(max(0.0, wall - model - sandbox), 2), output=report.output,
+    )
+
+
+def crashed(*, name: str, suite: str, difficulty: int | None, max_iters: int, wall: float,
+            error: str, output: str = "") -> SpecResult:
+    return SpecResult(name=name, suite=suite, difficulty=difficulty, status="crash",
+                      stop_reason="crashed", green_at=[False] * (max_iters + 1),
+                      wall_seconds=round(wall, 2), overhead_seconds=round(wall, 2),
+                      error=error, output=output)
+
+
+def pass_rate_curve(results: list[SpecResult]) -> list[float]:
+    """Share of specs green by round k; a spec with a shorter curve keeps its last value."""
+    if not results:
+        return []
+    length = max(len(r.green_at) for r in results)
+    rates = []
+    for k in range(length):
+        greens = sum(1 for r in results if r.green_at and r.green_at[min(k, len(r.green_at) - 1)])
+        rates.append(greens / len(results))
+    return rates
+
+
+class ResultsFile:
+    """`results.json` of one run: written after every spec, so a stopped run can resume."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / RESULTS_JSON
+        self._lock = threading.Lock()
+        self.meta: dict = {}
+        self.results: dict[str, SpecResult] = {}
+        if self.path.is_file():
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            self.meta = data.get("meta", {})
+            self.results = {k: SpecResult.model_validate(v)
+                            for k, v in data.get("results", {}).items()}
+
+    def done(self, name: str) -> bool:
+        return name in self.results
+
+    def add(self, result: SpecResult) -> None:
+        with self._lock:
+            self.results[result.name] = result
+            self.save()
+
+    def save(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        data = {"meta": self.meta,
+                "results": {k: v.model_dump(mode="json") for k, v in self.results.items()}}
+        tmp = self.path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(self.path)

@@ -1,0 +1,189 @@
+"""The benchmark runner: specs from an Exercism-like folder, built with a scripted model and
+the real Docker sandbox; the pass-at-round curve, crashes, resuming and the written results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks.__main__ import main as bench_main
+from benchmarks.cases import exercism_cases, exercism_spec_text, select
+from benchmarks.record import ResultsFile, SpecResult, green_by_round, pass_rate_curve
+from benchmarks.runner import run_cases
+from benchmarks.summary import render_markdown, write_outputs
+from healer.budget import Budget
+from healer.config import Settings
+from healer.models import CheckResult, Round, RunReport
+from healer.spec import load_spec
+from tests.fakellm import FakeLLM
+from tests.scripted_model import ProjectModel
+
+GOOD = "def double(x):\n    return 2 * x\n"
+BUGGY = "def triple(x):\n    return 2 * x\n"
+FIX = ("Diagnosis: triple multiplies by two.\n\nbeta.py\n<<<<<<< SEARCH\n    return 2 * x\n"
+       "=======\n    return 3 * x\n>>>>>>> REPLACE\n")
+EXERCISES = {
+    # name: (function, test body, difficulty)
+    "alpha": ("double", "self.assertEqual(double(4), 8)", 1),
+    "beta": ("triple", "self.assertEqual(triple(4), 12)", 2),
+    "gamma": ("halve", "self.assertEqual(halve(4), 2)", 3),
+}
+
+
+def _exercise(root: Path, name: str, function: str, check: str, difficulty: int) -> None:
+    folder = root / name
+    folder.mkdir(parents=True)
+    tests = [f"{name}_test.py"]
+    if name == "gamma":
+        tests.append("missing_helper.py")  # listed but absent: preparing its spec crashes
+    meta = {"slug": name, "difficulty": difficulty, "solution": [f"{name}.py"], "test": tests}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    (folder / "instructions.md").write_text(f"# Instructions\n\nWrite `{function}(x)`.\n"
+                                            "\n## Tests\n- not a real test list\n")
+    (folder / f"{name}.py").write_text(f"def {function}(x):\n    pass\n")
+    (folder / f"{name}_test.py").write_text(
+        f"import unittest\n\nfrom {name} import {function}\n\n\n"
+        f"class T(unittest.TestCase):\n    def test_it(self):\n        {check}\n")
+
+
+@pytest.fixture
+def exercism(tmp_path: Path) -> Path:
+    root = tmp_path / "exercism"
+    for name, (function, check, difficulty) in EXERCISES.items():
+        _exercise(root, name, function, check, difficulty)
+    return root
+
+
+class Router:
+    """Answers each build's prompts with the scripted model of the exercise they mention."""
+
+    def __init__(self) -> None:
+        self.alpha = ProjectModel({"alpha.py": GOOD})
+        self.beta = ProjectModel({"beta.py": BUGGY}, debug=[FIX])
+
+    def __call__(self, request: dict):
+        text = "\n".join(str(m["content"]) for m in request["messages"])
+        return (self.beta if "beta.py" in text else self.alpha)(request)
+
+
+@pytest.fixture
+def settings(fake_llm: FakeLLM, tmp_path: Path) -> Settings:
+    fake_llm.responder = Router()
+    return Settings(base_url=fake_llm.url, model="test-model", api_key="k", cache=False,
+                    cache_dir=tmp_path / "cache", max_retries=0, request_timeout=30)
+
+
+@pytest.fixture
+def docker_ready() -> None:
+    from healer.sandbox.docker import connect
+
+    try:
+        connect()
+    except Exception as exc:  # noqa: BLE001 - any failure means no daemon to test against
+        pytest.skip(f"no Docker daemon: {exc}")
+
+
+def test_exercism_spec_names_module_and_protects_official_tests(exercism, tmp_path) -> None:
+    case = next(c for c in exercism_cases(exercism) if c.name == "alpha")
+    spec_path = case.prepare(tmp_path / "work")
+    spec = load_spec(str(spec_path))
+    assert spec.acceptance_tests == [str(spec_path.parent / "alpha_test.py")]
+    assert "`alpha.py`" in spec.text and "from alpha import" in spec.text
+    assert "def double(x):" in spec.text
+    # the instructions' own "Tests" heading is demoted and renamed, so it adds no test file
+    text = exercism_spec_text(case.source, json.loads((case.source / "meta.json").read_text()))
+    assert "### Tests (from the exercise)" in text
+
+
+def test_selection_by_name_difficulty_and_limit(exercism) -> None:
+    cases = exercism_cases(exercism)
+    assert [c.name for c in select(cases, difficulty_max=2)] == ["alpha", "beta"]
+    assert [c.name for c in select(cases, only=["gamma", "beta"])] == ["beta", "gamma"]
+    assert [c.name for c in select(cases, skip=["alpha"], limit=1)] == ["beta"]
+
+
+def _report(greens: list[bool]) -> RunReport:
+    rounds = [Round(index=i, checks=[CheckResult(name="pytest", passed=g)])
+              for i, g in enumerate(greens)]
+    return RunReport(spec="s", output="o", status="green" if greens[-1] else "not_green",
+                     stop_reason="", rounds=rounds)
+
+
+def test_green_by_round_stays_green_and_curve_averages() -> None:
+    assert green_by_round(_report([False, True]), 3) == [False, True, True, True]
+    assert green_by_round(_report([False, False]), 2) == [False, False, False]
+    results = [SpecResult(name=n, suite="x", status="s", green_at=g)
+               for n, g in (("a", [True, True]), ("b", [False, True]), ("c", [False, False]))]
+    assert pass_rate_curve(results) == [1 / 3, 2 / 3]
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+def test_mini_suite_curve_crash_resume_and_outputs(exercism, settings, fake_llm, tmp_path):
+    out = tmp_path / "results" / "mini"
+    results = ResultsFile(out)
+    results.meta = {"run": "mini", "command": "python -m benchmarks run --suite exercism",
+                    "planned": ["alpha", "beta", "gamma"]}
+    cases = exercism_cases(exercism)
+    budget = Budget(max_iters=2)
+    done = run_cases(cases, settings=settings, budget=budget, results=results,
+                     work=tmp_path / "work", workers=2)
+    by_name = {r.name: r for r in done}
+    assert set(by_name) == {"alpha", "beta", "gamma"}
+    alpha, beta, gamma = by_name["alpha"], by_name["beta"], by_name["gamma"]
+    assert alpha.green_at == [True, True, True] and alpha.rounds_used == 0
+    assert beta.green_at == [False, True, True] and beta.rounds_used == 1
+    assert beta.strategies == ["generate", "repair"] and beta.status == "green"
+    assert gamma.status == "crash" and gamma.green_at == [False, False, False]
+    assert "missing_helper.py" in gamma.error
+    assert alpha.calls > 0 and alpha.prompt_tokens > 0 and beta.sandbox_seconds > 0
+    assert (tmp_path / "work" / "builds" / "beta" / "beta.py").read_text().endswith("3 * x\n")
+
+    # everything is saved as it finishes: a new run over the same folder builds nothing
+    calls = fake_llm.count
+    again = ResultsFile(out)
+    assert set(again.results) == {"alpha", "beta", "gamma"}
+    assert run_cases(cases, settings=settings, budget=budget, results=again,
+                     work=tmp_path / "work") == []
+    assert fake_llm.count == calls
+    # --force rebuilds what is asked for
+    redo = run_cases(select(cases, only=["alpha"]), settings=settings, budget=budget,
+                     results=again, work=tmp_path / "work", force=True)
+    assert [r.name for r in redo] == ["alpha"] and fake_llm.count > calls
+
+    write_outputs(out, list(again.results.values()), again.meta)
+    data = json.loads((out / "results.json").read_text())
+    assert data["results"]["beta"]["green_at"] == [False, True, True]
+    md = (out / "results.md").read_text()
+    assert "pass@round0 (one-shot): 1/3 (33%)" in md
+    assert "pass@round1: 2/3 (67%)" in md and "pass@final: 2/3 (67%)" in md
+    assert "python -m benchmarks run --suite exercism" in md
+    assert "| beta | exercism | 2 | green | no | 1 | 1 |" in md
+    assert "PARTIAL" not in md
+    pytest.importorskip("matplotlib")
+    assert (out / "pass_rate.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_partial_results_are_labelled() -> None:
+    results = [SpecResult(name="a", suite="x", status="green", green_at=[True])]
+    md = render_markdown(results, {"run": "r", "planned": ["a", "b"], "command": "c"})
+    assert "PARTIAL RESULTS: 1 of 2 planned specs" in md and "Not yet built: b" in md
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+def test_cli_run_writes_results_with_the_command(exercism, settings, fake_llm, tmp_path,
+                                                 monkeypatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    monkeypatch.setenv("HEALER_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "res" / "cli"
+    argv = ["run", "--exercism-dir", str(exercism), "--only", "alpha", "--max-iters", "1",
+            "--out", str(out), "--work", str(tmp_path / "w"), "--base-url", fake_llm.url,
+            "--model", "test-model"]
+    assert bench_main(argv) == 0
+    md = (out / "results.md").read_text()
+    assert "--only alpha --max-iters 1" in md and "pass@final: 1/1 (100%)" in md
+    assert json.loads((out / "results.json").read_text())["results"]["alpha"]["status"] == "green"
+    assert bench_main(argv) == 0  # resumes: nothing left to build
