@@ -411,6 +411,7 @@ def _results(
     stubbed = "; ".join(session.stubbed[:20]) or "none"
     detail = (
         f"extension id {request.extension_id}; popup screenshot: {shot or 'none'}; "
+        f"content scripts run on: {', '.join(sorted(session.test_urls)) or 'none'}; "
         f"{len(session.stubbed)} request(s) stubbed: {stubbed}; {seconds:.1f} s"
     )
     results = [
