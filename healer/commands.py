@@ -12,7 +12,7 @@ from healer.checks import run_checks
 from healer.config import Settings
 from healer.errors import UsageError
 from healer.events import Events, NoEvents
-from healer.generation import generate_project, regenerate_one
+from healer.generation import SPEC, generate_project, regenerate_one
 from healer.loop import Session, build
 from healer.models import CheckResult, RunReport, Value
 from healer.pipeline.context import build_context
@@ -20,8 +20,8 @@ from healer.pipeline.debug import converse
 from healer.pipeline.edits import apply_edits
 from healer.pipeline.messages import chat
 from healer.runtime import open_checks_sandbox, open_llm
-from healer.spec import load_spec
-from healer.workspace import Workspace
+from healer.spec import load_spec, sections_of
+from healer.workspace import STATE_DIR, Workspace
 
 SCRATCH_IGNORE = shutil.ignore_patterns(".git", "node_modules", "__pycache__", ".venv")
 
@@ -50,9 +50,14 @@ def run_build(spec_arg: str, output: Path, settings: Settings, budget: Budget, *
 
 
 def run_check(folder: Path, settings: Settings, *, unsafe_local: bool = False) -> list[CheckResult]:
+    """The folder's checks, with what its spec declares when healer generated it."""
+    root = folder.resolve()
+    saved = root / STATE_DIR / SPEC
+    spec_text = saved.read_text(encoding="utf-8") if saved.is_file() else ""
+    declared = [*sections_of(spec_text).get("checks", []), *settings.checks]
     with open_checks_sandbox(settings, unsafe_local=unsafe_local) as sandbox:
-        return run_checks(folder.resolve(), sandbox, declared=settings.checks,
-                          timeout=settings.check_timeout)
+        return run_checks(root, sandbox, declared=declared, timeout=settings.check_timeout,
+                          spec_text=spec_text)
 
 
 class DebugResult(Value):

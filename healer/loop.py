@@ -101,7 +101,7 @@ class _Loop:
         started = time.monotonic()
         declared = [*self.spec.checks, *self.s.settings.checks]
         rnd.checks = run_checks(self.ws.root, self.s.sandbox, declared=declared,
-                                timeout=self.s.settings.check_timeout)
+                                timeout=self.s.settings.check_timeout, spec_text=self.spec.text)
         rnd.seconds += time.monotonic() - started
         self._save()
         self.s.events.round_done(rnd)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from healer.checks.commands import declared_checks, run_failure
+from healer.checks.extension import extension_checks, is_extension, parse_extension_spec
 from healer.checks.node import node_checks
 from healer.checks.python import python_checks
 from healer.checks.static import static_checks
@@ -17,15 +17,6 @@ from healer.sandbox.base import Sandbox
 from healer.sandbox.project import stack_of
 
 log = logging.getLogger(__name__)
-
-
-def is_extension(project: Path) -> bool:
-    """A Manifest V3 browser extension (manifest.json with "manifest_version": 3)."""
-    try:
-        manifest = json.loads((project / "manifest.json").read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("manifest_version") == 3
 
 
 def install_check(project: Path, sandbox: Sandbox) -> CheckResult:
@@ -58,25 +49,25 @@ def sandbox_checks(project: Path, sandbox: Sandbox, timeout: float, *,
     return [install, *node_checks(project, sandbox, timeout)]
 
 
-def extension_results(project: Path, timeout: float) -> list[CheckResult]:
-    try:
-        from healer.checks.extension import extension_checks
-    except ImportError as exc:
-        log.warning("browser extension checks unavailable: %s", exc)
-        return [CheckResult(name="extension", passed=True, skipped=True,
-                            detail=f"extension checks unavailable: {exc}")]
-    return extension_checks(project, timeout=min(timeout, 60.0))
+def extension_results(project: Path, timeout: float, spec_text: str) -> list[CheckResult]:
+    """Browser-extension checks, with the stubs and smoke steps the spec declares."""
+    declared = parse_extension_spec(spec_text)
+    return extension_checks(project, timeout=min(timeout, 60.0), stubs=declared.stub_map(),
+                            smoke_steps=declared.smoke)
 
 
 def run_checks(project: Path, sandbox: Sandbox, *, declared: Sequence[str] = (),
-               timeout: float = 120.0) -> list[CheckResult]:
-    """Every check of `project`, static ones first; failures carry file, line and excerpt."""
+               timeout: float = 120.0, spec_text: str = "") -> list[CheckResult]:
+    """Every check of `project`, static ones first; failures carry file, line and excerpt.
+
+    `spec_text` is the project's spec: a browser extension's checks use its Stubs and Smoke.
+    """
     project = Path(project)
     results = static_checks(project)
     syntax_ok = all(r.passed for r in results if r.name == "syntax")
     results += sandbox_checks(project, sandbox, timeout, syntax_ok=syntax_ok)
     if is_extension(project):
-        results += extension_results(project, timeout)
+        results += extension_results(project, timeout, spec_text)
     results += declared_checks(project, sandbox, list(declared), timeout=timeout)
     for result in results:
         log.info("check %s: %s", result.name,
