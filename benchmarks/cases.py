@@ -94,9 +94,9 @@ def exercism_spec_text(exercise: Path, meta: dict) -> str:
         instructions.strip(),
         "",
         "## Module",
-        f"Write the single Python module `{solution}` at the project root, using only the "
+        (f"Write the single Python module `{solution}` at the project root, using only the "
         f"standard library. The tests import from it (`from {Path(solution).stem} import ...`), "
-        "so keep these names and signatures:",
+        "so keep these names and signatures:"),
         "",
         "```python",
         stub,
@@ -117,7 +117,7 @@ def _demote_headings(markdown: str) -> str:
             in_code = not in_code
         if not in_code and re.match(r"^#{1,5}\s", line):
             line = "#" + line
-            if re.match(r"^#+\s+(tests|acceptance tests|checks|keep)\s*$", line, re.I):
+            if re.match(r"^#+\s+(tests|acceptance tests|checks|keep)\s*$", line, re.IGNORECASE):
                 line += " (from the exercise)"
         out.append(line)
     return "\n".join(out)
@@ -130,7 +130,7 @@ def has_acceptance_checks(spec: Path) -> bool:
     text = spec.read_text(encoding="utf-8")
     if sections_of(text).get("tests") or sections_of(text).get("checks"):
         return True
-    headings = re.findall(r"^#{1,6}\s+(.+?)\s*$", text, re.M)
+    headings = re.findall(r"^#{1,6}\s+(.+?)\s*$", text, re.MULTILINE)
     return any(h.strip().lower().rstrip(":") in ACCEPTANCE_HEADINGS for h in headings)
 
 

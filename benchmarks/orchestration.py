@@ -59,12 +59,12 @@ def _median_generate(fake: FakeLLM, spec: Path, out: Path, settings: Settings
 
 def parallel_generation(fake: FakeLLM, tmp: Path, delay: float) -> list[str]:
     lines = [f"## 1. Parallel generation (every call answered after {delay:.2f} s)", "",
-             "Each size runs twice: with no delay (healer's own time: git, files, parsing) and "
+             ("Each size runs twice: with no delay (healer's own time: git, files, parsing) and "
              "with the delay. `delay part` is the difference, to compare with the ideal "
              "(plan + file list + one file call, one after another) and the serial time "
-             "(every call one after another). Medians of 3 fresh runs.", "",
-             "| files | calls | concurrency | wall s | no-delay wall s | delay part s | ideal s "
-             "| serial s | serial / wall | delay part / ideal |",
+             "(every call one after another). Medians of 3 fresh runs."), "",
+             ("| files | calls | concurrency | wall s | no-delay wall s | delay part s | ideal s "
+             "| serial s | serial / wall | delay part / ideal |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     for n in SIZES:
         fake.responder = ProjectModel(_files(n))
@@ -92,8 +92,8 @@ def cache_rerun(fake: FakeLLM, tmp: Path) -> list[str]:
             "| run | calls to the server | wall s |", "|---|---|---|",
             f"| first | {first_calls} | {first:.2f} |",
             f"| second (identical) | {second_calls} | {second:.2f} |",
-            "", f"Second run: {second_calls} of {first_calls} calls, "
-            f"{100 * second / first:.0f}% of the first run's time."]
+            "", (f"Second run: {second_calls} of {first_calls} calls, "
+            f"{100 * second / first:.0f}% of the first run's time.")]
 
 
 def _median(run, n: int) -> float:
@@ -127,8 +127,8 @@ def sandbox_round(tmp: Path) -> list[str]:
     return ["## 3. One check round on a tiny project (one module, one passing test)", "",
             "| where | median s | x host |", "|---|---|---|",
             f"| host: pytest directly | {host:.3f} | x1.00 |",
-            f"| healer check round in Docker ({', '.join(names)}) | {docker:.3f} "
-            f"| x{docker / host:.2f} |",
+            (f"| healer check round in Docker ({', '.join(names)}) | {docker:.3f} "
+            f"| x{docker / host:.2f} |"),
             "", f"Median of {CHECK_RUNS} runs after one warm-up run."]
 
 
@@ -144,9 +144,9 @@ def report(delay: float) -> str:
         sections = [parallel_generation(fake, tmp, delay), cache_rerun(fake, tmp),
                     sandbox_round(tmp)]
     head = ["# Orchestration benchmarks", "",
-            "Scripted OpenAI-compatible server on loopback; reproduce with "
+            ("Scripted OpenAI-compatible server on loopback; reproduce with "
             f"`python -m benchmarks orchestration --delay {delay}`. Machine: {os.cpu_count()} "
-            f"cores, load average {load:.1f} when the run started.", ""]
+            f"cores, load average {load:.1f} when the run started."), ""]
     return "\n".join(head + [line for s in sections for line in [*s, ""]])
 
 

@@ -46,7 +46,7 @@ def build_case(case: Case, *, settings: Settings, budget: Budget, work: Path,
             shutil.rmtree(output)
         spec = case.prepare(work / "specs")
         report = builder(str(spec), output, settings, budget)
-    except Exception as exc:  # a crash is a recorded fail, never the end of the run
+    except Exception as exc:  # noqa: BLE001 - a crash is a recorded fail, never the end
         log.warning("build of %s crashed: %s", case.name, exc)
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return crashed(**ident, wall=time.monotonic() - started, error=error[:2000],

@@ -60,8 +60,8 @@ def summary_lines(results: list[SpecResult]) -> list[str]:
 
 def table_lines(results: list[SpecResult]) -> list[str]:
     lines = [
-        "| spec | suite | diff. | status | green@0 | first green | rounds | tokens in/out "
-        "| cost | wall s | model s | sandbox s | overhead s | stop / error |",
+        ("| spec | suite | diff. | status | green@0 | first green | rounds | tokens in/out "
+        "| cost | wall s | model s | sandbox s | overhead s | stop / error |"),
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in ordered(results):
@@ -81,13 +81,13 @@ def render_markdown(results: list[SpecResult], meta: dict) -> str:
     title = f"# Benchmark run `{meta.get('run', '?')}`"
     lines = [title, ""]
     if missing:
-        lines += [f"**PARTIAL RESULTS: {len(results)} of {len(planned)} planned specs.** "
+        lines += [(f"**PARTIAL RESULTS: {len(results)} of {len(planned)} planned specs.** "
                   f"Not yet built: {', '.join(missing)}. Re-running the command below resumes "
-                  "the run and builds only these.", ""]
+                  "the run and builds only these."), ""]
     lines += [
-        f"Model: `{meta.get('model', '?')}`; endpoint: {meta.get('endpoint', '?')}; "
+        (f"Model: `{meta.get('model', '?')}`; endpoint: {meta.get('endpoint', '?')}; "
         f"repair rounds at most: {meta.get('max_iters', '?')}; workers: {meta.get('workers', '?')}; "
-        f"machine: {meta.get('machine', '?')}.",
+        f"machine: {meta.get('machine', '?')}."),
         "",
         "Reproduce (resumes; add `--force` to rebuild every spec):",
         "",
@@ -103,10 +103,10 @@ def render_markdown(results: list[SpecResult], meta: dict) -> str:
         "",
         "## Per spec",
         "",
-        "`green@0`: green after one-shot generation. `first green`: the round that was first "
+        ("`green@0`: green after one-shot generation. `first green`: the round that was first "
         "green (0 is the generation). `model s` sums the durations of the calls, which overlap "
         "when files are generated in parallel; `overhead s` is the wall time left after model "
-        "and sandbox time (never below zero).",
+        "and sandbox time (never below zero)."),
         "",
         *table_lines(results),
     ]
