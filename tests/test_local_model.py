@@ -340,19 +340,27 @@ def test_real_model_answers_through_the_openai_client(real_endpoint: Settings):
 def test_real_model_follows_a_json_schema(real_endpoint: Settings):
     schema = {
         "type": "object",
-        "properties": {"files": {"type": "array", "items": {"type": "string"}}},
+        "properties": {
+            "files": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": 30},
+                "minItems": 1,
+                "maxItems": 3,
+            }
+        },
         "required": ["files"],
         "additionalProperties": False,
     }
     answer = _chat(
         real_endpoint,
-        "List the files of a tiny Python package named calc with tests.",
+        "Name the files of a tiny Python package named calc.",
         response_format={"type": "json_schema", "json_schema": {"name": "f", "schema": schema}},
-        max_tokens=120,
+        max_tokens=80,
     )
 
     parsed = json.loads(answer.choices[0].message.content or "")
-    assert isinstance(parsed["files"], list)
+    assert 1 <= len(parsed["files"]) <= 3
+    assert all(isinstance(name, str) for name in parsed["files"])
 
 
 @pytest.mark.localmodel
