@@ -23,12 +23,13 @@ class Progress:
         self._say(f"  [green]✓[/] {path} [dim]({done}/{total})[/]")
 
     def round_done(self, round: Round) -> None:
-        passed = sum(1 for c in round.checks if c.passed and not c.skipped)
+        passed = len(round.passing)
+        spent = f"[dim]{round.usage.total_tokens} tokens, {round.seconds:.0f}s[/]"
         if round.green:
-            self._say(f"  round {round.index}: [bold green]all {passed} checks pass[/]")
+            self._say(f"  round {round.index}: [bold green]all {passed} checks pass[/] {spent}")
         else:
             self._say(f"  round {round.index}: [bold red]{len(round.failing)} failing[/] "
-                      f"({', '.join(round.failing)}), {passed} passing")
+                      f"({', '.join(round.failing)}), {passed} passing {spent}")
 
     def _say(self, text: str) -> None:
         if not self.quiet:
