@@ -39,6 +39,9 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
                         "../shared/benchmarks/exercism beside the repository)")
     p.add_argument("--base-url", help="an OpenAI-compatible endpoint instead of the local model")
     p.add_argument("--model", help="model name at that endpoint")
+    p.add_argument("--local-threads", type=int,
+                   help="CPU threads of the bundled model's server (fewer on a shared machine)")
+    p.add_argument("--request-timeout", type=float, help="seconds one model call may take")
     p.add_argument("--cache", action="store_true",
                    help="answer repeated prompts from healer's response cache (off: every call "
                         "is measured)")
@@ -57,7 +60,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(None, base_url=args.base_url, model=args.model, cache=args.cache)
+    return load_settings(None, base_url=args.base_url, model=args.model, cache=args.cache,
+                         local_threads=args.local_threads, request_timeout=args.request_timeout)
 
 
 def _relative(path: Path) -> str:
@@ -74,7 +78,8 @@ def _meta(args: argparse.Namespace, argv: list[str], settings: Settings, planned
         "run": args.out.name,
         "command": "python -m benchmarks " + shlex.join(argv),
         "model": f"{MODEL_ALIAS} (bundled, Q4_K_M, llama.cpp)" if local else settings.model,
-        "endpoint": "bundled local model, one server for the whole run" if local
+        "endpoint": f"bundled local model, one server for the whole run, "
+        f"{settings.local_threads} CPU thread(s)" if local
         else settings.base_url,
         "max_iters": args.max_iters,
         "workers": args.workers,
