@@ -139,6 +139,35 @@ def test_parse_quoted_code_of_a_file_edited_by_blocks_is_not_a_rewrite():
     ]
 
 
+@pytest.mark.parametrize(
+    ("label", "path"),
+    [
+        ("# stats.py", "stats.py"),
+        ("// src/popup.js", "src/popup.js"),
+        ("<!-- popup.html -->", "popup.html"),
+        ("/* css/site.css */", "css/site.css"),
+        ("stats.py", "stats.py"),
+    ],
+)
+def test_parse_whole_file_labelled_on_its_first_line(label, path):
+    text = f"Edits:\n```\n{label}\nbody = 1\n```\n"
+    assert parse_edits(text) == [Edit(path=path, search=None, replace="body = 1\n")]
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "#!/usr/bin/env python3",
+        "# -*- coding: utf-8 -*-",
+        "# Release v1.2",
+        "# v1.2",
+        "import os.path",
+    ],
+)
+def test_parse_ordinary_first_lines_are_not_labels(first):
+    assert parse_edits(f"Example:\n```\n{first}\nbody = 1\n```\n") == []
+
+
 def test_parse_ignores_fenced_snippets_without_a_path_line():
     text = "The error:\n```\nTraceback (most recent call last):\n  boom\n```\nNo edits needed."
     assert parse_edits(text) == []

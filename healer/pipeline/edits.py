@@ -49,6 +49,7 @@ _PATH_DECORATION = re.compile(r"^(?:#{1,6}\s*|//\s*|\*{1,2}|>\s*|[-+]\s+|\d+\.\s
 _PATH_LABEL = re.compile(r"^(?:file(?:name)?|path)\s*:\s*", re.IGNORECASE)
 _PATH_WORD = re.compile(r"[\w@+\-./]+")
 _SKIPPED_DIRS = {".git", ".healer", "node_modules", "__pycache__", ".venv", "venv"}
+_COMMENT_LABEL = re.compile(r"^(?:#|//|/\*|<!--|--|;)\s*|\s*(?:\*/|-->)$")
 _BARE_NAMES = {"Makefile", "Dockerfile", "Procfile", "LICENSE", "Gemfile", "Rakefile"}
 
 
@@ -97,6 +98,14 @@ def _fence_path(info: str) -> str | None:
         found = path_candidate(word)
         if found and ("/" in found or "." in found):
             return found
+    return None
+
+
+def _label_path(line: str) -> str | None:
+    """A path that labels a fenced block from its first line: "# app.py", "// popup.js"."""
+    found = path_candidate(_COMMENT_LABEL.sub("", line.strip()).strip())
+    if found and re.search(r"\.[A-Za-z][A-Za-z0-9]{0,9}$", found):
+        return found
     return None
 
 
@@ -155,6 +164,8 @@ class _Parser:
             self.i += 1  # step inside and read the blocks themselves
             return None
         path = info_path or (self.last_path if self.path_just_before else None)
+        if path is None and body and (labelled := _label_path(body[0])):
+            path, body = labelled, body[1:]
         self.i = end + 1
         self.path_just_before = False
         if path is None:
