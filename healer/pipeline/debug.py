@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from healer.errors import EditError, ModelOutputError
+from healer.errors import EditError, ModelOutputError, PathEscapeError
 from healer.models import Edit, Failure, Plan, Spec, Value
 from healer.pipeline.context import build_context
 from healer.pipeline.edits import apply_edits, parse_edits
@@ -70,7 +70,7 @@ def converse(
                 raise ModelOutputError("the answer holds no edit in the SEARCH/REPLACE format")
             changed = apply_edits(root, edits, protected=protected).changed
             return Repair(diagnosis=diagnosis, edits=edits, changed=changed)
-        except (EditError, ModelOutputError) as exc:
+        except (EditError, ModelOutputError, PathEscapeError) as exc:
             reason = str(exc)
         messages = [*messages, {"role": "assistant", "content": answer.text},
                     {"role": "user", "content": render("edit_retry", reason=reason,
