@@ -94,9 +94,10 @@ def exercism_spec_text(exercise: Path, meta: dict) -> str:
         instructions.strip(),
         "",
         "## Module",
-        (f"Write the single Python module `{solution}` at the project root, using only the "
-        f"standard library. The tests import from it (`from {Path(solution).stem} import ...`), "
-        "so keep these names and signatures:"),
+        (f"The project is exactly one file: the Python module `{solution}` at the top level of "
+        "the project (not inside a folder or package), using only the standard library. The "
+        f"tests beside it import from it (`from {Path(solution).stem} import ...`); they are "
+        "given, so write no test files. Keep these names and signatures:"),
         "",
         "```python",
         stub,
