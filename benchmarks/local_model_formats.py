@@ -47,6 +47,7 @@ RESULTS = HERE / "results" / "local_model_formats.md"
 TEMPERATURE = 0.2
 MAX_TOKENS = 1024
 GEN_TPS: list[float] = []  # generation rates the server reported, one per long enough call
+ANSWERS: list[dict[str, object]] = []  # every answer, for --answers
 
 
 def prompt(name: str, **values: str) -> str:
@@ -532,6 +533,7 @@ def run_repairs(ask_one: Callable[..., Call], reps: int, workers: int) -> list[T
             jobs += [((case, template, rep), text, {}) for rep in range(reps)]
     for (case, template, rep), call in calls_in_parallel(jobs, ask_one, workers):
         assert isinstance(case, RepairCase) and isinstance(rep, int)
+        ANSWERS.append({"case": case.name, "format": template, "rep": rep, "text": call.text})
         verdicts = []
         for label, (wanted, reader) in readers.items():
             if wanted == template:
@@ -605,6 +607,7 @@ def run_lists(ask_one: Callable[..., Call], reps: int, workers: int) -> list[Tal
     ]
     for (case, label, rep), call in calls_in_parallel(jobs, ask_one, workers):
         assert isinstance(case, ListCase) and isinstance(label, str) and isinstance(rep, int)
+        ANSWERS.append({"case": case.name, "format": label, "rep": rep, "text": call.text})
         tally = tallies[label]
         tally.runs += 1
         tally.seconds.append(call.seconds)
@@ -724,6 +727,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--check-cases", action="store_true", help="only validate the cases")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--answers", type=Path, default=None, help="save raw answers (JSONL)")
+    parser.add_argument("--only", choices=["repairs", "lists"], default=None)
     args = parser.parse_args()
     if args.check_cases:
         check_cases()
@@ -745,13 +750,17 @@ def main() -> int:
         facts.model, facts.endpoint = endpoint.model or "", endpoint.base_url or ""
         client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key or "none")
         ask_one = functools.partial(ask, client, facts.model)
-        lists = run_lists(ask_one, args.list_reps, args.concurrency)
-        repairs = run_repairs(ask_one, args.reps, args.concurrency)
+        lists = (
+            run_lists(ask_one, args.list_reps, args.concurrency) if args.only != "repairs" else []
+        )
+        repairs = run_repairs(ask_one, args.reps, args.concurrency) if args.only != "lists" else []
         if settings.uses_local_model:
             facts.rss_mib = max(facts.rss_mib or 0, _server_rss_mib() or 0)
     facts.gen_tps = list(GEN_TPS)
     text = report(facts, repairs, lists, args, time.perf_counter() - started)
     print("\n" + text)
+    if args.answers:
+        args.answers.write_text("".join(json.dumps(a) + "\n" for a in ANSWERS))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     return 0
