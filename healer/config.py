@@ -55,6 +55,7 @@ class Settings(BaseModel):
     local_repeat_penalty: float = Field(1.1, gt=0)
 
     context_tokens: int = Field(60_000, ge=1000)  # codebase shown to the debugger
+    edit_format: Literal["auto", "search-replace", "whole-file"] = "auto"
 
     @property
     def uses_local_model(self) -> bool:

@@ -138,7 +138,7 @@ class _Loop:
         result = repair(
             self.s.llm, self.ws.root, self.spec, plan, failures[:1] if hot else failures,
             protected=self.protected, budget_tokens=self._context_budget(),
-            temperature=HOT if hot else None,
+            temperature=HOT if hot else None, edit_format=self.s.settings.edit_format,
         )
         diagnosis = result.diagnosis or "(no diagnosis)"
         if result.error:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 STAGE = "debug"
 ATTEMPTS = 3
+WHOLE_FILE_MAX_LINES = 200  # the bundled small model repairs small files better in full
+FORMATS = {"search-replace": "format_search_replace", "whole-file": "format_whole_file"}
 
 
 class Repair(Value):
@@ -41,14 +43,28 @@ def repair(
     protected: list[str],
     budget_tokens: int,
     temperature: float | None = None,
+    edit_format: str = "auto",
 ) -> Repair:
     """Ask for a diagnosis and edits, apply them; a failed edit goes back to the model."""
     context = build_context(root, failures, budget_tokens=budget_tokens, plan_text=plan.text)
+    fmt = choose_format(edit_format, llm.model, root, context.full)
     messages = chat(
         "debug", spec=prompt_text(spec), plan=plan.text, codebase=context.text,
         failures=format_failures(failures), protected_note=protected_note(protected),
+        edit_format=render(FORMATS[fmt]),
     )
-    return converse(llm, root, messages, protected=protected, temperature=temperature)
+    return converse(llm, root, messages, protected=protected, temperature=temperature,
+                    edit_format=fmt)
+
+
+def choose_format(setting: str, model: str, root: Path, shown: list[str]) -> str:
+    """The edit format to ask for: `auto` means whole files for a local model on small files."""
+    if setting in FORMATS:
+        return setting
+    lines = sum(len((root / p).read_text(encoding="utf-8", errors="replace").splitlines())
+                for p in shown if (root / p).is_file())
+    small_model = model.startswith("local")
+    return "whole-file" if small_model and lines <= WHOLE_FILE_MAX_LINES else "search-replace"
 
 
 def converse(
@@ -58,23 +74,29 @@ def converse(
     *,
     protected: list[str],
     temperature: float | None = None,
+    edit_format: str = "search-replace",
 ) -> Repair:
-    """Up to ATTEMPTS answers; each one that cannot be applied is answered with the reason."""
+    """Up to ATTEMPTS answers; each one that cannot be applied is answered with the reason.
+
+    The last retry asks for whole files, the format that cannot fail to match.
+    """
     diagnosis, reason, edits = "", "", []
-    for _ in range(ATTEMPTS):
+    for attempt in range(ATTEMPTS):
         answer = llm.complete(messages, stage=STAGE, temperature=temperature)
         diagnosis = extract_diagnosis(answer.text) or diagnosis
         try:
             edits = parse_edits(answer.text)
             if not edits:
-                raise ModelOutputError("the answer holds no edit in the SEARCH/REPLACE format")
+                raise ModelOutputError("the answer holds no edit in the format asked for")
             changed = apply_edits(root, edits, protected=protected).changed
             return Repair(diagnosis=diagnosis, edits=edits, changed=changed)
         except (EditError, ModelOutputError, PathEscapeError) as exc:
             reason = str(exc)
+        retry_format = "whole-file" if attempt == ATTEMPTS - 2 else edit_format
+        retry = render("edit_retry", reason=reason, files=_current_files(root, edits),
+                       edit_format=render(FORMATS[retry_format]))
         messages = [*messages, {"role": "assistant", "content": answer.text},
-                    {"role": "user", "content": render("edit_retry", reason=reason,
-                                                       files=_current_files(root, edits))}]
+                    {"role": "user", "content": retry}]
     return Repair(diagnosis=diagnosis, edits=edits, error=reason)
 
 
@@ -84,7 +106,7 @@ def _current_files(root: Path, edits: list[Edit]) -> str:
         target = root / path
         if target.is_file():
             parts.append(f"{path}\n```\n{target.read_text(encoding='utf-8', errors='replace')}```")
-    return "\n\n".join(parts) or "(the files named in your edits do not exist yet)"
+    return "\n\n".join(parts) or "(as shown above)"
 
 
 def extract_diagnosis(text: str) -> str:

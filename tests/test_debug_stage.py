@@ -1,0 +1,50 @@
+"""The debugger stage: format choice, and the whole-file fallback after failed edits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from healer.config import Settings
+from healer.llm.client import LLMClient
+from healer.pipeline.debug import choose_format, converse, extract_diagnosis
+from tests.fakellm import FakeLLM
+
+CODE = "def area(w, h):\n    return w + h\n"
+
+
+def project(tmp_path: Path, lines: int = 2) -> Path:
+    root = tmp_path / "p"
+    root.mkdir(parents=True)
+    (root / "geo.py").write_text(CODE + "\n" * (lines - 2))
+    return root
+
+
+def test_auto_format_is_whole_file_for_a_local_model_on_small_files(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    assert choose_format("auto", "local-qwen2.5-coder-1.5b", root, ["geo.py"]) == "whole-file"
+    assert choose_format("auto", "gpt-4.1", root, ["geo.py"]) == "search-replace"
+    big = project(tmp_path / "big", lines=400)
+    assert choose_format("auto", "local-qwen2.5-coder-1.5b", big, ["geo.py"]) == "search-replace"
+    assert choose_format("whole-file", "gpt-4.1", root, ["geo.py"]) == "whole-file"
+
+
+def test_last_retry_asks_for_whole_files_and_applies_them(fake_llm: FakeLLM,
+                                                         fake_settings: Settings,
+                                                         tmp_path: Path) -> None:
+    root = project(tmp_path)
+    miss = "geo.py\n<<<<<<< SEARCH\n    return w plus h\n=======\n    return w * h\n>>>>>>> REPLACE\n"
+    whole = "Diagnosis: area adds.\n\ngeo.py\n```python\ndef area(w, h):\n    return w * h\n```\n"
+    fake_llm.enqueue(miss, miss, whole)
+    client = LLMClient(fake_settings)
+    result = converse(client, root, [{"role": "user", "content": "fix"}], protected=[],
+                      edit_format="search-replace")
+    assert result.changed == ["geo.py"] and not result.error
+    assert (root / "geo.py").read_text() == "def area(w, h):\n    return w * h\n"
+    prompts = [r["messages"][-1]["content"] for r in fake_llm.requests]
+    assert "<<<<<<< SEARCH" in prompts[1] and "the whole\ncorrected file" in prompts[2]
+
+
+def test_diagnosis_extraction() -> None:
+    assert extract_diagnosis("Diagnosis: off by one\nin the loop.\n\ngeo.py\n```\n") == \
+        "off by one in the loop."
+    assert extract_diagnosis("geo.py\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE") == ""
