@@ -52,6 +52,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
+    rep = sub.add_parser("report", help="rewrite results.md and pass_rate.png from results.json")
+    rep.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder of a run")
     orch = sub.add_parser("orchestration", help="parallel generation, cache and sandbox figures")
     orch.add_argument("--delay", type=float, default=0.3, help="scripted answer delay, seconds")
     orch.add_argument("--out", type=Path,
@@ -125,12 +127,24 @@ def command_run(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def command_report(args: argparse.Namespace) -> int:
+    results = ResultsFile(args.out)
+    if not results.path.is_file():
+        print(f"no results in {args.out}", file=sys.stderr)
+        return 2
+    write_outputs(args.out, list(results.results.values()), results.meta)
+    print(f"results: {_relative(args.out / RESULTS_MD)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "run":
         return command_run(args, argv)
+    if args.command == "report":
+        return command_report(args)
     from benchmarks.orchestration import main as orchestration
 
     return orchestration(delay=args.delay, out=args.out)

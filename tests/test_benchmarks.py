@@ -187,3 +187,13 @@ def test_cli_run_writes_results_with_the_command(exercism, settings, fake_llm, t
     assert "--only alpha --max-iters 1" in md and "pass@final: 1/1 (100%)" in md
     assert json.loads((out / "results.json").read_text())["results"]["alpha"]["status"] == "green"
     assert bench_main(argv) == 0  # resumes: nothing left to build
+
+
+def test_report_command_rewrites_markdown_from_json(tmp_path) -> None:
+    out = tmp_path / "run"
+    results = ResultsFile(out)
+    results.meta = {"run": "run", "command": "python -m benchmarks run", "planned": ["a"]}
+    results.add(SpecResult(name="a", suite="exercism", status="green", green_at=[False, True]))
+    assert bench_main(["report", "--out", str(out)]) == 0
+    md = (out / "results.md").read_text()
+    assert "pass@round0 (one-shot): 0/1 (0%)" in md and "pass@round1: 1/1 (100%)" in md
