@@ -16,7 +16,11 @@ from healer.sandbox.base import Sandbox
 def open_llm(settings: Settings) -> Iterator[LLMClient]:
     """A client for the configured endpoint, or for the bundled model served for this run."""
     with local_endpoint(settings) as effective:
-        yield LLMClient(effective)
+        client = LLMClient(effective)
+        try:
+            yield client
+        finally:
+            client.close()
 
 
 @contextlib.contextmanager

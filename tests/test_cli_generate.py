@@ -109,3 +109,33 @@ def test_unreachable_endpoint_is_a_clear_infrastructure_error(tmp_path, monkeypa
     result = CliRunner().invoke(cli, ["generate", "say hi", "-o", str(tmp_path / "o")], env=env)
     assert result.exit_code == 3
     assert "127.0.0.1:9" in result.stderr
+
+
+def test_ctrl_c_during_generation_exits_promptly(fake_llm, tmp_path) -> None:
+    import os
+    import signal
+    import sys
+    import time
+
+    from tests.fakellm import Reply
+
+    model = ProjectModel(FILES)
+
+    def slow_files(request):
+        answer = model(request)
+        return Reply(text=answer, delay=60) if model.kinds()[-1] == "generate" else answer
+
+    fake_llm.responder = slow_files
+    env = {**os.environ, "OPENAI_BASE_URL": fake_llm.url, "HEALER_MODEL": "test-model",
+           "HEALER_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen([sys.executable, "-m", "healer", "generate", str(spec_file(tmp_path)),
+                             "-o", str(tmp_path / "o")], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while model.kinds().count("generate") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert model.kinds().count("generate") == 2  # both files are in flight
+    proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and "resume" in err
+    assert time.monotonic() - started < 15  # not the 60 s the calls in flight would take

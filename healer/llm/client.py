@@ -106,6 +106,7 @@ class LLMClient:
         self.schema_supported = True  # set to False once the endpoint rejects response_format
         self.continue_by_prefill = self.model.startswith(PREFILL_MODEL_PREFIXES)
         self._slots = threading.BoundedSemaphore(settings.concurrency)
+        self._closed = threading.Event()
         self._openai = openai.OpenAI(
             base_url=settings.base_url,
             api_key=settings.api_key or PLACEHOLDER_API_KEY,
@@ -244,6 +245,7 @@ class LLMClient:
     def _call(self, kwargs: dict[str, Any]) -> Any:
         """Send with retries; raises the SDK's error for misuse, EndpointError when exhausted."""
         retrying = Retrying(
+            sleep=self._closed.wait,  # a closed client wakes from its backoff at once
             retry=retry_if_exception(is_transient),
             wait=self._wait,
             stop=stop_after_attempt(self.settings.max_retries + 1),
@@ -262,7 +264,14 @@ class LLMClient:
 
     def _send(self, kwargs: dict[str, Any]) -> Any:
         with self._slots:
+            if self._closed.is_set():
+                raise EndpointError(f"the client for {self.endpoint} was closed")
             return self._openai.chat.completions.create(**kwargs)
+
+    def close(self) -> None:
+        """Stop: calls in flight in other threads fail at once instead of retrying."""
+        self._closed.set()
+        self._openai.close()
 
     def _wait(self, state: RetryCallState) -> float:
         backoff = wait_random_exponential(

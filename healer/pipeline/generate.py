@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from healer.errors import ModelOutputError
 from healer.models import FileList, GeneratedFile, Plan, Spec
+from healer.parallel import bounded_map
 from healer.pipeline.fences import strip_fences
 from healer.pipeline.messages import chat
 from healer.spec import prompt_text
@@ -39,8 +39,7 @@ def generate_files(
             on_file(result)
         return result
 
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(targets) or 1))) as pool:
-        return list(pool.map(one, targets))
+    return bounded_map(one, targets, workers)
 
 
 def generate_file(
