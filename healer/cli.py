@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -36,7 +37,12 @@ class HealerGroup(click.Group):
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupt)  # a cancelled CI job stops like Ctrl-C
     cli(prog_name="healer")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def llm_options(fn: Callable[..., Any]) -> Callable[..., Any]:
