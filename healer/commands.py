@@ -11,7 +11,7 @@ from healer.budget import Budget
 from healer.checks import run_checks
 from healer.config import Settings
 from healer.errors import UsageError
-from healer.events import Events, NoEvents
+from healer.events import NO_EVENTS, Events
 from healer.generation import SPEC, generate_project, regenerate_one
 from healer.loop import Session, build
 from healer.models import CheckResult, RunReport, Value
@@ -28,7 +28,7 @@ SCRATCH_IGNORE = shutil.ignore_patterns(".git", "node_modules", "__pycache__", "
 
 
 def run_generate(spec_arg: str, output: Path, settings: Settings, *, only_file: str | None = None,
-                 tests: list[str] | None = None, events: Events = NoEvents()) -> dict:
+                 tests: list[str] | None = None, events: Events = NO_EVENTS) -> dict:
     spec = load_spec(spec_arg, tests=tests)
     ws = Workspace(output)
     with open_llm(settings) as llm:
@@ -42,7 +42,7 @@ def run_generate(spec_arg: str, output: Path, settings: Settings, *, only_file: 
 
 def run_build(spec_arg: str, output: Path, settings: Settings, budget: Budget, *,
               tests: list[str] | None = None, unsafe_local: bool = False,
-              events: Events = NoEvents()) -> RunReport:
+              events: Events = NO_EVENTS) -> RunReport:
     spec = load_spec(spec_arg, tests=tests)
     with open_checks_sandbox(settings, unsafe_local=unsafe_local) as sandbox, \
             open_llm(settings) as llm:

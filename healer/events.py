@@ -24,3 +24,6 @@ class NoEvents:
 
     def round_done(self, round: Round) -> None:
         pass
+
+
+NO_EVENTS = NoEvents()

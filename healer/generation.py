@@ -13,7 +13,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from healer.errors import UsageError
-from healer.events import Events, NoEvents
+from healer.events import NO_EVENTS, Events
 from healer.models import FileList, GeneratedFile, Plan, Spec
 from healer.pipeline.file_list import make_file_list
 from healer.pipeline.generate import generate_file, generate_files
@@ -41,7 +41,7 @@ def same_spec(ws: Workspace, spec: Spec) -> bool:
 
 
 def generate_project(
-    llm: LLMClient, spec: Spec, ws: Workspace, *, workers: int = 8, events: Events = NoEvents()
+    llm: LLMClient, spec: Spec, ws: Workspace, *, workers: int = 8, events: Events = NO_EVENTS
 ) -> list[str]:
     """Generate (or finish generating) the project; returns the paths written by this call."""
     ws.init()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from healer.budget import Budget, Meter
 from healer.checks import run_checks
 from healer.config import Settings
-from healer.events import Events, NoEvents
+from healer.events import NO_EVENTS, Events
 from healer.generation import (
     generate_project,
     install_acceptance_tests,
@@ -26,6 +26,7 @@ from healer.generation import (
     load_plan,
     same_spec,
 )
+from healer.llm.accounting import difference
 from healer.models import Failure, Plan, Round, RunReport, Spec, Usage
 from healer.pipeline.debug import repair
 from healer.pipeline.failures import implicated_files
@@ -49,7 +50,7 @@ class Session:
     llm: LLMClient
     sandbox: Sandbox
     settings: Settings
-    events: Events = NoEvents()
+    events: Events = NO_EVENTS
 
 
 def build(spec: Spec, ws: Workspace, session: Session, budget: Budget) -> RunReport:
@@ -93,7 +94,7 @@ class _Loop:
         written = generate_project(self.s.llm, self.spec, self.ws,
                                    workers=self.s.settings.concurrency, events=self.s.events)
         rnd = self._new_round("generate", self.ws.head(), files=written)
-        rnd.usage, rnd.seconds = _minus(self._usage(), before), time.monotonic() - started
+        rnd.usage, rnd.seconds = difference(self._usage(), before), time.monotonic() - started
 
     def _check(self, rnd: Round) -> None:
         self.s.events.stage("check", f"round {rnd.index}")
@@ -114,7 +115,7 @@ class _Loop:
         diagnosis, changed = self._apply_strategy(strategy, previous)
         commit = self.ws.commit(f"round {previous.index + 1} ({strategy}): {diagnosis[:200]}")
         rnd = self._new_round(strategy, commit, files=changed, diagnosis=diagnosis)
-        rnd.usage, rnd.seconds = _minus(self._usage(), before), time.monotonic() - started
+        rnd.usage, rnd.seconds = difference(self._usage(), before), time.monotonic() - started
         self._save()
 
     # ------------------------------------------------------------------ strategies
@@ -220,14 +221,3 @@ class _Loop:
 def _signature(rnd: Round) -> frozenset[str]:
     return frozenset(f.signature for f in rnd.failures) | frozenset(rnd.failing)
 
-
-def _minus(after: Usage, before: Usage) -> Usage:
-    cost = None if after.cost_usd is None else after.cost_usd - (before.cost_usd or 0.0)
-    return Usage(
-        calls=after.calls - before.calls,
-        cached_calls=after.cached_calls - before.cached_calls,
-        prompt_tokens=after.prompt_tokens - before.prompt_tokens,
-        completion_tokens=after.completion_tokens - before.completion_tokens,
-        seconds=after.seconds - before.seconds,
-        cost_usd=cost,
-    )

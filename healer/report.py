@@ -48,8 +48,8 @@ def render_markdown(report: RunReport) -> str:
         f"- spec: `{report.spec}`",
         f"- output: `{report.output}`",
         f"- best round: {report.best_round if report.best_round is not None else '-'}",
-        f"- tokens: {usage.prompt_tokens} in, {usage.completion_tokens} out "
-        f"({usage.calls} calls, {usage.cached_calls} from cache); cost: {cost}",
+        (f"- tokens: {usage.prompt_tokens} in, {usage.completion_tokens} out "
+         f"({usage.calls} calls, {usage.cached_calls} from cache); cost: {cost}"),
         f"- wall time: {report.seconds:.1f}s",
         "",
         "| round | strategy | failing checks | files changed | tokens | time |",

@@ -106,7 +106,7 @@ class Workspace:
     def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = ["git", "-c", "user.name=healer", "-c", "user.email=healer@localhost",
                "-c", "commit.gpgsign=false", *args]
-        result = subprocess.run(cmd, cwd=self.root, capture_output=True, text=True)
+        result = subprocess.run(cmd, cwd=self.root, capture_output=True, text=True, check=False)
         if check and result.returncode != 0:
             raise HealerError(f"git {' '.join(args)} failed in {self.root}: {result.stderr.strip()}")
         return result

@@ -48,3 +48,10 @@ def llm_client(fake_settings: Settings, fast_retries: None):
     from healer.llm.client import LLMClient
 
     return LLMClient(fake_settings)
+
+
+@pytest.fixture
+def llm_env(fake_llm: FakeLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Environment for CLI runs against the scripted server, with a private cache."""
+    monkeypatch.setenv("HEALER_CACHE_DIR", str(tmp_path / "cache"))
+    return {"OPENAI_BASE_URL": fake_llm.url, "HEALER_MODEL": "test-model", "OPENAI_API_KEY": "k"}

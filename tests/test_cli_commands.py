@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 from healer.cli import cli
-from tests.fakellm import FakeLLM
 from tests.scripted_model import ProjectModel
 
 BUGGY = "def total(prices):\n    return sum(p['price'] for p in prices)\n"
@@ -22,12 +21,6 @@ FIX = ("Diagnosis: the items carry `cost`, not `price`.\n\nshop.py\n<<<<<<< SEAR
 
 
 @pytest.fixture
-def env(fake_llm: FakeLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setenv("HEALER_CACHE_DIR", str(tmp_path / "cache"))
-    return {"OPENAI_BASE_URL": fake_llm.url, "HEALER_MODEL": "test-model", "OPENAI_API_KEY": "k"}
-
-
-@pytest.fixture
 def project(tmp_path: Path) -> Path:
     folder = tmp_path / "shop"
     folder.mkdir()
@@ -36,14 +29,14 @@ def project(tmp_path: Path) -> Path:
     return folder
 
 
-def invoke(args: list[str], env: dict[str, str], stdin: str | None = None):
-    return CliRunner().invoke(cli, args, env=env, input=stdin, catch_exceptions=False)
+def invoke(args: list[str], llm_env: dict[str, str], stdin: str | None = None):
+    return CliRunner().invoke(cli, args, env=llm_env, input=stdin, catch_exceptions=False)
 
 
-def test_debug_proposes_without_applying(fake_llm, env, project) -> None:
+def test_debug_proposes_without_applying(fake_llm, llm_env, project) -> None:
     model = ProjectModel({}, debug=[FIX])
     fake_llm.responder = model
-    result = invoke(["debug", ERROR, "-d", str(project)], env)
+    result = invoke(["debug", ERROR, "-d", str(project)], llm_env)
     assert result.exit_code == 0, result.output
     assert "+    return sum(p['cost'] for p in prices)" in result.stdout
     assert "KeyError: 'price'" in model.prompts[0][1]  # the pasted error reached the model
@@ -51,27 +44,28 @@ def test_debug_proposes_without_applying(fake_llm, env, project) -> None:
     assert (project / "shop.py").read_text() == BUGGY
 
 
-def test_debug_apply_from_stdin_commits(fake_llm, env, project) -> None:
+def test_debug_apply_from_stdin_commits(fake_llm, llm_env, project) -> None:
     fake_llm.responder = ProjectModel({}, debug=[FIX])
-    result = invoke(["debug", "-", "-d", str(project), "--apply"], env, stdin=ERROR)
+    result = invoke(["debug", "-", "-d", str(project), "--apply"], llm_env, stdin=ERROR)
     assert result.exit_code == 0, result.output
     assert "p['cost']" in (project / "shop.py").read_text()
-    log = subprocess.run(["git", "log", "--format=%s"], cwd=project, capture_output=True, text=True)
+    log = subprocess.run(["git", "log", "--format=%s"], cwd=project, capture_output=True, text=True,
+                         check=False)
     assert log.stdout.startswith("healer debug: the items carry")
 
 
-def test_debug_with_unusable_answers_fails_clearly(fake_llm, env, project) -> None:
+def test_debug_with_unusable_answers_fails_clearly(fake_llm, llm_env, project) -> None:
     fake_llm.responder = ProjectModel({}, debug=["I am not sure."] * 3)
-    result = CliRunner().invoke(cli, ["debug", ERROR, "-d", str(project), "--apply"], env=env)
+    result = CliRunner().invoke(cli, ["debug", ERROR, "-d", str(project), "--apply"], env=llm_env)
     assert result.exit_code == 1
     assert "could not be applied" in result.stderr and "Traceback" not in result.output
     assert (project / "shop.py").read_text() == BUGGY
 
 
-def test_prompt_writes_a_spec_from_code(fake_llm, env, project, tmp_path) -> None:
+def test_prompt_writes_a_spec_from_code(fake_llm, llm_env, project, tmp_path) -> None:
     fake_llm.enqueue("# Shop\nA module `shop.py` with `total(prices)`.")
     out = tmp_path / "spec.md"
-    result = invoke(["prompt", str(project), "-o", str(out)], env)
+    result = invoke(["prompt", str(project), "-o", str(out)], llm_env)
     assert result.exit_code == 0, result.output
     assert out.read_text().startswith("# Shop")
     assert BUGGY.splitlines()[0] in fake_llm.requests[0]["messages"][-1]["content"]

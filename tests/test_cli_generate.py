@@ -6,23 +6,15 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from healer.cli import cli
-from tests.fakellm import FakeLLM
 from tests.scripted_model import ProjectModel
 
 FILES = {
     "calc.py": "def add(a, b):\n    return a + b\n",
     "README.md": "# Calc\n\n```bash\npython -c 'import calc'\n```\n",
 }
-
-
-@pytest.fixture
-def env(fake_llm: FakeLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setenv("HEALER_CACHE_DIR", str(tmp_path / "cache"))
-    return {"OPENAI_BASE_URL": fake_llm.url, "HEALER_MODEL": "test-model", "OPENAI_API_KEY": "k"}
 
 
 def spec_file(tmp_path: Path) -> Path:
@@ -33,20 +25,21 @@ def spec_file(tmp_path: Path) -> Path:
     return spec
 
 
-def run(args: list[str], env: dict[str, str]):
-    return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+def run(args: list[str], llm_env: dict[str, str]):
+    return CliRunner().invoke(cli, args, env=llm_env, catch_exceptions=False)
 
 
 def git_log(folder: Path) -> list[str]:
-    out = subprocess.run(["git", "log", "--format=%s"], cwd=folder, capture_output=True, text=True)
+    out = subprocess.run(["git", "log", "--format=%s"], cwd=folder, capture_output=True, text=True,
+                         check=False)
     return out.stdout.splitlines()
 
 
-def test_generate_writes_every_file_with_commits(fake_llm, env, tmp_path) -> None:
+def test_generate_writes_every_file_with_commits(fake_llm, llm_env, tmp_path) -> None:
     model = ProjectModel(FILES)
     fake_llm.responder = model
     out = tmp_path / "out"
-    result = run(["generate", str(spec_file(tmp_path)), "-o", str(out), "--json"], env)
+    result = run(["generate", str(spec_file(tmp_path)), "-o", str(out), "--json"], llm_env)
     assert result.exit_code == 0, result.output
     assert (out / "calc.py").read_text() == FILES["calc.py"]
     assert (out / "README.md").read_text() == FILES["README.md"]  # inner fences survive
@@ -60,43 +53,43 @@ def test_generate_writes_every_file_with_commits(fake_llm, env, tmp_path) -> Non
     assert sorted(summary["files"]) == ["README.md", "calc.py"] and summary["usage"]["calls"] == 4
 
 
-def test_second_identical_run_makes_no_llm_call(fake_llm, env, tmp_path) -> None:
+def test_second_identical_run_makes_no_llm_call(fake_llm, llm_env, tmp_path) -> None:
     fake_llm.responder = ProjectModel(FILES)
     spec = spec_file(tmp_path)
-    assert run(["generate", str(spec), "-o", str(tmp_path / "a")], env).exit_code == 0
+    assert run(["generate", str(spec), "-o", str(tmp_path / "a")], llm_env).exit_code == 0
     calls = fake_llm.count
-    assert run(["generate", str(spec), "-o", str(tmp_path / "b")], env).exit_code == 0
+    assert run(["generate", str(spec), "-o", str(tmp_path / "b")], llm_env).exit_code == 0
     assert fake_llm.count == calls  # every answer came from the cache
     assert (tmp_path / "b" / "calc.py").read_text() == FILES["calc.py"]
-    assert run(["generate", str(spec), "-o", str(tmp_path / "c"), "--no-cache"], env).exit_code == 0
+    assert run(["generate", str(spec), "-o", str(tmp_path / "c"), "--no-cache"], llm_env).exit_code == 0
     assert fake_llm.count == 2 * calls
 
 
-def test_prose_file_list_is_retried(fake_llm, env, tmp_path) -> None:
+def test_prose_file_list_is_retried(fake_llm, llm_env, tmp_path) -> None:
     model = ProjectModel(FILES, file_list=["I would suggest a clean modular design."])
     fake_llm.responder = model
-    result = run(["generate", str(spec_file(tmp_path)), "-o", str(tmp_path / "o")], env)
+    result = run(["generate", str(spec_file(tmp_path)), "-o", str(tmp_path / "o")], llm_env)
     assert result.exit_code == 0, result.output
     assert model.kinds().count("file_list") == 2
     assert (tmp_path / "o" / "calc.py").is_file()
 
 
-def test_escaping_paths_never_written(fake_llm, env, tmp_path) -> None:
+def test_escaping_paths_never_written(fake_llm, llm_env, tmp_path) -> None:
     evil = json.dumps({"files": [{"path": "../escape.py"}]})
     fake_llm.responder = ProjectModel(FILES, file_list=[evil, evil, evil])
-    result = run(["generate", str(spec_file(tmp_path)), "-o", str(tmp_path / "o")], env)
+    result = run(["generate", str(spec_file(tmp_path)), "-o", str(tmp_path / "o")], llm_env)
     assert result.exit_code == 1
     assert "unsafe path" in result.stderr and "Traceback" not in result.output
     assert not (tmp_path / "escape.py").exists()
 
 
-def test_regenerate_one_file_from_saved_plan(fake_llm, env, tmp_path) -> None:
+def test_regenerate_one_file_from_saved_plan(fake_llm, llm_env, tmp_path) -> None:
     model = ProjectModel(dict(FILES))
     fake_llm.responder = model
     spec, out = spec_file(tmp_path), tmp_path / "o"
-    assert run(["generate", str(spec), "-o", str(out)], env).exit_code == 0
+    assert run(["generate", str(spec), "-o", str(out)], llm_env).exit_code == 0
     model.files["calc.py"] = "def add(a, b):\n    return int(a) + int(b)\n"
-    result = run(["generate", str(spec), "-o", str(out), "--file", "calc.py", "--no-cache"], env)
+    result = run(["generate", str(spec), "-o", str(out), "--file", "calc.py", "--no-cache"], llm_env)
     assert result.exit_code == 0, result.output
     assert "int(a)" in (out / "calc.py").read_text()
     assert model.kinds().count("plan") == 1  # the saved plan was reused
@@ -105,8 +98,8 @@ def test_regenerate_one_file_from_saved_plan(fake_llm, env, tmp_path) -> None:
 
 def test_unreachable_endpoint_is_a_clear_infrastructure_error(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("HEALER_CACHE_DIR", str(tmp_path / "cache"))
-    env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "HEALER_MODEL": "m"}
-    result = CliRunner().invoke(cli, ["generate", "say hi", "-o", str(tmp_path / "o")], env=env)
+    llm_env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "HEALER_MODEL": "m"}
+    result = CliRunner().invoke(cli, ["generate", "say hi", "-o", str(tmp_path / "o")], env=llm_env)
     assert result.exit_code == 3
     assert "127.0.0.1:9" in result.stderr
 
@@ -126,10 +119,10 @@ def test_ctrl_c_during_generation_exits_promptly(fake_llm, tmp_path) -> None:
         return Reply(text=answer, delay=60) if model.kinds()[-1] == "generate" else answer
 
     fake_llm.responder = slow_files
-    env = {**os.environ, "OPENAI_BASE_URL": fake_llm.url, "HEALER_MODEL": "test-model",
+    llm_env = {**os.environ, "OPENAI_BASE_URL": fake_llm.url, "HEALER_MODEL": "test-model",
            "HEALER_CACHE_DIR": str(tmp_path / "cache")}
     proc = subprocess.Popen([sys.executable, "-m", "healer", "generate", str(spec_file(tmp_path)),
-                             "-o", str(tmp_path / "o")], env=env, stderr=subprocess.PIPE, text=True)
+                             "-o", str(tmp_path / "o")], env=llm_env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while model.kinds().count("generate") < 2 and time.monotonic() < deadline:
         time.sleep(0.1)

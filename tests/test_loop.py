@@ -11,7 +11,6 @@ from click.testing import CliRunner
 
 from healer import loop
 from healer.cli import cli
-from tests.fakellm import FakeLLM
 from tests.scripted_model import ProjectModel
 
 pytestmark = pytest.mark.docker
@@ -34,12 +33,6 @@ def docker_ready() -> None:
 
 
 @pytest.fixture
-def env(fake_llm: FakeLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setenv("HEALER_CACHE_DIR", str(tmp_path / "cache"))
-    return {"OPENAI_BASE_URL": fake_llm.url, "HEALER_MODEL": "test-model", "OPENAI_API_KEY": "k"}
-
-
-@pytest.fixture
 def spec(tmp_path: Path) -> Path:
     folder = tmp_path / "spec"
     folder.mkdir()
@@ -50,20 +43,20 @@ def spec(tmp_path: Path) -> Path:
     return path
 
 
-def build(spec: Path, out: Path, env: dict[str, str], *extra: str):
+def build(spec: Path, out: Path, llm_env: dict[str, str], *extra: str):
     args = ["build", str(spec), "-o", str(out), "--no-cache", *extra]
-    return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+    return CliRunner().invoke(cli, args, env=llm_env, catch_exceptions=False)
 
 
 def report(out: Path) -> dict:
     return json.loads((out / ".healer" / "report.json").read_text())
 
 
-def test_real_bug_is_repaired_in_round_one(fake_llm, env, spec, tmp_path) -> None:
+def test_real_bug_is_repaired_in_round_one(fake_llm, llm_env, spec, tmp_path) -> None:
     model = ProjectModel({"calc.py": BUGGY}, debug=[FIX])
     fake_llm.responder = model
     out = tmp_path / "out"
-    result = build(spec, out, env, "--max-iters", "3")
+    result = build(spec, out, llm_env, "--max-iters", "3")
     assert result.exit_code == 0, result.output + result.stderr
     data = report(out)
     assert data["status"] == "green" and data["best_round"] == 1
@@ -74,17 +67,18 @@ def test_real_bug_is_repaired_in_round_one(fake_llm, env, spec, tmp_path) -> Non
     assert "test_add" in debug_prompt and "assert" in debug_prompt  # the real traceback
     assert "return a + b" in (out / "calc.py").read_text()
     assert (out / "test_calc.py").read_text() == TESTS
-    log = subprocess.run(["git", "log", "--format=%s"], cwd=out, capture_output=True, text=True)
+    log = subprocess.run(["git", "log", "--format=%s"], cwd=out, capture_output=True, text=True,
+                         check=False)
     assert any(s.startswith("round 1 (repair)") for s in log.stdout.splitlines())
     assert (out / ".healer" / "report.md").read_text().count("## Round") == 2
 
 
-def test_unfixed_failure_stops_at_budget_and_keeps_best_round(fake_llm, env, spec, tmp_path) -> None:
+def test_unfixed_failure_stops_at_budget_and_keeps_best_round(fake_llm, llm_env, spec, tmp_path) -> None:
     worse = ("Diagnosis: try this.\n\ncalc.py\n<<<<<<< SEARCH\n    return a * b\n=======\n"
              "    return a * * b\n>>>>>>> REPLACE\n")
     fake_llm.responder = ProjectModel({"calc.py": BUGGY}, debug=[worse])
     out = tmp_path / "out"
-    result = build(spec, out, env, "--max-iters", "1")
+    result = build(spec, out, llm_env, "--max-iters", "1")
     assert result.exit_code == 1
     data = report(out)
     assert data["status"] == "not_green" and "round budget" in data["stop_reason"]
@@ -94,13 +88,13 @@ def test_unfixed_failure_stops_at_budget_and_keeps_best_round(fake_llm, env, spe
     assert (out / "calc.py").read_text() == BUGGY  # the best round, not the last
 
 
-def test_edit_to_acceptance_test_is_refused(fake_llm, env, spec, tmp_path) -> None:
+def test_edit_to_acceptance_test_is_refused(fake_llm, llm_env, spec, tmp_path) -> None:
     cheat = ("Diagnosis: the test is wrong.\n\ntest_calc.py\n<<<<<<< SEARCH\n"
              "    assert add(1, 2) == 3\n=======\n    assert add(1, 2) == -1\n>>>>>>> REPLACE\n")
     model = ProjectModel({"calc.py": BUGGY}, debug=[cheat, cheat, cheat])
     fake_llm.responder = model
     out = tmp_path / "out"
-    result = build(spec, out, env, "--max-iters", "1")
+    result = build(spec, out, llm_env, "--max-iters", "1")
     assert result.exit_code == 1
     assert (out / "test_calc.py").read_text() == TESTS
     retries = [p for k, p in model.prompts if k == "debug"][1:]
@@ -108,19 +102,19 @@ def test_edit_to_acceptance_test_is_refused(fake_llm, env, spec, tmp_path) -> No
     assert "edits not applied" in report(out)["rounds"][1]["diagnosis"]
 
 
-def test_search_that_does_not_match_goes_back_and_retry_applies(fake_llm, env, spec, tmp_path) -> None:
+def test_search_that_does_not_match_goes_back_and_retry_applies(fake_llm, llm_env, spec, tmp_path) -> None:
     miss = FIX.replace("    return a - b\n=", "    return a minus b\n=")
     model = ProjectModel({"calc.py": BUGGY}, debug=[miss, FIX])
     fake_llm.responder = model
     out = tmp_path / "out"
-    result = build(spec, out, env, "--max-iters", "2")
+    result = build(spec, out, llm_env, "--max-iters", "2")
     assert result.exit_code == 0, result.output + result.stderr
     retry = [p for k, p in model.prompts if k == "debug"][1]
     assert "could not be applied" in retry and "SEARCH text was not found" in retry
     assert report(out)["best_round"] == 1
 
 
-def test_interrupted_build_resumes_without_losing_rounds(fake_llm, env, spec, tmp_path,
+def test_interrupted_build_resumes_without_losing_rounds(fake_llm, llm_env, spec, tmp_path,
                                                          monkeypatch) -> None:
     model = ProjectModel({"calc.py": BUGGY}, debug=[FIX])
     fake_llm.responder = model
@@ -131,13 +125,13 @@ def test_interrupted_build_resumes_without_losing_rounds(fake_llm, env, spec, tm
 
     with monkeypatch.context() as m:
         m.setattr(loop._Loop, "_repair_round", interrupt)
-        result = CliRunner().invoke(cli, ["build", str(spec), "-o", str(out), "--no-cache"], env=env)
+        result = CliRunner().invoke(cli, ["build", str(spec), "-o", str(out), "--no-cache"], env=llm_env)
     assert result.exit_code == 130
     saved = report(out)
     assert saved["stop_reason"] == "interrupted" and len(saved["rounds"]) == 1
     assert saved["rounds"][0]["checks"]
 
-    result = build(spec, out, env)
+    result = build(spec, out, llm_env)
     assert result.exit_code == 0, result.output + result.stderr
     assert model.kinds().count("generate") == 1 and model.kinds().count("plan") == 1
     data = report(out)

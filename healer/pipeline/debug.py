@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import Field
+
 from healer.errors import EditError, ModelOutputError, PathEscapeError
 from healer.models import Edit, Failure, Plan, Spec, Value
 from healer.pipeline.context import build_context
@@ -28,8 +30,8 @@ class Repair(Value):
     """What one debugger turn produced."""
 
     diagnosis: str
-    edits: list[Edit] = []
-    changed: list[str] = []
+    edits: list[Edit] = Field(default_factory=list)
+    changed: list[str] = Field(default_factory=list)
     error: str = ""  # why no edit could be applied, when none was
 
 
@@ -110,7 +112,7 @@ def _current_files(root: Path, edits: list[Edit]) -> str:
 
 
 def extract_diagnosis(text: str) -> str:
-    match = re.search(r"Diagnosis:\s*(.+?)(?:\n\s*\n|\n\S+\n<{5,}|$)", text, re.S | re.I)
+    match = re.search(r"Diagnosis:\s*(.+?)(?:\n\s*\n|\n\S+\n<{5,}|$)", text, re.DOTALL | re.IGNORECASE)
     if match:
         return " ".join(match.group(1).split())[:600]
     first = text.strip().split("\n\n", 1)[0]
