@@ -16,10 +16,9 @@ from healer.generation import SPEC, generate_project, regenerate_one
 from healer.loop import Session, build
 from healer.models import CheckResult, RunReport, Value
 from healer.pipeline.context import build_context
-from healer.pipeline.debug import FORMATS, choose_format, converse
+from healer.pipeline.debug import choose_format, converse, format_instructions
 from healer.pipeline.edits import apply_edits
 from healer.pipeline.messages import chat
-from healer.prompts import render
 from healer.runtime import open_checks_sandbox, open_llm
 from healer.spec import load_spec, sections_of
 from healer.workspace import STATE_DIR, Workspace
@@ -77,9 +76,10 @@ def run_debug(error: str, folder: Path, settings: Settings, *, apply: bool) -> D
         shutil.copytree(root, scratch, ignore=SCRATCH_IGNORE)
         context = build_context(scratch, [], budget_tokens=settings.context_budget())
         fmt = choose_format(settings.edit_format, llm.model, scratch, context.full)
+        example = context.full[0] if context.full else "app.py"
         messages = chat("debug_error", codebase=context.text, error=error.strip()[:8000],
-                        edit_format=render(FORMATS[fmt]))
-        result = converse(llm, scratch, messages, protected=[], edit_format=fmt)
+                        edit_format=format_instructions(fmt, example))
+        result = converse(llm, scratch, messages, protected=[], edit_format=fmt, example=example)
         diff = _diff(root, scratch, result.changed)
     applied = False
     if apply and not result.error and result.changed:

@@ -24,6 +24,8 @@ STAGE = "debug"
 ATTEMPTS = 3
 WHOLE_FILE_MAX_LINES = 200  # the bundled small model repairs small files better in full
 FORMATS = {"search-replace": "format_search_replace", "whole-file": "format_whole_file"}
+LANGUAGES = {".py": "python", ".js": "javascript", ".mjs": "javascript", ".ts": "typescript",
+             ".html": "html", ".css": "css", ".json": "json", ".md": "markdown", ".sh": "bash"}
 
 
 class Repair(Value):
@@ -50,13 +52,21 @@ def repair(
     """Ask for a diagnosis and edits, apply them; a failed edit goes back to the model."""
     context = build_context(root, failures, budget_tokens=budget_tokens, plan_text=plan.text)
     fmt = choose_format(edit_format, llm.model, root, context.full)
+    example = next((p for p in context.full if p not in protected), "app.py")
     messages = chat(
         "debug", spec=prompt_text(spec), plan=plan.text, codebase=context.text,
         failures=format_failures(failures), protected_note=protected_note(protected),
-        edit_format=render(FORMATS[fmt]),
+        edit_format=format_instructions(fmt, example),
     )
     return converse(llm, root, messages, protected=protected, temperature=temperature,
-                    edit_format=fmt)
+                    edit_format=fmt, example=example)
+
+
+def format_instructions(edit_format: str, example_path: str) -> str:
+    """How to write edits, with a real path of the project as the example (a small model
+    copies the example path literally)."""
+    lang = LANGUAGES.get(Path(example_path).suffix, "")
+    return render(FORMATS[edit_format], path=example_path, lang=lang)
 
 
 def choose_format(setting: str, model: str, root: Path, shown: list[str]) -> str:
@@ -77,6 +87,7 @@ def converse(
     protected: list[str],
     temperature: float | None = None,
     edit_format: str = "search-replace",
+    example: str = "app.py",
 ) -> Repair:
     """Up to ATTEMPTS answers; each one that cannot be applied is answered with the reason.
 
@@ -96,7 +107,7 @@ def converse(
             reason = str(exc)
         retry_format = "whole-file" if attempt == ATTEMPTS - 2 else edit_format
         retry = render("edit_retry", reason=reason, files=_current_files(root, edits),
-                       edit_format=render(FORMATS[retry_format]))
+                       edit_format=format_instructions(retry_format, example))
         messages = [*messages, {"role": "assistant", "content": answer.text},
                     {"role": "user", "content": retry}]
     return Repair(diagnosis=diagnosis, edits=edits, error=reason)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from healer.errors import ModelOutputError, PathEscapeError
 from healer.models import FileList, Plan, PlannedFile, Spec
 from healer.paths import relative_path
+from healer.pipeline.layout import align_with_tests
 from healer.pipeline.messages import chat
 from healer.prompts import render
 from healer.spec import acceptance_files, prompt_text
@@ -53,9 +54,10 @@ def make_file_list(llm: LLMClient, spec: Spec, plan: Plan) -> FileList:
             messages = [*messages, {"role": "assistant", "content": answer.text},
                         {"role": "user", "content": render("file_list_retry", reason=reason)}]
             continue
-        kept = [f for f in files if f.path not in fixed]
-        if kept:
-            return FileList(files=kept)
+        kept = align_with_tests(FileList(files=[f for f in files if f.path not in fixed]),
+                                acceptance_files(spec))
+        if kept.files:
+            return kept
         reason = "it lists no file to write"
     raise ModelOutputError(f"no usable file list after {ATTEMPTS} answers: {reason}")
 
