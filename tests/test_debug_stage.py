@@ -48,3 +48,24 @@ def test_diagnosis_extraction() -> None:
     assert extract_diagnosis("Diagnosis: off by one\nin the loop.\n\ngeo.py\n```\n") == \
         "off by one in the loop."
     assert extract_diagnosis("geo.py\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE") == ""
+
+
+def test_whole_file_answer_without_a_path_rewrites_the_named_file(fake_llm: FakeLLM,
+                                                                  fake_settings: Settings,
+                                                                  tmp_path: Path) -> None:
+    root = project(tmp_path)
+    fake_llm.enqueue("Diagnosis: it adds.\n\n```python\n# geometry\ndef area(w, h):\n"
+                     "    return w * h\n```\n")
+    result = converse(LLMClient(fake_settings), root, [{"role": "user", "content": "fix"}],
+                      protected=[], edit_format="whole-file", example="geo.py")
+    assert result.changed == ["geo.py"] and "w * h" in (root / "geo.py").read_text()
+
+
+def test_unlabeled_block_is_taken_only_once_whole_files_were_asked_for(
+        fake_llm: FakeLLM, fake_settings: Settings, tmp_path: Path) -> None:
+    root = project(tmp_path)
+    fake_llm.enqueue(*["```python\nimport math\ndef area(w, h):\n    return w * h\n```\n"] * 3)
+    result = converse(LLMClient(fake_settings), root, [{"role": "user", "content": "fix"}],
+                      protected=[], edit_format="search-replace", example="geo.py")
+    assert fake_llm.count == 3  # refused twice as search/replace, taken as a whole file
+    assert result.changed == ["geo.py"] and "w * h" in (root / "geo.py").read_text()

@@ -13,6 +13,7 @@ from healer.models import Edit, Failure, Plan, Spec, Value
 from healer.pipeline.context import build_context
 from healer.pipeline.edits import apply_edits, parse_edits
 from healer.pipeline.failures import format_failures
+from healer.pipeline.fences import fenced_blocks
 from healer.pipeline.messages import chat
 from healer.prompts import render
 from healer.spec import prompt_text
@@ -24,6 +25,7 @@ STAGE = "debug"
 ATTEMPTS = 3
 WHOLE_FILE_MAX_LINES = 200  # the bundled small model repairs small files better in full
 FORMATS = {"search-replace": "format_search_replace", "whole-file": "format_whole_file"}
+MIN_REWRITE_LINES = 3
 LANGUAGES = {".py": "python", ".js": "javascript", ".mjs": "javascript", ".ts": "typescript",
              ".html": "html", ".css": "css", ".json": "json", ".md": "markdown", ".sh": "bash"}
 
@@ -94,23 +96,36 @@ def converse(
     The last retry asks for whole files, the format that cannot fail to match.
     """
     diagnosis, reason, edits = "", "", []
+    asked = edit_format
     for attempt in range(ATTEMPTS):
         answer = llm.complete(messages, stage=STAGE, temperature=temperature)
         diagnosis = extract_diagnosis(answer.text) or diagnosis
         try:
             edits = parse_edits(answer.text)
+            if not edits and asked == "whole-file":
+                edits = unlabeled_rewrite(answer.text, example)
             if not edits:
                 raise ModelOutputError("the answer holds no edit in the format asked for")
             changed = apply_edits(root, edits, protected=protected).changed
             return Repair(diagnosis=diagnosis, edits=edits, changed=changed)
         except (EditError, ModelOutputError, PathEscapeError) as exc:
             reason = str(exc)
-        retry_format = "whole-file" if attempt == ATTEMPTS - 2 else edit_format
+        asked = "whole-file" if attempt == ATTEMPTS - 2 else edit_format
         retry = render("edit_retry", reason=reason, files=_current_files(root, edits),
-                       edit_format=format_instructions(retry_format, example))
+                       edit_format=format_instructions(asked, example))
         messages = [*messages, {"role": "assistant", "content": answer.text},
                     {"role": "user", "content": retry}]
     return Repair(diagnosis=diagnosis, edits=edits, error=reason)
+
+
+def unlabeled_rewrite(text: str, path: str) -> list[Edit]:
+    """A whole-file answer that forgot its path line: its longest fenced block rewrites the
+    file the instructions named (a short block is a quote, not a file)."""
+    blocks = fenced_blocks(text.splitlines())
+    longest = max(blocks, key=len, default=[])
+    if len(longest) < MIN_REWRITE_LINES:
+        return []
+    return [Edit(path=path, search=None, replace="\n".join(longest).rstrip() + "\n")]
 
 
 def _current_files(root: Path, edits: list[Edit]) -> str:
