@@ -15,7 +15,7 @@ MARKER = "=====healer-junit-report====="
 def pytest_command(extra: str = "") -> str:
     """pytest with a JUnit report appended to stdout after a marker; keeps pytest's status."""
     return (
-        "python3 -m pytest -rA -q -p no:cacheprovider --tb=short -o junit_family=xunit1 "
+        "python3 -m pytest -rA -vv -p no:cacheprovider --tb=short -o junit_family=xunit1 "
         f"--junitxml={JUNIT_PATH} {extra}; status=$?; "
         f"echo; echo '{MARKER}'; cat {JUNIT_PATH} 2>/dev/null; exit $status"
     )
