@@ -278,3 +278,12 @@ def test_content_with_fences_gets_a_longer_fence(tmp_path):
     write(tmp_path, {"README.md": "# Use\n\n```\nmake\n```\n"})
     context = build_context(tmp_path, [], budget_tokens=1_000)
     assert "README.md\n````markdown\n# Use\n\n```\nmake\n```\n````\n" in context.text
+
+
+def test_excluded_files_are_left_out_entirely(tmp_path):
+    from healer.pipeline.context import build_context
+
+    (tmp_path / "a.py").write_text("A = 1\n")
+    (tmp_path / "b.py").write_text("B = 2\n")
+    context = build_context(tmp_path, [], budget_tokens=10_000, exclude=["a.py"])
+    assert context.full == ["b.py"] and "A = 1" not in context.text

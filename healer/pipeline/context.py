@@ -117,9 +117,12 @@ def build_context(
     budget_tokens: int,
     plan_text: str = "",
     extra_paths: Collection[str] = (),
+    exclude: Collection[str] = (),
 ) -> CodebaseContext:
-    """The project under `root` rendered as Markdown within `budget_tokens` (estimated)."""
+    """The project under `root` rendered as Markdown within `budget_tokens` (estimated);
+    `exclude` leaves files out entirely."""
     files, skipped = collect_files(root)
+    files = {path: f for path, f in files.items() if path not in exclude}
     ranks = rank_files(files, failures, plan_text=plan_text, extra_paths=extra_paths)
     ordered = sorted(files.values(), key=lambda f: (ranks[f.path], f.path))
     levels = _choose_levels(ordered, ranks, budget_tokens)

@@ -32,8 +32,9 @@ def regenerate_file(
     budget_tokens: int,
     temperature: float | None = None,
 ) -> GeneratedFile:
+    # the file's current version is left out: a small model shown it tends to send it back
     context = build_context(root, failures, budget_tokens=budget_tokens, plan_text=plan.text,
-                            extra_paths=[path])
+                            exclude=[path])
     messages = chat(
         "regenerate", spec=prompt_text(spec), plan=plan.text, codebase=context.text,
         failures=format_failures(failures), path=path, protected_note=protected_note(protected),
