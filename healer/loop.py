@@ -186,10 +186,7 @@ class _Loop:
         return rnd
 
     def _usage(self) -> Usage:
-        total = Usage()
-        for usage in self._usage_by_stage().values():
-            total = total + usage
-        return total
+        return Usage.sum(self._usage_by_stage().values())
 
     def _usage_by_stage(self) -> dict[str, Usage]:
         merged = dict(self.prior_usage)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +29,13 @@ class Usage(Value):
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    @staticmethod
+    def sum(usages: Iterable[Usage]) -> Usage:
+        total = Usage()
+        for usage in usages:
+            total = total + usage
+        return total
 
     def __add__(self, other: Usage) -> Usage:
         cost = None
@@ -143,12 +151,6 @@ class Edit(Value):
     replace: str = ""
 
 
-class Diagnosis(Value):
-    summary: str
-    files: list[str] = Field(default_factory=list)
-    edits: list[Edit] = Field(default_factory=list)
-
-
 class Round(Value):
     index: int
     commit: str | None = None
@@ -199,7 +201,4 @@ class RunReport(Value):
 
     @property
     def usage(self) -> Usage:
-        total = Usage()
-        for u in self.usage_by_stage.values():
-            total = total + u
-        return total
+        return Usage.sum(self.usage_by_stage.values())

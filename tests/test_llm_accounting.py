@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from healer.llm.accounting import UsageLedger, estimate_cost
+from healer.llm.accounting import UsageLedger, difference, estimate_cost
 from healer.models import Usage
 
 
@@ -46,12 +46,12 @@ def test_ledger_sums_per_stage_and_in_total() -> None:
     assert ledger.by_stage["plan"].calls == 2
 
 
-def test_usage_since_a_snapshot() -> None:
+def test_usage_spent_between_two_totals() -> None:
     ledger = UsageLedger()
     ledger.add("plan", Usage(calls=1, prompt_tokens=100, cost_usd=1.0))
-    before = ledger.snapshot()
+    before = ledger.total
     ledger.add("debug", Usage(calls=2, prompt_tokens=30, completion_tokens=7, cost_usd=0.5))
-    spent = ledger.usage_since(before)
+    spent = difference(ledger.total, before)
     assert (spent.calls, spent.prompt_tokens, spent.completion_tokens) == (2, 30, 7)
     assert spent.cost_usd == pytest.approx(0.5)
 

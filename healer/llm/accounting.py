@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 
 from healer.models import Usage
 
@@ -62,22 +61,7 @@ class UsageLedger:
 
     @property
     def total(self) -> Usage:
-        return _sum(self.by_stage.values())
-
-    def snapshot(self) -> dict[str, Usage]:
-        """The current sums, to compare with later through `usage_since`."""
-        return self.by_stage
-
-    def usage_since(self, snapshot: dict[str, Usage]) -> Usage:
-        """What was spent after `snapshot` was taken, over all stages (e.g. one repair round)."""
-        return difference(self.total, _sum(snapshot.values()))
-
-
-def _sum(usages: Iterable[Usage]) -> Usage:
-    total = Usage()
-    for usage in usages:
-        total = total + usage
-    return total
+        return Usage.sum(self.by_stage.values())
 
 
 def difference(later: Usage, earlier: Usage) -> Usage:
