@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs and starts what healer's sandboxes and checks need on a fresh Debian machine:
-# Docker (daemon started if none answers), debootstrap, bubblewrap, Chromium.
+# Docker (daemon started if none answers), debootstrap, bubblewrap, Chromium, Node.js.
 # Idempotent: every step is skipped when its result is already there.
 set -euo pipefail
 
@@ -10,6 +10,7 @@ command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 command -v bwrap >/dev/null || need_apt+=(bubblewrap)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v git >/dev/null || need_apt+=(git)
+command -v node >/dev/null || need_apt+=(nodejs)
 # debootstrap checks the Debian release signatures against this keyring
 [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || need_apt+=(debian-archive-keyring)
 if [ ${#need_apt[@]} -gt 0 ]; then
