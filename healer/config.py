@@ -2,6 +2,8 @@
 
 Files: `healer.toml` (top-level keys) or the `[tool.healer]` table of `pyproject.toml`, both
 looked up in the spec's folder. Keys match the field names below (`model`, `base_url`, ...).
+Environment: HEALER_MODEL, OPENAI_BASE_URL, OPENAI_API_KEY, and HEALER_<FIELD> for any other
+field (for example HEALER_LOCAL_THREADS=1).
 """
 
 from __future__ import annotations
@@ -82,7 +84,13 @@ def _read_file_settings(folder: Path) -> dict[str, Any]:
 
 
 def _read_env() -> dict[str, Any]:
-    return {key: os.environ[var] for key, var in ENV_VARS.items() if os.environ.get(var)}
+    """The well-known variables, and `HEALER_<SETTING>` for any setting (HEALER_LOCAL_THREADS)."""
+    found = {key: os.environ[var] for key, var in ENV_VARS.items() if os.environ.get(var)}
+    for name in Settings.model_fields:
+        value = os.environ.get(f"HEALER_{name.upper()}")
+        if value and name not in found and name not in ("checks", "api_key"):
+            found[name] = value
+    return found
 
 
 def load_settings(folder: Path | None = None, **flags: Any) -> Settings:

@@ -32,3 +32,13 @@ def test_invalid_settings_are_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "healer.toml").write_text("model = [unclosed")
     with pytest.raises(ConfigError, match="cannot parse"):
         load_settings(tmp_path)
+
+
+def test_any_setting_from_a_healer_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEALER_LOCAL_THREADS", "1")
+    monkeypatch.setenv("HEALER_CACHE", "false")
+    settings = load_settings(tmp_path)
+    assert settings.local_threads == 1 and settings.cache is False
+    monkeypatch.setenv("HEALER_LOCAL_THREADS", "many")
+    with pytest.raises(ConfigError, match="local_threads"):
+        load_settings(tmp_path)
