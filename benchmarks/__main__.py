@@ -54,6 +54,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     _run_parser(sub)
     rep = sub.add_parser("report", help="rewrite results.md and pass_rate.png from results.json")
     rep.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results folder of a run")
+    rep.add_argument("--note", action="append", default=[], help="a line to add under the title")
     orch = sub.add_parser("orchestration", help="parallel generation, cache and sandbox figures")
     orch.add_argument("--delay", type=float, default=0.3, help="scripted answer delay, seconds")
     orch.add_argument("--out", type=Path,
@@ -132,7 +133,8 @@ def command_report(args: argparse.Namespace) -> int:
     if not results.path.is_file():
         print(f"no results in {args.out}", file=sys.stderr)
         return 2
-    write_outputs(args.out, list(results.results.values()), results.meta)
+    meta = {**results.meta, "notes": [*results.meta.get("notes", []), *args.note]}
+    write_outputs(args.out, list(results.results.values()), meta)
     print(f"results: {_relative(args.out / RESULTS_MD)}")
     return 0
 

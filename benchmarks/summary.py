@@ -80,6 +80,8 @@ def render_markdown(results: list[SpecResult], meta: dict) -> str:
     missing = [name for name in planned if name not in {r.name for r in results}]
     title = f"# Benchmark run `{meta.get('run', '?')}`"
     lines = [title, ""]
+    lines += [f"Note: {note}" for note in meta.get("notes", [])]
+    lines += [""] if meta.get("notes") else []
     if missing:
         lines += [(f"**PARTIAL RESULTS: {len(results)} of {len(planned)} planned specs.** "
                   f"Not yet built: {', '.join(missing)}. Re-running the command below resumes "

@@ -194,6 +194,7 @@ def test_report_command_rewrites_markdown_from_json(tmp_path) -> None:
     results = ResultsFile(out)
     results.meta = {"run": "run", "command": "python -m benchmarks run", "planned": ["a"]}
     results.add(SpecResult(name="a", suite="exercism", status="green", green_at=[False, True]))
-    assert bench_main(["report", "--out", str(out)]) == 0
+    assert bench_main(["report", "--out", str(out), "--note", "resumed once"]) == 0
     md = (out / "results.md").read_text()
+    assert "Note: resumed once" in md
     assert "pass@round0 (one-shot): 0/1 (0%)" in md and "pass@round1: 1/1 (100%)" in md
