@@ -150,4 +150,8 @@ def plot_pass_rate(results: list[SpecResult], path: Path, title: str) -> bool:
 def write_outputs(folder: Path, results: list[SpecResult], meta: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / RESULTS_MD).write_text(render_markdown(results, meta), encoding="utf-8")
-    plot_pass_rate(results, folder / PLOT_PNG, f"healer: {meta.get('run', '')}")
+    planned = meta.get("planned", [])
+    title = f"healer: {meta.get('run', '')}"
+    if len(results) < len(planned):
+        title += f" (partial: {len(results)} of {len(planned)} specs)"
+    plot_pass_rate(results, folder / PLOT_PNG, title)
