@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from healer.budget import Budget, Meter
 from healer.checks import run_checks
 from healer.config import Settings
+from healer.errors import HealerError
 from healer.events import NO_EVENTS, Events
 from healer.generation import (
     generate_project,
@@ -82,6 +83,9 @@ class _Loop:
                 self._repair_round()
         except KeyboardInterrupt:
             self._save(status="not_green", stop="interrupted")
+            raise
+        except HealerError as exc:  # the endpoint or sandbox failed: keep the rounds, say why
+            self._save(status="error", stop=str(exc))
             raise
 
     def _ensure_generated(self) -> None:

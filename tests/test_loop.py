@@ -137,3 +137,18 @@ def test_interrupted_build_resumes_without_losing_rounds(fake_llm, llm_env, spec
     data = report(out)
     assert [r["index"] for r in data["rounds"]] == [0, 1] and data["status"] == "green"
     assert data["rounds"][0]["checks"] == saved["rounds"][0]["checks"]
+
+
+def test_endpoint_failure_mid_loop_is_reported_and_keeps_rounds(fake_llm, llm_env, spec,
+                                                                tmp_path, monkeypatch) -> None:
+    from healer.llm import client
+
+    monkeypatch.setattr(client, "RETRY_WAIT_MAX", 0.01)
+    model = ProjectModel({"calc.py": BUGGY})  # no debug answer scripted: the endpoint fails
+    fake_llm.responder = model
+    out = tmp_path / "out"
+    result = build(spec, out, llm_env, "--max-iters", "2")
+    assert result.exit_code == 3 and "failed after" in result.stderr
+    data = report(out)
+    assert data["status"] == "error" and "failed after" in data["stop_reason"]
+    assert len(data["rounds"]) == 1 and data["rounds"][0]["checks"]
