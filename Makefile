@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SPEC ?= examples/wordfreq/spec.md
 OUT ?= out/wordfreq
 
-.PHONY: setup machine test demo bench clean
+.PHONY: setup machine test demo bench bench-orchestration lint clean
 
 $(BIN)/healer: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,16 @@ test: setup
 
 demo: setup
 	$(BIN)/healer build $(SPEC) -o $(OUT) --max-iters 5
+
+bench: setup
+	$(BIN)/python -m benchmarks run --suite all --difficulty-max 3 --skip chrome-extension \
+		--max-iters 3 --workers 2 --request-timeout 1800 --out benchmarks/results/local-qwen1.5b
+
+bench-orchestration: $(BIN)/healer
+	$(BIN)/python -m benchmarks orchestration
+
+lint: $(BIN)/healer
+	$(BIN)/ruff check healer tests benchmarks
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
