@@ -69,3 +69,11 @@ def test_unlabeled_block_is_taken_only_once_whole_files_were_asked_for(
                       protected=[], edit_format="search-replace", example="geo.py")
     assert fake_llm.count == 3  # refused twice as search/replace, taken as a whole file
     assert result.changed == ["geo.py"] and "w * h" in (root / "geo.py").read_text()
+
+
+def test_retries_do_not_accumulate_the_whole_history(fake_llm: FakeLLM, fake_settings: Settings,
+                                                      tmp_path: Path) -> None:
+    root = project(tmp_path)
+    fake_llm.enqueue("no edits here", "still none", "nothing")
+    converse(LLMClient(fake_settings), root, [{"role": "user", "content": "fix"}], protected=[])
+    assert [len(r["messages"]) for r in fake_llm.requests] == [1, 3, 3]

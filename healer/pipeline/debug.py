@@ -96,7 +96,7 @@ def converse(
     The last retry asks for whole files, the format that cannot fail to match.
     """
     diagnosis, reason, edits = "", "", []
-    asked = edit_format
+    asked, base = edit_format, messages
     for attempt in range(ATTEMPTS):
         answer = llm.complete(messages, stage=STAGE, temperature=temperature)
         diagnosis = extract_diagnosis(answer.text) or diagnosis
@@ -113,7 +113,8 @@ def converse(
         asked = "whole-file" if attempt == ATTEMPTS - 2 else edit_format
         retry = render("edit_retry", reason=reason, files=_current_files(root, edits),
                        edit_format=format_instructions(asked, example))
-        messages = [*messages, {"role": "assistant", "content": answer.text},
+        # only the latest exchange is kept: the history would outgrow a small model's context
+        messages = [*base, {"role": "assistant", "content": answer.text},
                     {"role": "user", "content": retry}]
     return Repair(diagnosis=diagnosis, edits=edits, error=reason)
 
