@@ -13,16 +13,13 @@ import logging
 import os
 import resource
 import shutil
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 from healer.config import default_cache_dir
 from healer.errors import SandboxError, SandboxUnavailableError
 from healer.models import RunResult
 from healer.sandbox import hostenv, images
-from healer.sandbox.docker import _clip, _memory_bytes
+from healer.sandbox.process import memory_bytes, run_group
 from healer.sandbox.project import (
     CA_BUNDLE,
     DEPS,
@@ -75,7 +72,7 @@ class BwrapSandbox:
         self.root = Path(root or images.rootfs_dir())
         if not (self.root / "etc/os-release").is_file():
             raise SandboxError(f"no sandbox root file system at {self.root}", hint=images.BUILD_HINT)
-        self.memory = max(_memory_bytes(memory), 256 * 2**20)
+        self.memory = max(memory_bytes(memory), 256 * 2**20)
         self.pids = pids
         self.deps_root = default_cache_dir() / "sandbox" / "bwrap-deps"
 
@@ -102,27 +99,10 @@ class BwrapSandbox:
         return argv + ["--chdir", "/", "--"]
 
     def _execute(self, argv: list[str], timeout: float) -> RunResult:
-        start = time.monotonic()
         limits = _limits(self.memory, int(timeout) + 5, self.pids + _own_processes())
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True,
-                                preexec_fn=limits)  # noqa: PLW1509 (no threads fork here)
-        timed_out = False
-        try:
-            stdout, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            os.killpg(proc.pid, signal.SIGKILL)
-            stdout, stderr = proc.communicate()
-        code = proc.returncode
-        return RunResult(
-            exit_code=code if code >= 0 else 128 - code,
-            stdout=_clip(stdout),
-            stderr=_clip(stderr),
-            timed_out=timed_out,
-            oom_killed=b"MemoryError" in stderr[-4000:] if stderr else False,
-            duration=time.monotonic() - start,
-        )
+        result = run_group(argv, timeout=timeout, preexec_fn=limits)
+        # no cgroup here: an allocation past RLIMIT_AS surfaces as Python's MemoryError
+        return result.model_copy(update={"oom_killed": "MemoryError" in result.stderr[-4000:]})
 
     def prepare(self, project: Path) -> RunResult | None:
         project = Path(project)

@@ -23,6 +23,7 @@ from pathlib import Path
 from healer.errors import SandboxError, SandboxUnavailableError
 from healer.models import RunResult
 from healer.sandbox import hostenv, images
+from healer.sandbox.process import clip, memory_bytes
 from healer.sandbox.project import (
     CA_BUNDLE,
     DEPS,
@@ -40,7 +41,6 @@ from healer.sandbox.project import (
 log = logging.getLogger(__name__)
 
 LABEL = "healer.sandbox"
-OUTPUT_LIMIT = 1_000_000  # characters kept per stream (head and tail)
 OOM_COUNTER = "grep '^oom_kill ' /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null || echo 'oom_kill 0'"
 
 
@@ -61,22 +61,6 @@ def connect():
     return client
 
 
-def _clip(data: bytes | None) -> str:
-    text = (data or b"").decode("utf-8", errors="replace")
-    if len(text) <= OUTPUT_LIMIT:
-        return text
-    head, tail = OUTPUT_LIMIT // 5, OUTPUT_LIMIT - OUTPUT_LIMIT // 5
-    return f"{text[:head]}\n[... {len(text) - OUTPUT_LIMIT} characters cut ...]\n{text[-tail:]}"
-
-
-def _memory_bytes(limit: str) -> int:
-    units = {"k": 2**10, "m": 2**20, "g": 2**30}
-    text = limit.strip().lower().rstrip("b")
-    if text and text[-1] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(text)
-
-
 class DockerSandbox:
     """Sandbox protocol over a real Docker daemon."""
 
@@ -94,7 +78,7 @@ class DockerSandbox:
         client=None,
     ) -> None:
         self.client = client or connect()
-        self.memory = _memory_bytes(memory)
+        self.memory = memory_bytes(memory)
         self.nano_cpus = int(cpus * 1e9)
         self.pids = pids
         self.work_size = work_size
@@ -185,8 +169,8 @@ class DockerSandbox:
             container.reload()
             return RunResult(
                 exit_code=exit_code,
-                stdout=_clip(container.logs(stdout=True, stderr=False)),
-                stderr=_clip(container.logs(stdout=False, stderr=True)),
+                stdout=clip(container.logs(stdout=True, stderr=False)),
+                stderr=clip(container.logs(stdout=False, stderr=True)),
                 timed_out=timed_out,
                 oom_killed=bool(container.attrs["State"].get("OOMKilled")),
                 duration=duration,
@@ -266,8 +250,8 @@ class DockerSandbox:
         killed = code in (124, 137)
         return RunResult(
             exit_code=code,
-            stdout=_clip(stdout),
-            stderr=_clip(stderr),
+            stdout=clip(stdout),
+            stderr=clip(stderr),
             timed_out=killed and duration >= seconds - 0.5,
             oom_killed=killed and self._oom_count(container) > ooms,
             duration=duration,

@@ -9,9 +9,7 @@ output are rewritten to /work so that checks read them like the sandboxed backen
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -19,7 +17,7 @@ import time
 from pathlib import Path
 
 from healer.models import RunResult
-from healer.sandbox.docker import _clip
+from healer.sandbox.process import run_group
 from healer.sandbox.project import EXCLUDED, WORK, install_script
 
 log = logging.getLogger(__name__)
@@ -69,25 +67,9 @@ class UnsafeLocalSandbox:
             return self._execute(command, work, self._environment(home), timeout)
 
     def _execute(self, command: str, work: Path, env: dict[str, str], timeout: float) -> RunResult:
-        start = time.monotonic()
-        proc = subprocess.Popen(["sh", "-c", command], cwd=work, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
-        timed_out = False
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, err = proc.communicate()
-        code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
-        return RunResult(
-            exit_code=code,
-            stdout=_clip(out).replace(str(work), WORK),
-            stderr=_clip(err).replace(str(work), WORK),
-            timed_out=timed_out,
-            duration=time.monotonic() - start,
-        )
+        result = run_group(["sh", "-c", command], timeout=timeout, cwd=work, env=env)
+        return result.model_copy(update={"stdout": result.stdout.replace(str(work), WORK),
+                                         "stderr": result.stderr.replace(str(work), WORK)})
 
     def close(self) -> None:
         shutil.rmtree(self._deps, ignore_errors=True)
