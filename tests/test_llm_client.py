@@ -231,6 +231,51 @@ def test_rejected_response_format_falls_back_and_is_remembered(
     assert fake_llm.count == 3
 
 
+def _unsupported(param: str, message: str) -> Reply:
+    """The 400 an OpenAI reasoning model sends for a parameter it does not take."""
+    error = {"message": message, "type": "invalid_request_error", "param": param,
+             "code": "unsupported_parameter"}
+    return Reply(status=400, body={"error": error})
+
+
+MAX_TOKENS_REFUSED = _unsupported(
+    "max_tokens",
+    "Unsupported parameter: 'max_tokens' is not supported with this model."
+    " Use 'max_completion_tokens' instead.",
+)
+TEMPERATURE_REFUSED = _unsupported(
+    "temperature",
+    "Unsupported value: 'temperature' does not support 0.2 with this model."
+    " Only the default (1) value is supported.",
+)
+
+
+def test_reasoning_model_parameters_are_adapted_and_remembered(
+    client: LLMClient, fake_llm: FakeLLM
+) -> None:
+    fake_llm.enqueue(MAX_TOKENS_REFUSED, TEMPERATURE_REFUSED, '{"files": []}', "second")
+    answer = client.complete(ASK, stage="files", json_schema=SCHEMA)
+    assert answer.text == '{"files": []}'
+    first, second, third = fake_llm.requests[:3]
+    assert first["max_tokens"] == 4096 and "max_completion_tokens" not in first
+    assert second["max_completion_tokens"] == 4096 and "max_tokens" not in second
+    assert "temperature" not in third and third["max_completion_tokens"] == 4096
+    assert all("response_format" in sent for sent in (first, second, third))  # not blamed
+    client.complete(ASK, stage="generate")
+    fourth = fake_llm.requests[3]
+    assert "max_tokens" not in fourth and "temperature" not in fourth
+    assert fake_llm.count == 4
+
+
+def test_other_bad_requests_are_refused_with_the_endpoint_message(
+    client: LLMClient, fake_llm: FakeLLM
+) -> None:
+    fake_llm.enqueue(_unsupported("messages", "'messages' must contain the word 'json'"))
+    with pytest.raises(EndpointError, match="must contain the word 'json'"):
+        client.complete(ASK, stage="generate")
+    assert fake_llm.count == 1
+
+
 def test_continuation_of_a_schema_answer_drops_response_format(
     client: LLMClient, fake_llm: FakeLLM
 ) -> None:

@@ -103,7 +103,10 @@ class LLMClient:
         self.cache = cache if cache is not None else _default_cache(settings)
         self.retry_wait_multiplier = RETRY_WAIT_MULTIPLIER
         self.retry_wait_max = RETRY_WAIT_MAX
-        self.schema_supported = True  # set to False once the endpoint rejects response_format
+        # What the endpoint accepts, learned from its refusals (see `_learn`).
+        self.schema_supported = True
+        self.token_limit_param = "max_tokens"
+        self.temperature_supported = True
         self.continue_by_prefill = self.model.startswith(PREFILL_MODEL_PREFIXES)
         self._slots = threading.BoundedSemaphore(settings.concurrency)
         self._closed = threading.Event()
@@ -208,7 +211,7 @@ class LLMClient:
     def _answer(
         self, messages: list[dict[str, str]], request: _Request, *, with_schema: bool
     ) -> _Part:
-        """One answer; a schema the endpoint refuses is dropped once, and remembered."""
+        """One answer, sent in the shape this endpoint accepts (see `_learn`)."""
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
@@ -217,30 +220,60 @@ class LLMClient:
         }
         if request.seed is not None:
             kwargs["seed"] = request.seed
-        schema = request.json_schema if with_schema and self.schema_supported else None
-        if schema is None:
-            return self._parse(self._request(kwargs), messages)
-        try:
-            response = self._call({**kwargs, "response_format": response_format(schema)})
-        except openai.BadRequestError as exc:
-            log.info("%s refused response_format (%s); asking without it", self.endpoint, exc)
-            response = self._request(kwargs)
-            self.schema_supported = False
-        except openai.OpenAIError as exc:
-            raise self._refused(exc) from exc
-        return self._parse(response, messages)
+        schema = request.json_schema if with_schema else None
+        return self._parse(self._request(kwargs, schema), messages)
+
+    def _request(self, kwargs: dict[str, Any], schema: dict[str, Any] | None = None) -> Any:
+        """Send; a parameter the endpoint refuses is adapted once, and remembered."""
+        while True:
+            sent = self._adapted(kwargs)
+            if schema is not None and self.schema_supported:
+                sent["response_format"] = response_format(schema)
+            try:
+                return self._call(sent)
+            except openai.BadRequestError as exc:
+                if self._learn(exc):
+                    continue
+                if "response_format" in sent:
+                    log.info("%s refused response_format (%s); asking without it",
+                             self.endpoint, exc)
+                    self.schema_supported = False
+                    continue
+                raise self._refused(exc) from exc
+            except openai.OpenAIError as exc:
+                raise self._refused(exc) from exc
+
+    def _adapted(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        sent = dict(kwargs)
+        if self.token_limit_param != "max_tokens":
+            sent[self.token_limit_param] = sent.pop("max_tokens")
+        if not self.temperature_supported:
+            sent.pop("temperature", None)
+        return sent
+
+    def _learn(self, error: openai.BadRequestError) -> bool:
+        """Adapt to a refused parameter (reasoning models want `max_completion_tokens` and only
+        their default temperature); True when something changed, so the request is worth
+        sending again."""
+        param = getattr(error, "param", None) or ""
+        message = describe(error)
+        if (param == "max_tokens" or "'max_tokens'" in message) and (
+            "max_completion_tokens" in message and self.token_limit_param == "max_tokens"
+        ):
+            log.info("%s wants max_completion_tokens instead of max_tokens", self.endpoint)
+            self.token_limit_param = "max_completion_tokens"
+            return True
+        if (param == "temperature" or "'temperature'" in message) and self.temperature_supported:
+            log.info("%s refused temperature; sending its default", self.endpoint)
+            self.temperature_supported = False
+            return True
+        return False
 
     def _parse(self, response: Any, messages: list[dict[str, str]]) -> _Part:
         choice = response.choices[0] if response.choices else None
         text = choice.message.content if choice is not None else None
         finish = (choice.finish_reason if choice is not None else None) or "stop"
         return _Part(text=text, finish_reason=finish, usage=_usage(response, messages, text))
-
-    def _request(self, kwargs: dict[str, Any]) -> Any:
-        try:
-            return self._call(kwargs)
-        except openai.OpenAIError as exc:
-            raise self._refused(exc) from exc
 
     def _call(self, kwargs: dict[str, Any]) -> Any:
         """Send with retries; raises the SDK's error for misuse, EndpointError when exhausted."""
