@@ -77,9 +77,14 @@ def _relative(path: Path) -> str:
 def _meta(args: argparse.Namespace, argv: list[str], settings: Settings, planned: list[str],
           skipped: list[dict], previous: dict) -> dict:
     local = settings.uses_local_model
+    command = "python -m benchmarks " + shlex.join(argv)
+    earlier = previous.get("invocations") or ([previous["command"]] if "command" in previous else [])
     return {
         "run": args.out.name,
-        "command": "python -m benchmarks " + shlex.join(argv),
+        # The first command defines the run; later ones (resumes, forced re-runs of some specs)
+        # are listed in `invocations`.
+        "command": previous.get("command", command),
+        "invocations": [*earlier, command],
         "model": f"{MODEL_ALIAS} (bundled, Q4_K_M, llama.cpp)" if local else settings.model,
         "endpoint": f"bundled local model, one server for the whole run, "
         f"{settings.local_threads} CPU thread(s)" if local

@@ -75,6 +75,12 @@ def table_lines(results: list[SpecResult]) -> list[str]:
     return lines
 
 
+def _invocation_lines(invocations: list[str]) -> list[str]:
+    if len(invocations) < 2:
+        return []
+    return ["Commands run into this folder, in order:", "", "```", *invocations, "```", ""]
+
+
 def render_markdown(results: list[SpecResult], meta: dict) -> str:
     planned = meta.get("planned", [])
     missing = [name for name in planned if name not in {r.name for r in results}]
@@ -97,6 +103,7 @@ def render_markdown(results: list[SpecResult], meta: dict) -> str:
         meta.get("command", ""),
         "```",
         "",
+        *_invocation_lines(meta.get("invocations", [])),
         "## Summary",
         "",
         *summary_lines(results),

@@ -187,6 +187,11 @@ def test_cli_run_writes_results_with_the_command(exercism, settings, fake_llm, t
     assert "--only alpha --max-iters 1" in md and "pass@final: 1/1 (100%)" in md
     assert json.loads((out / "results.json").read_text())["results"]["alpha"]["status"] == "green"
     assert bench_main(argv) == 0  # resumes: nothing left to build
+    assert bench_main([*argv, "--force"]) == 0  # a re-run keeps the run's defining command
+    meta = json.loads((out / "results.json").read_text())["meta"]
+    assert meta["command"].endswith("--model test-model")
+    assert meta["invocations"] == [meta["command"], meta["command"], meta["command"] + " --force"]
+    assert "Commands run into this folder, in order:" in (out / "results.md").read_text()
 
 
 def test_report_command_rewrites_markdown_from_json(tmp_path) -> None:
