@@ -77,3 +77,15 @@ def test_retries_do_not_accumulate_the_whole_history(fake_llm: FakeLLM, fake_set
     fake_llm.enqueue("no edits here", "still none", "nothing")
     converse(LLMClient(fake_settings), root, [{"role": "user", "content": "fix"}], protected=[])
     assert [len(r["messages"]) for r in fake_llm.requests] == [1, 3, 3]
+
+
+def test_an_answer_that_changes_nothing_is_sent_back(fake_llm: FakeLLM, fake_settings: Settings,
+                                                     tmp_path: Path) -> None:
+    root = project(tmp_path)
+    same = f"Diagnosis: the test is wrong.\n\ngeo.py\n```python\n{CODE}```\n"
+    fixed = "Diagnosis: area adds.\n\ngeo.py\n```python\ndef area(w, h):\n    return w * h\n```\n"
+    fake_llm.enqueue(same, fixed)
+    result = converse(LLMClient(fake_settings), root, [{"role": "user", "content": "fix"}],
+                      protected=[], edit_format="whole-file", example="geo.py")
+    assert result.changed == ["geo.py"] and "w * h" in (root / "geo.py").read_text()
+    assert "leaves every file exactly as it was" in fake_llm.requests[1]["messages"][-1]["content"]

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 STAGE = "debug"
 ATTEMPTS = 3
+UNCHANGED_REASON = (
+    "your answer leaves every file exactly as it was, so the same checks would fail again."
+    " The checks are right: change the code so that they pass"
+)
 WHOLE_FILE_MAX_LINES = 200  # the bundled small model repairs small files better in full
 FORMATS = {"search-replace": "format_search_replace", "whole-file": "format_whole_file"}
 MIN_REWRITE_LINES = 3
@@ -107,6 +111,8 @@ def converse(
             if not edits:
                 raise ModelOutputError("the answer holds no edit in the format asked for")
             changed = apply_edits(root, edits, protected=protected).changed
+            if not changed:
+                raise ModelOutputError(UNCHANGED_REASON)
             return Repair(diagnosis=diagnosis, edits=edits, changed=changed)
         except (EditError, ModelOutputError, PathEscapeError) as exc:
             reason = str(exc)
