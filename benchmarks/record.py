@@ -34,6 +34,8 @@ class SpecResult(BaseModel):
     overhead_seconds: float = 0.0  # the rest of the wall time, never below zero
     error: str = ""
     output: str = ""
+    code: str = ""  # healer's commit that built it (`-dirty`: with uncommitted changes)
+    finished: str = ""  # when the build ended, UTC, ISO 8601
 
     @property
     def green(self) -> bool:

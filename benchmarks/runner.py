@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 import shutil
+import subprocess
 import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.cases import Case
+import healer
+from benchmarks.cases import REPO_ROOT, Case
 from benchmarks.record import ResultsFile, SpecResult, crashed, from_report
 from healer.budget import Budget
 from healer.commands import run_build
@@ -54,6 +57,18 @@ def build_case(case: Case, *, settings: Settings, budget: Budget, work: Path,
     return from_report(report, **ident, wall=time.monotonic() - started)
 
 
+def code_version(repo: Path = REPO_ROOT) -> str:
+    """The commit of the healer that builds (`-dirty` with uncommitted changes), or its
+    package version outside a git checkout."""
+    try:
+        proc = subprocess.run(["git", "-C", str(repo), "describe", "--always", "--dirty",
+                               "--abbrev=7", "--exclude=*"],
+                              capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return healer.__version__
+    return proc.stdout.strip() if proc.returncode == 0 else healer.__version__
+
+
 def pending(cases: list[Case], results: ResultsFile, force: bool) -> list[Case]:
     return [c for c in cases if force or not results.done(c.name)]
 
@@ -74,11 +89,13 @@ def _pool(todo: list[Case], settings: Settings, budget: Budget, results: Results
           work: Path, workers: int, builder: Builder, progress: Progress | None
           ) -> list[SpecResult]:
     done: list[SpecResult] = []
+    code = code_version()
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = [pool.submit(build_case, c, settings=settings, budget=budget, work=work,
                                builder=builder) for c in todo]
         for future in as_completed(futures):
-            result = future.result()
+            result = future.result().model_copy(update={
+                "code": code, "finished": datetime.now(UTC).isoformat(timespec="seconds")})
             results.add(result)
             done.append(result)
             if progress:

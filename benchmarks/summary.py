@@ -55,7 +55,18 @@ def summary_lines(results: list[SpecResult]) -> list[str]:
             f"{sum(r.model_seconds for r in results) / 60:.1f} min, sandbox "
             f"{sum(r.sandbox_seconds for r in results) / 60:.1f} min, healer overhead "
             f"{sum(r.overhead_seconds for r in results) / 60:.1f} min")
+    lines += _code_lines(results)
     return lines
+
+
+def _code_lines(results: list[SpecResult]) -> list[str]:
+    """Which healer commit built which specs, when a run spans several."""
+    built: dict[str, list[str]] = {}
+    for r in ordered(results):
+        built.setdefault(r.code or "not recorded", []).append(r.name)
+    if list(built) == ["not recorded"]:
+        return []
+    return [f"- built by healer {code}: {', '.join(names)}" for code, names in built.items()]
 
 
 def table_lines(results: list[SpecResult]) -> list[str]:

@@ -185,7 +185,9 @@ def test_cli_run_writes_results_with_the_command(exercism, settings, fake_llm, t
     assert bench_main(argv) == 0
     md = (out / "results.md").read_text()
     assert "--only alpha --max-iters 1" in md and "pass@final: 1/1 (100%)" in md
-    assert json.loads((out / "results.json").read_text())["results"]["alpha"]["status"] == "green"
+    alpha = json.loads((out / "results.json").read_text())["results"]["alpha"]
+    assert alpha["status"] == "green" and alpha["finished"] and alpha["code"]
+    assert f"- built by healer {alpha['code']}: alpha" in md
     assert bench_main(argv) == 0  # resumes: nothing left to build
     assert bench_main([*argv, "--force"]) == 0  # a re-run keeps the run's defining command
     meta = json.loads((out / "results.json").read_text())["meta"]
