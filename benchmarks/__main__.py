@@ -81,9 +81,9 @@ def _meta(args: argparse.Namespace, argv: list[str], settings: Settings, planned
     earlier = previous.get("invocations") or ([previous["command"]] if "command" in previous else [])
     return {
         "run": args.out.name,
-        # The first command defines the run; later ones (resumes, forced re-runs of some specs)
-        # are listed in `invocations`.
-        "command": previous.get("command", command),
+        # The latest plain command (no --only, no --force) defines the run: it reproduces the
+        # run and resumes it. Re-runs of chosen specs are listed in `invocations`.
+        "command": previous.get("command", command) if args.only or args.force else command,
         "invocations": [*earlier, command],
         "model": f"{MODEL_ALIAS} (bundled, Q4_K_M, llama.cpp)" if local else settings.model,
         "endpoint": f"bundled local model, one server for the whole run, "
