@@ -66,6 +66,10 @@ class EndpointError(InfrastructureError, ConnectionError):
     pass
 
 
+class ContextOverflowError(EndpointError):
+    """The endpoint refused a prompt longer than the model's context: a smaller one may pass."""
+
+
 class SandboxError(InfrastructureError):
     pass
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from healer.budget import Budget, Meter
 from healer.checks import run_checks
 from healer.config import Settings
-from healer.errors import HealerError
+from healer.errors import ContextOverflowError, HealerError
 from healer.events import NO_EVENTS, Events
 from healer.generation import (
     generate_project,
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 HOT = 0.8
+MIN_CONTEXT_SCALE = 0.25  # the least share of the codebase budget a prompt is cut to
 
 
 @dataclass
@@ -65,6 +66,7 @@ class _Loop:
         self.protected = list(acceptance_files(spec))
         self.report = self._start_report()
         self.prior_usage = dict(self.report.usage_by_stage)
+        self.context_scale = 1.0  # halved each time a prompt does not fit the model's context
 
     # ------------------------------------------------------------------ flow
 
@@ -116,7 +118,15 @@ class _Loop:
         strategy = self._strategy()
         self.s.events.stage(strategy, f"round {previous.index + 1}")
         started, before = time.monotonic(), self._usage()
-        diagnosis, changed = self._apply_strategy(strategy, previous)
+        try:
+            diagnosis, changed = self._apply_strategy(strategy, previous)
+        except ContextOverflowError as exc:  # a round lost, not the run: smaller prompts next
+            self.context_scale = max(MIN_CONTEXT_SCALE, self.context_scale / 2)
+            log.warning("%s; the codebase shown is cut to %.0f%% of its budget from now on",
+                        exc.message, 100 * self.context_scale)
+            diagnosis = ("(no answer: the prompt did not fit the model's context; the codebase"
+                         f" shown is cut to {self.context_scale:.0%} of its budget)")
+            changed = []
         commit = self.ws.commit(f"round {previous.index + 1} ({strategy}): {diagnosis[:200]}")
         rnd = self._new_round(strategy, commit, files=changed, diagnosis=diagnosis)
         rnd.usage, rnd.seconds = difference(self._usage(), before), time.monotonic() - started
@@ -169,7 +179,7 @@ class _Loop:
         return [p for p in paths if p in known and "test" not in p.lower()][:1]
 
     def _context_budget(self) -> int:
-        return self.s.settings.context_budget()
+        return int(self.s.settings.context_budget() * self.context_scale)
 
     # ------------------------------------------------------------------ report
 

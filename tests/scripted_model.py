@@ -51,7 +51,7 @@ class ProjectModel:
                 return "file_list", self.file_list.popleft()
             return "file_list", json.dumps({"files": [{"path": p, "purpose": "p"}
                                                       for p in self.files]})
-        match = re.search(r"Rewrite the file `([^`]+)` from scratch", first)
+        match = re.search(r"Write the file `([^`]+)` anew", first)
         if match:
             return "regenerate", f"```\n{self.regenerate[match.group(1)]}```"
         match = re.search(r"Write the complete content of the file `([^`]+)`", first)

@@ -7,7 +7,7 @@ from pathlib import Path
 from healer.config import Settings
 from healer.llm.client import LLMClient
 from healer.pipeline.debug import choose_format, converse, extract_diagnosis
-from tests.fakellm import FakeLLM
+from tests.fakellm import FakeLLM, Reply, error_body
 
 CODE = "def area(w, h):\n    return w + h\n"
 
@@ -89,3 +89,18 @@ def test_an_answer_that_changes_nothing_is_sent_back(fake_llm: FakeLLM, fake_set
                       protected=[], edit_format="whole-file", example="geo.py")
     assert result.changed == ["geo.py"] and "w * h" in (root / "geo.py").read_text()
     assert "leaves every file exactly as it was" in fake_llm.requests[1]["messages"][-1]["content"]
+
+
+def test_a_retry_neither_repeats_shown_files_nor_crashes_past_the_context(
+        fake_llm: FakeLLM, fake_settings: Settings, tmp_path: Path) -> None:
+    root = project(tmp_path)
+    same = f"geo.py\n```python\n{CODE}```\n"
+    overflow = error_body(400, "request (8357 tokens) exceeds the available context size")
+    fake_llm.enqueue(same, Reply(status=400, body=overflow))
+    ask = [{"role": "user", "content": f"fix\n\ngeo.py\n```python\n{CODE}```\n"}]
+    result = converse(LLMClient(fake_settings), root, ask, protected=[], edit_format="whole-file",
+                      example="geo.py")
+    retry = fake_llm.requests[1]["messages"][-1]["content"]
+    assert "geo.py: as shown above" in retry and "return w + h" not in retry
+    assert result.changed == [] and "did not fit the model's context" in result.error
+    assert (root / "geo.py").read_text() == CODE

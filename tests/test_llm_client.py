@@ -7,10 +7,10 @@ import threading
 import pytest
 
 from healer.config import Settings
-from healer.errors import ConfigError, EndpointError, ModelOutputError
+from healer.errors import ConfigError, ContextOverflowError, EndpointError, ModelOutputError
 from healer.llm.client import LLMClient, join_continuation
 from healer.prompts import render
-from tests.fakellm import FakeLLM, Reply
+from tests.fakellm import FakeLLM, Reply, error_body
 
 ASK = [{"role": "user", "content": "Write hello world."}]
 
@@ -274,6 +274,25 @@ def test_other_bad_requests_are_refused_with_the_endpoint_message(
     with pytest.raises(EndpointError, match="must contain the word 'json'"):
         client.complete(ASK, stage="generate")
     assert fake_llm.count == 1
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "request (8357 tokens) exceeds the available context size (8192 tokens), try increasing it",
+        "This model's maximum context length is 8192 tokens. However, you requested 9000 tokens.",
+    ],
+)
+def test_a_prompt_longer_than_the_context_is_its_own_error(
+    client: LLMClient, fake_llm: FakeLLM, message: str
+) -> None:
+    fake_llm.enqueue(Reply(status=400, body=error_body(400, message)))
+    with pytest.raises(ContextOverflowError, match="HTTP 400"):
+        client.complete(ASK, stage="debug")
+    fake_llm.enqueue(_unsupported("messages", "'messages' must contain the word 'json'"))
+    with pytest.raises(EndpointError) as caught:
+        client.complete(ASK, stage="debug")
+    assert not isinstance(caught.value, ContextOverflowError)
 
 
 def test_continuation_of_a_schema_answer_drops_response_format(

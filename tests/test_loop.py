@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from healer import loop
 from healer.cli import cli
+from tests.fakellm import Reply, error_body
 from tests.scripted_model import ProjectModel
 
 pytestmark = pytest.mark.docker
@@ -137,6 +138,23 @@ def test_interrupted_build_resumes_without_losing_rounds(fake_llm, llm_env, spec
     data = report(out)
     assert [r["index"] for r in data["rounds"]] == [0, 1] and data["status"] == "green"
     assert data["rounds"][0]["checks"] == saved["rounds"][0]["checks"]
+
+
+def test_a_prompt_past_the_context_costs_a_round_not_the_run(fake_llm, llm_env, spec,
+                                                             tmp_path) -> None:
+    overflow = error_body(400, "request (8357 tokens) exceeds the available context size")
+    fixed = BUGGY.replace("a - b", "a + b")
+    model = ProjectModel({"calc.py": BUGGY}, debug=[Reply(status=400, body=overflow)],
+                         regenerate={"calc.py": fixed})
+    fake_llm.responder = model
+    out = tmp_path / "out"
+    result = build(spec, out, llm_env, "--max-iters", "3")
+    assert result.exit_code == 0, result.output + result.stderr
+    data = report(out)
+    assert [r["strategy"] for r in data["rounds"]] == ["generate", "repair", "regenerate"]
+    assert "did not fit the model's context" in data["rounds"][1]["diagnosis"]
+    assert "50%" in data["rounds"][1]["diagnosis"] and data["status"] == "green"
+    assert (out / "calc.py").read_text() == fixed
 
 
 def test_endpoint_failure_mid_loop_is_reported_and_keeps_rounds(fake_llm, llm_env, spec,

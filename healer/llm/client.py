@@ -29,7 +29,7 @@ from tenacity import (
 )
 
 from healer.config import Settings
-from healer.errors import ConfigError, EndpointError, ModelOutputError
+from healer.errors import ConfigError, ContextOverflowError, EndpointError, ModelOutputError
 from healer.llm.accounting import UsageLedger, estimate_cost
 from healer.llm.cache import FILE_NAME, ResponseCache, cache_key
 from healer.models import Completion, Usage
@@ -53,6 +53,12 @@ REFUSAL_HINTS = {
     404: "unknown model? Check the model name, and that base_url ends with /v1.",
     422: "the server cannot process this request: a parameter it does not support?",
 }
+# How OpenAI, vLLM, llama.cpp and Ollama word a prompt longer than the model's context.
+CONTEXT_OVERFLOW = re.compile(
+    r"context[ _](length|size|window)|maximum context|exceeds the available context"
+    r"|prompt is too long|too many tokens",
+    re.IGNORECASE,
+)
 EXHAUSTED_HINT = (
     "the endpoint kept failing: check that it is up and reachable, lower concurrency if it is"
     " rate limited, or raise request_timeout if it is slow."
@@ -326,7 +332,8 @@ class LLMClient:
 
     def _refused(self, error: BaseException) -> EndpointError:
         status = getattr(error, "status_code", None)
-        return EndpointError(
+        overflow = status == 400 and CONTEXT_OVERFLOW.search(describe(error)) is not None
+        return (ContextOverflowError if overflow else EndpointError)(
             f"LLM endpoint {self.endpoint} (model {self.model}) refused the request:"
             f" {describe(error)}",
             hint=REFUSAL_HINTS.get(status) if isinstance(status, int) else None,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from healer.errors import EditError, ModelOutputError, PathEscapeError
+from healer.errors import ContextOverflowError, EditError, ModelOutputError, PathEscapeError
 from healer.models import Edit, Failure, Plan, Spec, Value
 from healer.pipeline.context import build_context
 from healer.pipeline.edits import apply_edits, parse_edits
@@ -101,8 +101,15 @@ def converse(
     """
     diagnosis, reason, edits = "", "", []
     asked, base = edit_format, messages
+    shown = "\n".join(m["content"] for m in base)
     for attempt in range(ATTEMPTS):
-        answer = llm.complete(messages, stage=STAGE, temperature=temperature)
+        try:
+            answer = llm.complete(messages, stage=STAGE, temperature=temperature)
+        except ContextOverflowError:
+            if attempt == 0:
+                raise
+            return Repair(diagnosis=diagnosis, edits=edits,
+                          error=f"{reason}; the retry did not fit the model's context")
         diagnosis = extract_diagnosis(answer.text) or diagnosis
         try:
             edits = parse_edits(answer.text)
@@ -117,7 +124,7 @@ def converse(
         except (EditError, ModelOutputError, PathEscapeError) as exc:
             reason = str(exc)
         asked = "whole-file" if attempt == ATTEMPTS - 2 else edit_format
-        retry = render("edit_retry", reason=reason, files=_current_files(root, edits),
+        retry = render("edit_retry", reason=reason, files=_current_files(root, edits, shown),
                        edit_format=format_instructions(asked, example))
         # only the latest exchange is kept: the history would outgrow a small model's context
         messages = [*base, {"role": "assistant", "content": answer.text},
@@ -135,12 +142,19 @@ def unlabeled_rewrite(text: str, path: str) -> list[Edit]:
     return [Edit(path=path, search=None, replace="\n".join(longest).rstrip() + "\n")]
 
 
-def _current_files(root: Path, edits: list[Edit]) -> str:
+def _current_files(root: Path, edits: list[Edit], shown: str) -> str:
+    """The files the edits meant to change, except those the first prompt shows in full (a
+    retry that repeats them could outgrow a small model's context)."""
     parts = []
     for path in dict.fromkeys(e.path for e in edits):
         target = root / path
-        if target.is_file():
-            parts.append(f"{path}\n```\n{target.read_text(encoding='utf-8', errors='replace')}```")
+        if not target.is_file():
+            continue
+        text = target.read_text(encoding="utf-8", errors="replace")
+        if text.strip() and text.strip() in shown:
+            parts.append(f"{path}: as shown above")
+        else:
+            parts.append(f"{path}\n```\n{text}```")
     return "\n\n".join(parts) or "(as shown above)"
 
 
