@@ -26,6 +26,7 @@ from healer.commands import run_build
 from healer.config import Settings
 from healer.llm.local_server import local_endpoint
 from healer.models import RunReport
+from healer.report import read_report
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,13 @@ def build_case(case: Case, *, settings: Settings, budget: Budget, work: Path,
         report = builder(str(spec), output, settings, budget)
     except Exception as exc:  # noqa: BLE001 - a crash is a recorded fail, never the end
         log.warning("build of %s crashed: %s", case.name, exc)
-        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        return crashed(**ident, wall=time.monotonic() - started, error=error[:2000],
-                       output=str(output))
+        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:2000]
+        wall = time.monotonic() - started
+        report = read_report(output)  # the rounds, tokens and time until the crash
+        if report is None:
+            return crashed(**ident, wall=wall, error=error, output=str(output))
+        return from_report(report, **ident, wall=wall).model_copy(
+            update={"status": "crash", "stop_reason": "crashed", "error": error})
     return from_report(report, **ident, wall=time.monotonic() - started)
 
 

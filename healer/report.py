@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from healer.models import Round, RunReport
-from healer.workspace import Workspace
+from healer.workspace import STATE_DIR, Workspace
 
 log = logging.getLogger(__name__)
 JSON = "report.json"
@@ -26,7 +27,12 @@ def save_report(ws: Workspace, report: RunReport) -> None:
 
 
 def load_report(ws: Workspace) -> RunReport | None:
-    path = ws.state / JSON
+    return read_report(ws.root)
+
+
+def read_report(project: Path) -> RunReport | None:
+    """The report a run left in `project`, or None when there is none (or it is unreadable)."""
+    path = project / STATE_DIR / JSON
     if not path.is_file():
         return None
     try:

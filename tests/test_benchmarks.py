@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from benchmarks.__main__ import main as bench_main
-from benchmarks.cases import exercism_cases, exercism_spec_text, select
+from benchmarks.cases import Case, exercism_cases, exercism_spec_text, select
 from benchmarks.record import ResultsFile, SpecResult, green_by_round, pass_rate_curve
-from benchmarks.runner import run_cases
+from benchmarks.runner import build_case, run_cases
 from benchmarks.summary import render_markdown, write_outputs
 from healer.budget import Budget
 from healer.config import Settings
-from healer.models import CheckResult, Round, RunReport
+from healer.errors import EndpointError
+from healer.models import CheckResult, Round, RunReport, Usage
 from healer.spec import load_spec
 from tests.fakellm import FakeLLM
 from tests.scripted_model import ProjectModel
@@ -205,3 +206,22 @@ def test_report_command_rewrites_markdown_from_json(tmp_path) -> None:
     md = (out / "results.md").read_text()
     assert "Note: resumed once" in md
     assert "pass@round0 (one-shot): 0/1 (0%)" in md and "pass@round1: 1/1 (100%)" in md
+
+
+def test_a_crash_mid_build_keeps_what_the_report_recorded(tmp_path) -> None:
+    def builder(spec: str, output: Path, settings: Settings, budget: Budget) -> RunReport:
+        rnd = Round(index=0, checks=[CheckResult(name="pytest", passed=False)],
+                    usage=Usage(prompt_tokens=900, completion_tokens=100, calls=2))
+        report = RunReport(spec=spec, output=str(output), status="error", stop_reason="400",
+                           rounds=[rnd], usage_by_stage={"generate": rnd.usage})
+        (output / ".healer").mkdir(parents=True)
+        (output / ".healer" / "report.json").write_text(report.model_dump_json())
+        raise EndpointError("refused the request: HTTP 400")
+
+    case = Case("omega", "examples", tmp_path)
+    (tmp_path / "spec.md").write_text("# Omega\n")
+    result = build_case(case, settings=Settings(), budget=Budget(max_iters=2),
+                        work=tmp_path / "work", builder=builder)
+    assert result.status == "crash" and "HTTP 400" in result.error
+    assert (result.prompt_tokens, result.completion_tokens, result.calls) == (900, 100, 2)
+    assert result.green_at == [False, False, False] and result.strategies == ["generate"]
