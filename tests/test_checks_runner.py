@@ -22,6 +22,7 @@ def sandbox():
     try:
         images.image_for("python")
         images.image_for("node")
+        images.image_for("python-node")
     except SandboxError:
         images.build_images(progress=lambda _: None)
     box = DockerSandbox(memory="512m")
@@ -84,6 +85,15 @@ def test_node_projects(sandbox):
     [failure] = bad["node-syntax"].failures
     assert (failure.file, failure.line) == ("app.js", 2)
     assert "SyntaxError" in failure.message
+
+
+def test_a_python_project_with_a_package_json_gets_both_languages_checked(sandbox):
+    results = _checks("python_node", sandbox)
+    assert _failed(results) == ["node-syntax"]
+    [failure] = results["node-syntax"].failures
+    assert (failure.file, failure.line) == ("web/page.js", 2)
+    assert not results["pytest"].skipped and results["pytest"].detail.startswith("tests 1")
+    assert not results["npm-test"].skipped and results["npm-test"].passed
 
 
 def test_a_failing_declared_check_is_reported_with_its_location(sandbox):

@@ -3,6 +3,7 @@ import pytest
 from healer.config import Settings
 from healer.errors import ConfigError, SandboxError
 from healer.sandbox import images, open_sandbox
+from healer.sandbox.project import stack_of
 
 
 def test_tags_are_hashes_of_the_recipes():
@@ -16,6 +17,16 @@ def test_recipes_are_found_from_the_checkout():
     folder = images.recipes_dir()
     assert (folder / "Dockerfile.python").is_file()
     assert "python3" in images.base_packages()
+
+
+def test_the_stack_follows_the_project_languages(tmp_path):
+    (tmp_path / "app.js").write_text("console.log(1);\n")
+    assert stack_of(tmp_path) == "node"
+    (tmp_path / "server.py").write_text("print(1)\n")
+    assert stack_of(tmp_path) == "python"  # loose .js files beside Python: no npm project
+    (tmp_path / "package.json").write_text("{}\n")
+    assert stack_of(tmp_path) == "python-node"
+    assert len({images.stack_tag(s) for s in images.STACKS}) == len(images.STACKS)
 
 
 def test_unknown_stack_is_a_sandbox_error():

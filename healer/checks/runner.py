@@ -14,7 +14,7 @@ from healer.checks.python import python_checks
 from healer.checks.static import static_checks
 from healer.models import CheckResult
 from healer.sandbox.base import Sandbox
-from healer.sandbox.project import stack_of
+from healer.sandbox.project import stack_of, stack_parts
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +35,24 @@ def _skipped(names: Sequence[str], reason: str) -> list[CheckResult]:
     return [CheckResult(name=n, passed=True, skipped=True, detail=reason) for n in names]
 
 
+CHECK_NAMES = {"python": ["compile", "import", "pytest", "cli"], "node": ["node-syntax", "npm-test"]}
+CHECKS = {"python": python_checks, "node": node_checks}
+
+
 def sandbox_checks(project: Path, sandbox: Sandbox, timeout: float, *,
                    syntax_ok: bool) -> list[CheckResult]:
-    stack = stack_of(project)
-    names = ["compile", "import", "pytest", "cli"] if stack == "python" else ["node-syntax", "npm-test"]
+    """Install, then the checks of every language of the project's stack."""
+    languages = stack_parts(stack_of(project))
+    names = [name for language in languages for name in CHECK_NAMES[language]]
     install = install_check(project, sandbox)
     if not install.passed:
         return [install, *_skipped(names, "dependencies could not be installed")]
     if not syntax_ok:
         return [install, *_skipped(names, "fix the syntax errors first")]
-    if stack == "python":
-        return [install, *python_checks(project, sandbox, timeout)]
-    return [install, *node_checks(project, sandbox, timeout)]
+    results = [install]
+    for language in languages:
+        results += CHECKS[language](project, sandbox, timeout)
+    return results
 
 
 def extension_results(project: Path, timeout: float, spec_text: str) -> list[CheckResult]:

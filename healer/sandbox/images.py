@@ -26,7 +26,7 @@ from healer.errors import SandboxError
 log = logging.getLogger(__name__)
 
 SUITE = "bookworm"
-STACKS = ("python", "node")
+STACKS = ("python", "node", "python-node")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 SANDBOX_UID = 1000
 BUILD_HINT = "run `healer sandbox build` (or `python -m healer.sandbox.images`)"

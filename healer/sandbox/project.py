@@ -41,15 +41,22 @@ def run_argv(command: str) -> list[str]:
 
 
 def stack_of(project: Path) -> str:
-    """"node" for a JavaScript-only project (package.json, no Python), else "python"."""
+    """The sandbox image a project needs: "python", "node" (JavaScript only), or
+    "python-node" (Python with a package.json, e.g. a web app with an npm front end)."""
     has_python = any((project / m).exists() for m in PYTHON_MARKERS) or any(
         True for _ in _python_files(project)
     )
-    if (project / "package.json").is_file() and not has_python:
-        return "node"
-    if not has_python and any(project.rglob("*.js")):
+    has_package = (project / "package.json").is_file()
+    if has_python:
+        return "python-node" if has_package else "python"
+    if has_package or any(project.rglob("*.js")):
         return "node"
     return "python"
+
+
+def stack_parts(stack: str) -> list[str]:
+    """The languages a stack runs checks for: "python-node" -> ["python", "node"]."""
+    return stack.split("-")
 
 
 def _python_files(project: Path):

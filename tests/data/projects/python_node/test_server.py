@@ -1,0 +1,5 @@
+from server import greeting
+
+
+def test_greeting():
+    assert greeting("Ada") == "Hello, Ada!"

@@ -1,0 +1,4 @@
+function shout(text) {
+  return text.toUpperCase() + "!";
+}
+module.exports = { shout };
