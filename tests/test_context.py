@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from healer.llm.accounting import estimate_tokens
 from healer.models import Failure
 from healer.pipeline.context import (
     CodebaseContext,
     build_context,
     collect_files,
-    estimate_tokens,
     import_graph,
     mentioned_paths,
     outline,

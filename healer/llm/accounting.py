@@ -26,6 +26,11 @@ PRICES_PER_MILLION: dict[str, tuple[float, float]] = {
 LOCAL_PREFIX = "local"
 
 
+def estimate_tokens(text: str) -> int:
+    """Characters / 4, rounded up: tokenizer-free, close enough for code and prose."""
+    return -(-len(text) // 4)
+
+
 def _price(model: str) -> tuple[float, float] | None:
     name = model.rsplit("/", 1)[-1].lower()  # "openai/gpt-4o" -> "gpt-4o"
     matches = [prefix for prefix in PRICES_PER_MILLION if name.startswith(prefix)]

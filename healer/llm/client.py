@@ -30,7 +30,7 @@ from tenacity import (
 
 from healer.config import Settings
 from healer.errors import ConfigError, ContextOverflowError, EndpointError, ModelOutputError
-from healer.llm.accounting import UsageLedger, estimate_cost
+from healer.llm.accounting import UsageLedger, estimate_cost, estimate_tokens
 from healer.llm.cache import FILE_NAME, ResponseCache, cache_key
 from healer.models import Completion, Usage
 from healer.prompts import render
@@ -410,10 +410,6 @@ def join_continuation(partial: str, more: str, *, min_overlap: int = 16) -> str:
         if partial.endswith(more[:size]):
             return partial + more[size:]
     return partial + more
-
-
-def estimate_tokens(text: str) -> int:
-    return (len(text) + 3) // 4
 
 
 def _usage(response: Any, messages: list[dict[str, str]], text: str | None) -> Usage:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from healer.llm.accounting import estimate_tokens
 from healer.models import Failure, Value
 
 log = logging.getLogger(__name__)
@@ -103,11 +104,6 @@ class CodebaseContext(Value):
     omitted: list[str]
     skipped: list[str] = Field(default_factory=list)  # binary, lock or oversized files: never shown
     tokens: int = 0  # estimated tokens of `text`
-
-
-def estimate_tokens(text: str) -> int:
-    """Characters / 4, rounded up."""
-    return -(-len(text) // 4)
 
 
 def build_context(
