@@ -94,6 +94,7 @@ def _meta(args: argparse.Namespace, argv: list[str], settings: Settings, planned
         "machine": f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}",
         "planned": list(dict.fromkeys([*previous.get("planned", []), *planned])),
         "skipped": skipped,
+        "notes": previous.get("notes", []),
     }
 
 
@@ -138,8 +139,9 @@ def command_report(args: argparse.Namespace) -> int:
     if not results.path.is_file():
         print(f"no results in {args.out}", file=sys.stderr)
         return 2
-    meta = {**results.meta, "notes": [*results.meta.get("notes", []), *args.note]}
-    write_outputs(args.out, list(results.results.values()), meta)
+    results.meta = {**results.meta, "notes": [*results.meta.get("notes", []), *args.note]}
+    results.save()
+    write_outputs(args.out, list(results.results.values()), results.meta)
     print(f"results: {_relative(args.out / RESULTS_MD)}")
     return 0
 

@@ -63,15 +63,23 @@ def build_case(case: Case, *, settings: Settings, budget: Budget, work: Path,
 
 
 def code_version(repo: Path = REPO_ROOT) -> str:
-    """The commit of the healer that builds (`-dirty` with uncommitted changes), or its
-    package version outside a git checkout."""
-    try:
-        proc = subprocess.run(["git", "-C", str(repo), "describe", "--always", "--dirty",
-                               "--abbrev=7", "--exclude=*"],
-                              capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
+    """The commit of the healer that builds, `-dirty` when files other than benchmark results
+    differ from it, or the package version outside a git checkout."""
+    commit = _git(repo, "rev-parse", "--short=7", "HEAD")
+    if commit is None:
         return healer.__version__
-    return proc.stdout.strip() if proc.returncode == 0 else healer.__version__
+    changed = _git(repo, "status", "--porcelain", "--untracked-files=no", "--", ".",
+                   ":(exclude)benchmarks/results")
+    return f"{commit}-dirty" if changed else commit
+
+
+def _git(repo: Path, *args: str) -> str | None:
+    try:
+        proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                              timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
 
 
 def pending(cases: list[Case], results: ResultsFile, force: bool) -> list[Case]:

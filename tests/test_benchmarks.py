@@ -4,6 +4,7 @@ the real Docker sandbox; the pass-at-round curve, crashes, resuming and the writ
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from benchmarks.__main__ import main as bench_main
 from benchmarks.cases import Case, exercism_cases, exercism_spec_text, select
 from benchmarks.record import ResultsFile, SpecResult, green_by_round, pass_rate_curve
-from benchmarks.runner import build_case, run_cases
+from benchmarks.runner import build_case, code_version, run_cases
 from benchmarks.summary import render_markdown, write_outputs
 from healer.budget import Budget
 from healer.config import Settings
@@ -205,6 +206,7 @@ def test_report_command_rewrites_markdown_from_json(tmp_path) -> None:
     assert bench_main(["report", "--out", str(out), "--note", "resumed once"]) == 0
     md = (out / "results.md").read_text()
     assert "Note: resumed once" in md
+    assert json.loads((out / "results.json").read_text())["meta"]["notes"] == ["resumed once"]
     assert "pass@round0 (one-shot): 0/1 (0%)" in md and "pass@round1: 1/1 (100%)" in md
 
 
@@ -225,3 +227,21 @@ def test_a_crash_mid_build_keeps_what_the_report_recorded(tmp_path) -> None:
     assert result.status == "crash" and "HTTP 400" in result.error
     assert (result.prompt_tokens, result.completion_tokens, result.calls) == (900, 100, 2)
     assert result.green_at == [False, False, False] and result.strategies == ["generate"]
+
+
+def test_the_code_version_ignores_benchmark_results_only(tmp_path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "benchmarks" / "results" / "r.json").write_text("{}\n")
+    (tmp_path / "app.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    clean = code_version(tmp_path)
+    assert len(clean) == 7 and not clean.endswith("-dirty")
+    (tmp_path / "benchmarks" / "results" / "r.json").write_text('{"a": 1}\n')
+    assert code_version(tmp_path) == clean
+    (tmp_path / "app.py").write_text("x = 2\n")
+    assert code_version(tmp_path) == f"{clean}-dirty"
