@@ -295,6 +295,17 @@ def test_a_prompt_longer_than_the_context_is_its_own_error(
     assert not isinstance(caught.value, ContextOverflowError)
 
 
+def test_a_continuation_past_the_context_still_counts_the_parts_answered(
+    client: LLMClient, fake_llm: FakeLLM
+) -> None:
+    overflow = error_body(400, "request (8357 tokens) exceeds the available context size")
+    fake_llm.enqueue(Reply(text="x" * 400, finish_reason="length"), Reply(status=400, body=overflow))
+    with pytest.raises(ContextOverflowError):
+        client.complete(ASK, stage="debug")
+    usage = client.ledger.by_stage["debug"]
+    assert usage.calls == 1 and usage.completion_tokens == 100 and usage.seconds > 0
+
+
 def test_continuation_of_a_schema_answer_drops_response_format(
     client: LLMClient, fake_llm: FakeLLM
 ) -> None:

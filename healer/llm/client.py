@@ -29,7 +29,13 @@ from tenacity import (
 )
 
 from healer.config import Settings
-from healer.errors import ConfigError, ContextOverflowError, EndpointError, ModelOutputError
+from healer.errors import (
+    ConfigError,
+    ContextOverflowError,
+    EndpointError,
+    HealerError,
+    ModelOutputError,
+)
 from healer.llm.accounting import UsageLedger, estimate_cost, estimate_tokens
 from healer.llm.cache import FILE_NAME, ResponseCache, cache_key
 from healer.models import Completion, Usage
@@ -175,7 +181,12 @@ class LLMClient:
         text, usage, finish = "", Usage(), "length"
         messages = request.messages
         for attempt in range(MAX_CONTINUATIONS + 1):
-            part = self._answer(messages, request, with_schema=attempt == 0)
+            try:
+                part = self._answer(messages, request, with_schema=attempt == 0)
+            except HealerError:
+                if attempt:  # the parts already answered were paid for
+                    self._record(stage, usage, started)
+                raise
             usage = usage + part.usage
             if part.text is None:
                 self._record(stage, usage, started)
