@@ -26,8 +26,8 @@ demo: setup
 	$(BIN)/healer build $(SPEC) -o $(OUT) --max-iters 5
 
 bench: setup
-	$(BIN)/python -m benchmarks run --suite all --difficulty-max 3 --skip chrome-extension \
-		--max-iters 3 --workers 2 --request-timeout 1800 --out benchmarks/results/local-qwen1.5b
+	$(BIN)/python -m benchmarks run --suite all --difficulty-max 3 --max-iters 3 --workers 2 \
+		--request-timeout 1800 --out benchmarks/results/local-qwen1.5b
 
 bench-orchestration: $(BIN)/healer
 	$(BIN)/python -m benchmarks orchestration
