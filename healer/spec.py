@@ -5,19 +5,23 @@ Sections healer understands in the main spec (any heading level, case-insensitiv
 - `## Keep`: globs of files that regeneration never overwrites (assets, images).
 - `## Tests` / `## Acceptance tests`: the user's test files or folders, relative to the spec.
   They are copied into the project, shown to the model, and never changed by it.
+- `## Files`: bullets that start with the files' paths, in backticks, then a colon; those files
+  are always generated, whatever the model's file list says.
 Per-file specs: `popup.js.md` beside the spec, or `files/src/app.py.md` under a `files/`
 folder beside it, add their text to the prompt of `popup.js` or `src/app.py`.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
-from healer.errors import SpecError
+from healer.errors import PathEscapeError, SpecError
 from healer.models import Spec
 from healer.paths import relative_path
 
+log = logging.getLogger(__name__)
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 SECTION_NAMES = {
     "checks": "checks",
@@ -26,6 +30,7 @@ SECTION_NAMES = {
     "acceptance tests": "tests",
 }
 MAX_SPEC_BYTES = 1_000_000
+FILE_NAME = re.compile(r"^[\w.-]+(/[\w.-]+)*\.[A-Za-z0-9]{1,8}$")  # src/app.py, popup.html
 
 
 def load_spec(source: str | Path, *, tests: list[str] | None = None) -> Spec:
@@ -75,6 +80,34 @@ def _with_sections(spec: Spec, folder: Path, extra_tests: list[str]) -> Spec:
 def sections_of(markdown: str) -> dict[str, list[str]]:
     """Items (bullets or code-block lines) of the sections healer understands."""
     found: dict[str, list[str]] = {}
+    for section, line, in_code in _section_lines(markdown, SECTION_NAMES):
+        item = _item(line, in_code)
+        if item:
+            found.setdefault(section, []).append(item)
+    return found
+
+
+def named_files(spec: Spec) -> list[str]:
+    """Paths the spec's `## Files` section names at the start of its bullets ("- `a.js` and
+    `b.js`: ..."), and the files that have a per-file spec: files the project must have."""
+    names: list[str] = []
+    for _, line, in_code in _section_lines(spec.text, {"files": "files"}):
+        bullet = None if in_code else re.match(r"^\s*(?:[-*+]|\d+[.)])\s+(.*)$", line)
+        if bullet:
+            lead = bullet.group(1).split(":", 1)[0]
+            names += [n for n in re.findall(r"`([^`\s]+)`", lead) if FILE_NAME.match(n)]
+    names += list(spec.file_specs)
+    paths = []
+    for name in dict.fromkeys(names):
+        try:
+            paths.append(relative_path(name))
+        except PathEscapeError:
+            log.warning("the spec names %s, a path outside the project: ignored", name)
+    return paths
+
+
+def _section_lines(markdown: str, names: dict[str, str]):
+    """(section, line, inside a code block) for every line under a heading named in `names`."""
     current: str | None = None
     in_code = False
     for line in markdown.splitlines():
@@ -83,14 +116,10 @@ def sections_of(markdown: str) -> dict[str, list[str]]:
             continue
         heading = None if in_code else HEADING.match(line)
         if heading:
-            current = SECTION_NAMES.get(heading.group(2).strip().lower().rstrip(":"))
+            current = names.get(heading.group(2).strip().lower().rstrip(":"))
             continue
-        if current is None:
-            continue
-        item = _item(line, in_code)
-        if item:
-            found.setdefault(current, []).append(item)
-    return found
+        if current is not None:
+            yield current, line, in_code
 
 
 def _item(line: str, in_code: bool) -> str | None:

@@ -1,7 +1,11 @@
 import pytest
 
+from healer.config import Settings
 from healer.errors import ModelOutputError
-from healer.pipeline.file_list import parse_file_list
+from healer.llm.client import LLMClient
+from healer.models import Plan, Spec
+from healer.pipeline.file_list import make_file_list, parse_file_list
+from tests.fakellm import FakeLLM
 
 
 def paths(text: str) -> list[str]:
@@ -31,3 +35,12 @@ def test_prose_without_paths_is_an_error() -> None:
 def test_escaping_paths_are_refused(evil: str) -> None:
     with pytest.raises(ModelOutputError, match="unsafe path"):
         parse_file_list(f'{{"files": [{{"path": "{evil}"}}]}}')
+
+
+def test_files_the_spec_names_are_added_when_the_model_leaves_them_out(
+        fake_llm: FakeLLM, fake_settings: Settings) -> None:
+    spec = Spec(text="# Ext\n## Files\n- `popup.html`: the page\n- `popup.js`: its script\n")
+    fake_llm.enqueue('{"files": [{"path": "popup.html", "purpose": "the page"}]}')
+    listed = make_file_list(LLMClient(fake_settings), spec, Plan(text="plan"))
+    assert [(f.path, f.purpose) for f in listed.files] == [
+        ("popup.html", "the page"), ("popup.js", "named in the spec")]

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from healer.errors import PathEscapeError, SpecError
-from healer.spec import acceptance_files, load_spec, prompt_text, sections_of
+from healer.spec import acceptance_files, load_spec, named_files, prompt_text, sections_of
 
 
 def write(path: Path, text: str) -> Path:
@@ -54,3 +54,15 @@ def test_missing_acceptance_test_and_escaping_keep(tmp_path: Path) -> None:
         load_spec(str(write(tmp_path / "s.md", "# S\n## Tests\n- nope_test.py\n")))
     with pytest.raises(PathEscapeError):
         load_spec(str(write(tmp_path / "k.md", "# S\n## Keep\n- ../secret\n")))
+
+
+def test_files_the_spec_names(tmp_path: Path) -> None:
+    text = ("# Ext\n## Files\n- `manifest.json`: version 3, uses `chrome.tabs.query`.\n"
+            "- `options.html` and `options.js`: settings.\n  - `nested/note.txt`: a sub-bullet\n"
+            "- `popup.js` shows `#page-title`\n- `../escape.py`: ignored\n- a bullet with no path\n"
+            "```\n- `in_code.py`: not a bullet\n```\n## Other\n- `other.py`: elsewhere\n")
+    spec_file = write(tmp_path / "spec.md", text)
+    write(tmp_path / "files" / "lib" / "util.py.md", "Helpers.")
+    assert named_files(load_spec(str(spec_file))) == [
+        "manifest.json", "options.html", "options.js", "nested/note.txt", "popup.js",
+        "lib/util.py"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -12,11 +13,12 @@ from healer.paths import relative_path
 from healer.pipeline.layout import align_with_tests
 from healer.pipeline.messages import chat
 from healer.prompts import render
-from healer.spec import acceptance_files, prompt_text
+from healer.spec import acceptance_files, named_files, prompt_text
 
 if TYPE_CHECKING:
     from healer.llm.client import LLMClient
 
+log = logging.getLogger(__name__)
 STAGE = "file_list"
 ATTEMPTS = 3
 SCHEMA: dict[str, Any] = {
@@ -56,10 +58,21 @@ def make_file_list(llm: LLMClient, spec: Spec, plan: Plan) -> FileList:
             continue
         kept = align_with_tests(FileList(files=[f for f in files if f.path not in fixed]),
                                 acceptance_files(spec))
+        kept = with_named_files(kept, [p for p in named_files(spec) if p not in fixed])
         if kept.files:
             return kept
         reason = "it lists no file to write"
     raise ModelOutputError(f"no usable file list after {ATTEMPTS} answers: {reason}")
+
+
+def with_named_files(file_list: FileList, named: list[str]) -> FileList:
+    """Add the files the spec names that the model left out (a small model drops some)."""
+    planned = {f.path for f in file_list.files}
+    missing = [path for path in named if path not in planned]
+    if missing:
+        log.info("adding files the spec names but the file list left out: %s", ", ".join(missing))
+    return FileList(files=[*file_list.files,
+                           *(PlannedFile(path=p, purpose="named in the spec") for p in missing)])
 
 
 def parse_file_list(text: str) -> list[PlannedFile]:
