@@ -6,7 +6,8 @@ from pathlib import Path
 
 from healer.config import Settings
 from healer.llm.client import LLMClient
-from healer.pipeline.debug import choose_format, converse, extract_diagnosis
+from healer.models import Failure, Plan, Spec
+from healer.pipeline.debug import choose_format, converse, extract_diagnosis, repair
 from tests.fakellm import FakeLLM, Reply, error_body
 
 CODE = "def area(w, h):\n    return w + h\n"
@@ -104,3 +105,17 @@ def test_a_retry_neither_repeats_shown_files_nor_crashes_past_the_context(
     assert "geo.py: as shown above" in retry and "return w + h" not in retry
     assert result.changed == [] and "did not fit the model's context" in result.error
     assert (root / "geo.py").read_text() == CODE
+
+
+def test_a_local_model_rewrites_the_implicated_small_file_whole_beside_big_ones(
+        fake_llm: FakeLLM, fake_settings: Settings, tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "big.py").write_text("".join(f"X{i} = {i}\n" for i in range(400)))
+    fixed = "Diagnosis: it adds.\n\n```python\n# geometry\ndef area(w, h):\n    return w * h\n```\n"
+    fake_llm.enqueue(fixed)
+    failure = Failure(check="pytest", file="geo.py", line=2, message="assert 5 == 6")
+    local = LLMClient(fake_settings.model_copy(update={"model": "local-test"}))
+    result = repair(local, root, Spec(text="Area."), Plan(text="plan"), [failure], protected=[],
+                    budget_tokens=10_000)
+    assert "the whole\ncorrected file" in fake_llm.requests[0]["messages"][-1]["content"]
+    assert result.changed == ["geo.py"] and "w * h" in (root / "geo.py").read_text()

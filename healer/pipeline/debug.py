@@ -12,7 +12,7 @@ from healer.errors import ContextOverflowError, EditError, ModelOutputError, Pat
 from healer.models import Edit, Failure, Plan, Spec, Value
 from healer.pipeline.context import build_context
 from healer.pipeline.edits import apply_edits, parse_edits
-from healer.pipeline.failures import format_failures
+from healer.pipeline.failures import format_failures, implicated_files
 from healer.pipeline.fences import fenced_blocks
 from healer.pipeline.messages import chat
 from healer.prompts import render
@@ -57,8 +57,9 @@ def repair(
 ) -> Repair:
     """Ask for a diagnosis and edits, apply them; a failed edit goes back to the model."""
     context = build_context(root, failures, budget_tokens=budget_tokens, plan_text=plan.text)
-    fmt = choose_format(edit_format, llm.model, root, context.full)
-    example = next((p for p in context.full if p not in protected), "app.py")
+    likely = [p for p in implicated_files(failures, set(context.full)) if p not in protected]
+    fmt = choose_format(edit_format, llm.model, root, likely or context.full)
+    example = next((p for p in [*likely, *context.full] if p not in protected), "app.py")
     messages = chat(
         "debug", spec=prompt_text(spec), plan=plan.text, codebase=context.text,
         failures=format_failures(failures), protected_note=protected_note(protected),
@@ -76,7 +77,8 @@ def format_instructions(edit_format: str, example_path: str) -> str:
 
 
 def choose_format(setting: str, model: str, root: Path, shown: list[str]) -> str:
-    """The edit format to ask for: `auto` means whole files for a local model on small files."""
+    """The edit format to ask for: `auto` means whole files for a local model when the files
+    it would rewrite (those the failures implicate, else all it is shown) are small."""
     if setting in FORMATS:
         return setting
     lines = sum(len((root / p).read_text(encoding="utf-8", errors="replace").splitlines())
