@@ -90,6 +90,18 @@ def test_an_answer_that_changes_nothing_is_sent_back(fake_llm: FakeLLM, fake_set
                       protected=[], edit_format="whole-file", example="geo.py")
     assert result.changed == ["geo.py"] and "w * h" in (root / "geo.py").read_text()
     assert "leaves every file exactly as it was" in fake_llm.requests[1]["messages"][-1]["content"]
+    assert fake_llm.requests[1]["temperature"] == 0.8  # the same prompt, sampled hotter
+
+
+def test_a_second_unchanged_answer_ends_the_turn(fake_llm: FakeLLM, fake_settings: Settings,
+                                                 tmp_path: Path) -> None:
+    root = project(tmp_path)
+    same = f"Diagnosis: nothing to do.\n\ngeo.py\n```python\n{CODE}```\n"
+    fake_llm.enqueue(same, same, same)
+    result = converse(LLMClient(fake_settings), root, [{"role": "user", "content": "fix"}],
+                      protected=[], edit_format="whole-file", example="geo.py")
+    assert fake_llm.count == 2 and result.changed == []
+    assert "leaves every file exactly as it was" in result.error
 
 
 def test_a_retry_neither_repeats_shown_files_nor_crashes_past_the_context(

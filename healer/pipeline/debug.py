@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,8 +22,10 @@ from healer.spec import prompt_text
 if TYPE_CHECKING:
     from healer.llm.client import LLMClient
 
+log = logging.getLogger(__name__)
 STAGE = "debug"
 ATTEMPTS = 3
+RETHINK_TEMPERATURE = 0.8
 UNCHANGED_REASON = (
     "your answer leaves every file exactly as it was, so the same checks would fail again."
     " The checks are right: change the code so that they pass"
@@ -104,6 +107,7 @@ def converse(
     diagnosis, reason, edits = "", "", []
     asked, base = edit_format, messages
     shown = "\n".join(m["content"] for m in base)
+    repeated = False  # an answer already left every file as it was
     for attempt in range(ATTEMPTS):
         try:
             answer = llm.complete(messages, stage=STAGE, temperature=temperature)
@@ -120,11 +124,18 @@ def converse(
             if not edits:
                 raise ModelOutputError("the answer holds no edit in the format asked for")
             changed = apply_edits(root, edits, protected=protected).changed
-            if not changed:
-                raise ModelOutputError(UNCHANGED_REASON)
-            return Repair(diagnosis=diagnosis, edits=edits, changed=changed)
+            if changed:
+                return Repair(diagnosis=diagnosis, edits=edits, changed=changed)
+            reason = UNCHANGED_REASON
         except (EditError, ModelOutputError, PathEscapeError) as exc:
             reason = str(exc)
+        if reason == UNCHANGED_REASON:
+            # At a low temperature the same prompt brings the same answer back: one retry,
+            # sampled hotter; a second unchanged answer ends the turn (the loop moves on).
+            if repeated:
+                break
+            repeated, temperature = True, RETHINK_TEMPERATURE
+            log.info("the answer changed no file; asking again at temperature %s", temperature)
         asked = "whole-file" if attempt == ATTEMPTS - 2 else edit_format
         retry = render("edit_retry", reason=reason, files=_current_files(root, edits, shown),
                        edit_format=format_instructions(asked, example))
