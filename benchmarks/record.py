@@ -71,11 +71,15 @@ def from_report(report: RunReport, *, name: str, suite: str, difficulty: int | N
 
 
 def crashed(*, name: str, suite: str, difficulty: int | None, max_iters: int, wall: float,
-            error: str, output: str = "") -> SpecResult:
-    return SpecResult(name=name, suite=suite, difficulty=difficulty, status="crash",
-                      stop_reason="crashed", green_at=[False] * (max_iters + 1),
-                      wall_seconds=round(wall, 2), overhead_seconds=round(wall, 2),
-                      error=error, output=output)
+            error: str, output: str = "", report: RunReport | None = None) -> SpecResult:
+    """A build that raised; what its report recorded until then (rounds, tokens) is kept."""
+    crash = {"status": "crash", "stop_reason": "crashed", "error": error}
+    if report is not None:
+        return from_report(report, name=name, suite=suite, difficulty=difficulty,
+                           max_iters=max_iters, wall=wall).model_copy(update=crash)
+    return SpecResult(name=name, suite=suite, difficulty=difficulty,
+                      green_at=[False] * (max_iters + 1), wall_seconds=round(wall, 2),
+                      overhead_seconds=round(wall, 2), output=output, **crash)
 
 
 def pass_rate_curve(results: list[SpecResult]) -> list[float]:

@@ -53,12 +53,8 @@ def build_case(case: Case, *, settings: Settings, budget: Budget, work: Path,
     except Exception as exc:  # noqa: BLE001 - a crash is a recorded fail, never the end
         log.warning("build of %s crashed: %s", case.name, exc)
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:2000]
-        wall = time.monotonic() - started
-        report = read_report(output)  # the rounds, tokens and time until the crash
-        if report is None:
-            return crashed(**ident, wall=wall, error=error, output=str(output))
-        return from_report(report, **ident, wall=wall).model_copy(
-            update={"status": "crash", "stop_reason": "crashed", "error": error})
+        return crashed(**ident, wall=time.monotonic() - started, error=error,
+                       output=str(output), report=read_report(output))
     return from_report(report, **ident, wall=time.monotonic() - started)
 
 

@@ -30,6 +30,7 @@ SECTION_NAMES = {
     "acceptance tests": "tests",
 }
 MAX_SPEC_BYTES = 1_000_000
+BULLET = re.compile(r"^(?:[-*+]|\d+[.)])\s+(.*)$")  # "- item", "* item", "1. item", "2) item"
 FILE_NAME = re.compile(r"^[\w.-]+(/[\w.-]+)*\.[A-Za-z0-9]{1,8}$")  # src/app.py, popup.html
 
 
@@ -92,7 +93,7 @@ def named_files(spec: Spec) -> list[str]:
     `b.js`: ..."), and the files that have a per-file spec: files the project must have."""
     names: list[str] = []
     for _, line, in_code in _section_lines(spec.text, {"files": "files"}):
-        bullet = None if in_code else re.match(r"^\s*(?:[-*+]|\d+[.)])\s+(.*)$", line)
+        bullet = None if in_code else BULLET.match(line.strip())
         if bullet:
             lead = bullet.group(1).split(":", 1)[0]
             names += [n for n in re.findall(r"`([^`\s]+)`", lead) if FILE_NAME.match(n)]
@@ -126,7 +127,7 @@ def _item(line: str, in_code: bool) -> str | None:
     stripped = line.strip()
     if in_code:
         return stripped or None
-    bullet = re.match(r"^[-*+]\s+(.*)$", stripped) or re.match(r"^\d+[.)]\s+(.*)$", stripped)
+    bullet = BULLET.match(stripped)
     if not bullet:
         return None
     text = bullet.group(1).strip()

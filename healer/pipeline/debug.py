@@ -126,10 +126,10 @@ def converse(
             changed = apply_edits(root, edits, protected=protected).changed
             if changed:
                 return Repair(diagnosis=diagnosis, edits=edits, changed=changed)
-            reason = UNCHANGED_REASON
+            reason, unchanged = UNCHANGED_REASON, True
         except (EditError, ModelOutputError, PathEscapeError) as exc:
-            reason = str(exc)
-        if reason == UNCHANGED_REASON:
+            reason, unchanged = str(exc), False
+        if unchanged:
             # At a low temperature the same prompt brings the same answer back: one retry,
             # sampled hotter; a second unchanged answer ends the turn (the loop moves on).
             if repeated:
@@ -162,6 +162,7 @@ def _current_files(root: Path, edits: list[Edit], shown: str) -> str:
     for path in dict.fromkeys(e.path for e in edits):
         target = root / path
         if not target.is_file():
+            parts.append(f"{path}: does not exist yet")
             continue
         text = target.read_text(encoding="utf-8", errors="replace")
         if text.strip() and text.strip() in shown:
