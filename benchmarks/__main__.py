@@ -59,6 +59,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     orch.add_argument("--delay", type=float, default=0.3, help="scripted answer delay, seconds")
     orch.add_argument("--out", type=Path,
                       default=REPO_ROOT / "benchmarks" / "results" / "orchestration.md")
+    fuzzy = sub.add_parser("fuzzy-margins", help="wrong-place rate of fuzzy SEARCH matches")
+    fuzzy.add_argument("--files", type=int, default=300, help="standard-library files to sample")
+    fuzzy.add_argument("--seed", type=int, default=1)
+    fuzzy.add_argument("--out", type=Path,
+                       default=REPO_ROOT / "benchmarks" / "results" / "fuzzy_margins.md")
     return parser.parse_args(argv)
 
 
@@ -154,6 +159,14 @@ def main(argv: list[str] | None = None) -> int:
         return command_run(args, argv)
     if args.command == "report":
         return command_report(args)
+    if args.command == "fuzzy-margins":
+        from benchmarks.fuzzy_margins import main as fuzzy_margins
+
+        text = fuzzy_margins(files=args.files, seed=args.seed)
+        command = "python -m benchmarks " + shlex.join(argv)
+        args.out.write_text(f"# Fuzzy SEARCH matches\n\n`{command}`\n\n{text}\n")
+        print(text)
+        return 0
     from benchmarks.orchestration import main as orchestration
 
     return orchestration(delay=args.delay, out=args.out)

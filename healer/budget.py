@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from healer.models import Usage, Value
+from healer.errors import BudgetSpentError
+from healer.models import RunResult, Usage, Value
+
+if TYPE_CHECKING:
+    from healer.sandbox.base import Sandbox
 
 
 class Budget(Value):
@@ -25,6 +32,15 @@ class Meter:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
+    def seconds_left(self) -> float | None:
+        """Seconds until the deadline (`--timeout`), None without one."""
+        if self.budget.timeout is None:
+            return None
+        return self.budget.timeout - self.elapsed
+
+    def time_spent(self) -> str:
+        return f"time budget spent ({self.elapsed:.0f}s of {self.budget.timeout:.0f}s)"
+
     def exhausted(self, repairs_done: int, usage: Usage) -> str | None:
         """Why no further repair round may start, or None."""
         b = self.budget
@@ -35,5 +51,55 @@ class Meter:
         if b.max_cost is not None and (usage.cost_usd or 0.0) >= b.max_cost:
             return f"cost budget spent (${usage.cost_usd:.4f} of ${b.max_cost:.2f})"
         if b.timeout is not None and self.elapsed >= b.timeout:
-            return f"time budget spent ({self.elapsed:.0f}s of {b.timeout:.0f}s)"
+            return self.time_spent()
         return None
+
+
+class CallLimits:
+    """What a single model call or check may still spend: the rest of the build's budget.
+
+    The LLM client cuts each request's timeout to the time left and its `max_tokens` to the
+    tokens left, and raises BudgetSpentError instead of starting a call that cannot fit.
+    """
+
+    def __init__(self, meter: Meter, used_tokens: Callable[[], int]) -> None:
+        self.meter, self.used_tokens = meter, used_tokens
+
+    def seconds(self, wanted: float) -> float:
+        """`wanted` seconds, cut to the time left; BudgetSpentError when none is left."""
+        left = self.meter.seconds_left()
+        if left is None:
+            return wanted
+        if left <= 0:
+            raise BudgetSpentError(self.meter.time_spent())
+        return min(wanted, left)
+
+    def tokens(self, wanted: int) -> int:
+        """`wanted` completion tokens, cut to the tokens left in the budget."""
+        cap = self.meter.budget.max_tokens
+        if cap is None:
+            return wanted
+        left = cap - self.used_tokens()
+        if left <= 0:
+            raise BudgetSpentError(f"token budget spent ({self.used_tokens()} of {cap})")
+        return min(wanted, left)
+
+
+class BoundedSandbox:
+    """A sandbox whose every command ends by the build's deadline (Sandbox protocol)."""
+
+    def __init__(self, inner: Sandbox, limits: CallLimits) -> None:
+        self.inner, self.limits = inner, limits
+        self.name = inner.name
+
+    def prepare(self, project: Path, *, timeout: float | None = None) -> RunResult | None:
+        left = self.limits.seconds(timeout or float("inf"))
+        return self.inner.prepare(project, timeout=None if left == float("inf") else left)
+
+    def run(self, project: Path, command: str, *, timeout: float,
+            network: bool = False) -> RunResult:
+        return self.inner.run(project, command, timeout=self.limits.seconds(timeout),
+                              network=network)
+
+    def close(self) -> None:
+        self.inner.close()

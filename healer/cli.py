@@ -17,6 +17,8 @@ from healer import __version__
 from healer.budget import Budget
 from healer.config import Settings, load_settings
 from healer.errors import HealerError, UsageError
+from healer.models import verdict
+from healer.report import outcome
 from healer.ui import Progress, checks_table, console, report_table
 
 EXIT_GREEN, EXIT_NOT_GREEN, EXIT_USAGE, EXIT_INFRA = 0, 1, 2, 3
@@ -135,6 +137,7 @@ def build(spec: str, output: Path | None, max_iters: int, max_tokens: int | None
     elif not quiet:
         console.print(report_table(report))
         console.print(f"report: {Path(report.output) / '.healer' / 'report.md'}")
+        console.print(f"[bold]{outcome(report)}[/] ({report.stop_reason})")
     sys.exit(EXIT_GREEN if report.status == "green" else EXIT_NOT_GREEN)
 
 
@@ -151,7 +154,7 @@ def check(folder: Path, unsafe_local: bool, as_json: bool) -> None:
         click.echo(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
     else:
         console.print(checks_table(results))
-    sys.exit(EXIT_GREEN if all(r.passed for r in results) else EXIT_NOT_GREEN)
+    sys.exit(EXIT_GREEN if verdict(results) else EXIT_NOT_GREEN)
 
 
 @cli.command()

@@ -12,7 +12,8 @@ from healer.checks import run_checks
 from healer.config import Settings
 from healer.errors import UsageError
 from healer.events import NO_EVENTS, Events
-from healer.generation import SPEC, generate_project, regenerate_one
+from healer.generation import SPEC, generate_project, load_contract, regenerate_one
+from healer.llm.accounting import price_of
 from healer.loop import Session, build
 from healer.models import CheckResult, RunReport, Value
 from healer.pipeline.context import build_context
@@ -43,10 +44,24 @@ def run_build(spec_arg: str, output: Path, settings: Settings, budget: Budget, *
               tests: list[str] | None = None, unsafe_local: bool = False,
               events: Events = NO_EVENTS) -> RunReport:
     spec = load_spec(spec_arg, tests=tests)
+    _check_cost_budget(settings, budget)
     with open_checks_sandbox(settings, unsafe_local=unsafe_local) as sandbox, \
             open_llm(settings) as llm:
         session = Session(llm=llm, sandbox=sandbox, settings=settings, events=events)
         return build(spec, Workspace(output), session, budget)
+
+
+def _check_cost_budget(settings: Settings, budget: Budget) -> None:
+    """`--max-cost` needs a price: a cost budget that could never be counted is refused."""
+    if budget.max_cost is None or settings.uses_local_model:
+        return
+    if price_of(settings.model or "", settings.prices) is None:
+        raise UsageError(
+            f"--max-cost needs the price of model {settings.model!r}, which healer does not know",
+            hint="set price_input_per_mtok and price_output_per_mtok (dollars per million "
+                 "tokens) in healer.toml or as HEALER_PRICE_INPUT_PER_MTOK and "
+                 "HEALER_PRICE_OUTPUT_PER_MTOK",
+        )
 
 
 def run_check(folder: Path, settings: Settings, *, unsafe_local: bool = False) -> list[CheckResult]:
@@ -55,9 +70,10 @@ def run_check(folder: Path, settings: Settings, *, unsafe_local: bool = False) -
     saved = root / STATE_DIR / SPEC
     spec_text = saved.read_text(encoding="utf-8") if saved.is_file() else ""
     declared = [*sections_of(spec_text).get("checks", []), *settings.checks]
+    contract = load_contract(Workspace(root)) if (root / STATE_DIR).is_dir() else None
     with open_checks_sandbox(settings, unsafe_local=unsafe_local) as sandbox:
         return run_checks(root, sandbox, declared=declared, timeout=settings.check_timeout,
-                          spec_text=spec_text)
+                          spec_text=spec_text, contract=contract)
 
 
 class DebugResult(Value):

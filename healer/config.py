@@ -59,6 +59,14 @@ class Settings(BaseModel):
     context_tokens: int = Field(60_000, ge=1000)  # codebase shown to the debugger
     edit_format: Literal["auto", "search-replace", "whole-file"] = "auto"
 
+    # dollars per million tokens, for a model without a known list price (--max-cost needs one)
+    price_input_per_mtok: float | None = Field(None, ge=0)
+    price_output_per_mtok: float | None = Field(None, ge=0)
+
+    @property
+    def prices(self) -> tuple[float | None, float | None]:
+        return self.price_input_per_mtok, self.price_output_per_mtok
+
     @property
     def uses_local_model(self) -> bool:
         return not self.base_url

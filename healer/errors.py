@@ -7,6 +7,7 @@
     │   └── PathEscapeError          a path that leaves the output folder
     ├── ModelOutputError             the model answered garbage (after retries)
     ├── EditError                    an edit that cannot be applied
+    ├── BudgetSpentError             the build's time or token budget ran out mid-call (exit 1)
     └── InfrastructureError          something healer depends on is unavailable (exit 3)
         ├── EndpointError            the LLM endpoint failed (after retries)
         ├── SandboxError             the sandbox cannot run
@@ -56,6 +57,10 @@ class ModelOutputError(HealerError, ValueError):
 
 class EditError(HealerError, ValueError):
     """An edit could not be applied; `reason` is what the model is told."""
+
+
+class BudgetSpentError(HealerError):
+    """`--timeout` or `--max-tokens` ran out while a call or check was under way."""
 
 
 class InfrastructureError(HealerError):

@@ -12,6 +12,7 @@ import json
 import threading
 from typing import TYPE_CHECKING
 
+from healer.checks.acceptance import Contract
 from healer.errors import UsageError
 from healer.events import NO_EVENTS, Events
 from healer.models import FileList, GeneratedFile, Plan, Spec
@@ -28,6 +29,7 @@ PLAN = "plan.md"
 FILES = "files.json"
 SPEC = "spec.md"
 SPEC_HASH = "spec.sha256"
+CONTRACT = "acceptance.json"
 
 
 def spec_hash(spec: Spec) -> str:
@@ -85,6 +87,20 @@ def install_acceptance_tests(spec: Spec, ws: Workspace) -> list[str]:
     for rel, source in acceptance_files(spec).items():
         ws.install(source, rel)
     return list(acceptance_files(spec))
+
+
+def load_contract(ws: Workspace) -> Contract | None:
+    """The acceptance contract collected for this folder, None if absent or unreadable."""
+    path = ws.state / CONTRACT
+    try:
+        return Contract.model_validate_json(path.read_text()) if path.is_file() else None
+    except ValueError:
+        return None
+
+
+def save_contract(ws: Workspace, contract: Contract) -> None:
+    ws.state.mkdir(parents=True, exist_ok=True)
+    (ws.state / CONTRACT).write_text(contract.model_dump_json(indent=2) + "\n")
 
 
 def load_plan(ws: Workspace) -> Plan | None:

@@ -15,22 +15,26 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from healer.budget import Budget, Meter
-from healer.checks import run_checks
+from healer.budget import BoundedSandbox, Budget, CallLimits, Meter
+from healer.checks import acceptance, run_checks
+from healer.checks.coverage import NAME as COVERAGE
 from healer.config import Settings
-from healer.errors import ContextOverflowError, HealerError
+from healer.errors import BudgetSpentError, ContextOverflowError, HealerError
 from healer.events import NO_EVENTS, Events
 from healer.generation import (
     generate_project,
     install_acceptance_tests,
+    load_contract,
     load_file_list,
     load_plan,
     same_spec,
+    save_contract,
 )
 from healer.llm.accounting import difference
-from healer.models import Failure, Plan, Round, RunReport, Spec, Usage
+from healer.models import Failure, Plan, Round, RunReport, Spec, Usage, verdict
 from healer.pipeline.debug import repair
 from healer.pipeline.failures import implicated_files
+from healer.pipeline.policy import EditPolicy
 from healer.pipeline.regenerate import regenerate_file
 from healer.report import load_report, save_report
 from healer.spec import acceptance_files
@@ -63,15 +67,26 @@ def build(spec: Spec, ws: Workspace, session: Session, budget: Budget) -> RunRep
 class _Loop:
     def __init__(self, spec: Spec, ws: Workspace, session: Session, budget: Budget) -> None:
         self.spec, self.ws, self.s, self.meter = spec, ws, session, Meter(budget)
+        self.policy = EditPolicy.for_spec(spec)
         self.protected = list(acceptance_files(spec))
-        self.report = self._start_report()
-        self.prior_usage = dict(self.report.usage_by_stage)
+        self.ws.init()
+        self.report = RunReport(spec=str(spec.source or "<prompt>"), output=str(ws.root),
+                                status="not_green", stop_reason="running")
+        self.prior_usage: dict[str, Usage] = {}
+        self.first_round = 0  # rounds before it belong to tests that have changed since
         self.context_scale = 1.0  # halved each time a prompt does not fit the model's context
+        self.contract: acceptance.Contract | None = None
+        self.limits = CallLimits(self.meter, lambda: self._usage().total_tokens)
+        session.llm.limits = self.limits
+        self.sandbox = BoundedSandbox(session.sandbox, self.limits)  # no run past the deadline
 
     # ------------------------------------------------------------------ flow
 
     def run(self) -> RunReport:
         try:
+            self.contract = self._contract()
+            self.report = self._start_report()
+            self.prior_usage = dict(self.report.usage_by_stage)
             self._ensure_generated()
             while True:
                 current = self.report.rounds[-1]
@@ -79,16 +94,40 @@ class _Loop:
                     self._check(current)
                 if current.green:
                     return self._finish("all checks pass")
-                reason = self.meter.exhausted(len(self.report.rounds) - 1, self._usage())
+                reason = self._unverifiable(current) or self.meter.exhausted(
+                    len(self.report.rounds) - 1 - self.first_round, self._usage())
                 if reason:
                     return self._finish(reason)
                 self._repair_round()
+        except BudgetSpentError as exc:  # the deadline or token budget ran out mid-round
+            return self._finish(exc.message)
         except KeyboardInterrupt:
             self._save(status="not_green", stop="interrupted")
             raise
-        except HealerError as exc:  # the endpoint or sandbox failed: keep the rounds, say why
-            self._save(status="error", stop=str(exc))
+        except HealerError as exc:  # the endpoint or sandbox failed: keep the best, say why
+            self._fail(exc)
             raise
+
+    def _contract(self) -> acceptance.Contract | None:
+        """The ids of the user's acceptance tests, collected once per version of the tests."""
+        files = acceptance_files(self.spec)
+        if not files:
+            return None
+        saved = load_contract(self.ws)
+        digests = {rel: acceptance.file_digest(path) for rel, path in files.items()}
+        if saved is not None and saved.files == digests:
+            return saved
+        self.s.events.stage("collect", f"acceptance tests in {', '.join(files)}")
+        contract = acceptance.collect(files, self.sandbox, timeout=self.s.settings.check_timeout)
+        save_contract(self.ws, contract)
+        return contract
+
+    def _unverifiable(self, rnd: Round) -> str | None:
+        """Why repairing cannot help: files in a language healer has no checks for."""
+        found = [f.message for c in rnd.checks if c.name == COVERAGE for f in c.failures]
+        if not found:
+            return None
+        return "; ".join(found[:3]) + ": healer cannot verify a repair of them"
 
     def _ensure_generated(self) -> None:
         if self.report.rounds:
@@ -107,8 +146,13 @@ class _Loop:
         install_acceptance_tests(self.spec, self.ws)
         started = time.monotonic()
         declared = [*self.spec.checks, *self.s.settings.checks]
-        rnd.checks = run_checks(self.ws.root, self.s.sandbox, declared=declared,
-                                timeout=self.s.settings.check_timeout, spec_text=self.spec.text)
+        checks = run_checks(self.ws.root, self.sandbox, declared=declared,
+                            timeout=self.s.settings.check_timeout, spec_text=self.spec.text,
+                            contract=self.contract, keep_infra=sorted(self.policy.project_infra))
+        left = self.meter.seconds_left()
+        if left is not None and left <= 0 and not verdict(checks):
+            raise BudgetSpentError(self.meter.time_spent())  # checks cut short: not a verdict
+        rnd.checks = checks
         rnd.seconds += time.monotonic() - started
         self._save()
         self.s.events.round_done(rnd)
@@ -154,6 +198,7 @@ class _Loop:
             self.s.llm, self.ws.root, self.spec, plan, failures[:1] if hot else failures,
             protected=self.protected, budget_tokens=self._context_budget(),
             temperature=HOT if hot else None, edit_format=self.s.settings.edit_format,
+            policy=self.policy,
         )
         diagnosis = result.diagnosis or "(no diagnosis)"
         if result.error:
@@ -169,6 +214,10 @@ class _Loop:
             new = regenerate_file(self.s.llm, self.ws.root, self.spec, plan, path, failures,
                                   protected=self.protected, budget_tokens=self._context_budget(),
                                   temperature=HOT)
+            refusal = self.policy.refusal(path, files.get(path), new.content)
+            if refusal:
+                log.warning("regenerated %s not written: %s", path, refusal)
+                continue
             if new.content != files.get(path) and self.ws.write([new], keep=self.spec.keep):
                 changed.append(path)
         return f"regenerated {', '.join(targets)} with the failures in view", changed
@@ -184,13 +233,23 @@ class _Loop:
     # ------------------------------------------------------------------ report
 
     def _start_report(self) -> RunReport:
-        self.ws.init()
+        digest = self.contract.digest if self.contract else None
         previous = load_report(self.ws) if same_spec(self.ws, self.spec) else None
-        if previous is not None:
-            self.s.events.stage("resume", f"{len(previous.rounds)} rounds already done")
-            return previous
-        return RunReport(spec=str(self.spec.source or "<prompt>"), output=str(self.ws.root),
-                         status="not_green", stop_reason="running")
+        if previous is None or not previous.rounds:
+            return RunReport(spec=str(self.spec.source or "<prompt>"), output=str(self.ws.root),
+                             status="not_green", stop_reason="running", tests_digest=digest)
+        self.s.events.stage("resume", f"{len(previous.rounds)} rounds already done")
+        if previous.tests_digest != digest:  # same code, other tests: check again, no regenerating
+            self.s.events.stage("tests changed", "the acceptance tests changed: checking again")
+            previous.tests_digest, previous.status = digest, "not_green"
+            self.report = previous
+            if self.ws.dirty():
+                self.ws.commit("resume: keep edits of an interrupted round")
+            self.first_round = len(previous.rounds)
+            self._new_round("recheck", self.ws.head(), diagnosis="the acceptance tests changed")
+            return self.report
+        self.first_round = _first_round(previous)
+        return previous
 
     def _new_round(self, strategy: str, commit: str | None, *, files: list[str] = (),
                    diagnosis: str = "") -> Round:
@@ -217,16 +276,57 @@ class _Loop:
             self.report.stop_reason = stop
         save_report(self.ws, self.report)
 
-    def _finish(self, reason: str) -> RunReport:
-        checked = [r for r in self.report.rounds if r.checks]
-        best = min(checked, key=Round.rank)
-        self.report.best_round = best.index
-        if best.index != self.report.rounds[-1].index and best.commit:
+    def _best(self) -> Round | None:
+        """The best checked round against the current tests, or None."""
+        checked = [r for r in self.report.rounds[self.first_round:] if r.checks]
+        return min(checked, key=Round.rank) if checked else None
+
+    def _keep_best(self) -> str:
+        """Put the best checked round in the folder; what to add to the stop reason."""
+        best = self._best()
+        if self.ws.dirty():  # work cut short by a budget or a failure: kept in history
+            self.ws.commit("unchecked: stopped before this round was checked")
+        self.report.best_round = best.index if best else None
+        if best is None:
+            return "; no round was checked"
+        if best.commit and best.commit != self.ws.head():
             self.ws.restore(best.commit)
-            reason += f"; the folder holds round {best.index}, the best one"
-        self._save(status="green" if best.green else "not_green", stop=reason)
-        self.ws.commit(f"report: {self.report.status} (best round {best.index})")
+        if best.index != self.report.rounds[-1].index:
+            return f"; the folder holds round {best.index}, the best checked one"
+        return ""
+
+    def _finish(self, reason: str) -> RunReport:
+        reason += self._keep_best()
+        best = self._best()
+        green = best is not None and best.green
+        self.report.evidence = _evidence(self.contract, best)
+        self._save(status="green" if green else "not_green", stop=reason)
+        label = "best round -" if best is None else f"best round {best.index}"
+        self.ws.commit(f"report: {self.report.status} ({label})")
         return self.report
+
+    def _fail(self, exc: HealerError) -> None:
+        """The endpoint or the sandbox failed: restore the best checked round, say so."""
+        try:
+            kept = self._keep_best()
+        except HealerError as git_error:  # report what happened even if git failed too
+            kept = f"; the best round could not be restored: {git_error.message}"
+        self._save(status="error", stop=str(exc) + kept)
+
+
+def _first_round(report: RunReport) -> int:
+    """Where the rounds of the current tests start in a saved report."""
+    rechecks = [r.index for r in report.rounds if r.strategy == "recheck"]
+    return rechecks[-1] if rechecks else 0
+
+
+def _evidence(contract: acceptance.Contract | None, best: Round | None) -> str:
+    """What a green result rests on: the user's acceptance tests, the model's, or neither."""
+    if contract is not None and contract.ids:
+        return "acceptance"
+    if best is not None and "pytest" in best.passing:
+        return "model tests"
+    return "no tests"
 
 
 def _signature(rnd: Round) -> frozenset[str]:

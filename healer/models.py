@@ -138,6 +138,8 @@ class CheckResult(Value):
     failures: list[Failure] = Field(default_factory=list)
     skipped: bool = False
     detail: str = ""  # e.g. a screenshot path, counts of tests
+    tests_passed: int | None = None  # the acceptance check: tests of the contract passed
+    tests_total: int | None = None
 
 
 # ---------------------------------------------------------------- repair
@@ -173,17 +175,36 @@ class Round(Value):
     def failures(self) -> list[Failure]:
         return [f for c in self.checks for f in c.failures]
 
-    def rank(self) -> tuple[bool, int, int, int]:
-        """Sort key, best first: green, most checks that ran and passed, fewest failures.
+    @property
+    def acceptance(self) -> CheckResult | None:
+        return next((c for c in self.checks if c.tests_total is not None), None)
 
-        A failing gate skips the checks behind it, so counting failing checks alone would
-        rank a syntax error as good as one failing test.
+    @property
+    def acceptance_passed(self) -> int:
+        check = self.acceptance
+        return (check.tests_passed or 0) if check else 0
+
+    def rank(self) -> tuple[bool, int, int, int, int]:
+        """Sort key, best first: green, most acceptance tests passed, most other checks that
+        ran and passed, fewest failures; ties keep the earlier round.
+
+        A round whose tests cannot be collected passes 0 acceptance tests, however few
+        failure records it has; a failing gate skips the checks behind it, so the count of
+        passing checks ranks a syntax error below one failing test.
         """
-        return (not self.green, -len(self.passing), len(self.failures), -self.index)
+        others = len([n for n in self.passing if self.acceptance is None
+                      or n != self.acceptance.name])
+        return (not self.green, -self.acceptance_passed, -others, len(self.failures), self.index)
 
     @property
     def green(self) -> bool:
-        return not self.failing
+        return verdict(self.checks)
+
+
+def verdict(checks: list[CheckResult]) -> bool:
+    """Green: no check failed and at least one check really ran (all skipped is not green)."""
+    ran = [c for c in checks if not c.skipped]
+    return bool(ran) and all(c.passed for c in ran)
 
 
 Status = Literal["green", "not_green", "error"]
@@ -198,6 +219,8 @@ class RunReport(Value):
     rounds: list[Round] = Field(default_factory=list)
     usage_by_stage: dict[str, Usage] = Field(default_factory=dict)
     seconds: float = 0.0
+    tests_digest: str | None = None  # the acceptance tests the rounds were checked against
+    evidence: str = ""  # what green rests on: "acceptance", "model tests" or "no tests"
 
     @property
     def usage(self) -> Usage:

@@ -50,7 +50,7 @@ def render_markdown(report: RunReport) -> str:
     lines = [
         "# healer run report",
         "",
-        f"- status: **{report.status}** ({report.stop_reason})",
+        f"- status: **{outcome(report)}** ({report.stop_reason})",
         f"- spec: `{report.spec}`",
         f"- output: `{report.output}`",
         f"- best round: {report.best_round if report.best_round is not None else '-'}",
@@ -58,8 +58,9 @@ def render_markdown(report: RunReport) -> str:
          f"({usage.calls} calls, {usage.cached_calls} from cache); cost: {cost}"),
         f"- wall time: {report.seconds:.1f}s",
         "",
-        "| round | strategy | failing checks | files changed | tokens | time |",
-        "|---|---|---|---|---|---|",
+        ("| round | strategy | acceptance tests passed | failing checks | files changed | tokens "
+        "| time |"),
+        "|---|---|---|---|---|---|---|",
     ]
     lines += [_round_row(r) for r in report.rounds]
     for rnd in report.rounds:
@@ -67,15 +68,35 @@ def render_markdown(report: RunReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def outcome(report: RunReport) -> str:
+    """The status as a user should read it: green says what it rests on."""
+    if report.status != "green":
+        return report.status
+    if report.evidence == "model tests":
+        return "green against tests written by the model"
+    if report.evidence == "no tests":
+        return "green without tests (no acceptance tests, and the model wrote none)"
+    return "green"
+
+
+def acceptance_cell(rnd: Round) -> str:
+    check = rnd.acceptance
+    if check is None:
+        return "-"
+    return f"{check.tests_passed or 0} of {check.tests_total}"
+
+
 def _round_row(rnd: Round) -> str:
     failing = ", ".join(rnd.failing) if rnd.checks else "(not checked)"
     files = ", ".join(rnd.files_changed[:6]) + (" ..." if len(rnd.files_changed) > 6 else "")
-    return (f"| {rnd.index} | {rnd.strategy} | {failing or 'none'} | {files or '-'} | "
-            f"{rnd.usage.total_tokens} | {rnd.seconds:.1f}s |")
+    return (f"| {rnd.index} | {rnd.strategy} | {acceptance_cell(rnd)} | {failing or 'none'} | "
+            f"{files or '-'} | {rnd.usage.total_tokens} | {rnd.seconds:.1f}s |")
 
 
 def _round_details(rnd: Round) -> list[str]:
     out = ["", f"## Round {rnd.index} ({rnd.strategy})"]
+    if rnd.acceptance is not None:
+        out.append(f"acceptance tests passed: {acceptance_cell(rnd)}")
     if rnd.diagnosis:
         out.append(f"Diagnosis: {rnd.diagnosis}")
     for failure in rnd.failures[:10]:

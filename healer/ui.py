@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from healer.models import CheckResult, Round, RunReport
+from healer.report import acceptance_cell, outcome
 
 console = Console(stderr=True, highlight=False)
 
@@ -25,10 +26,15 @@ class Progress:
     def round_done(self, round: Round) -> None:
         passed = len(round.passing)
         spent = f"[dim]{round.usage.total_tokens} tokens, {round.seconds:.0f}s[/]"
+        tests = ""
+        if round.acceptance is not None:
+            tests = f"acceptance tests {round.acceptance.tests_passed or 0} of " \
+                    f"{round.acceptance.tests_total}; "
         if round.green:
-            self._say(f"  round {round.index}: [bold green]all {passed} checks pass[/] {spent}")
+            self._say(f"  round {round.index}: [bold green]{tests}all {passed} checks pass[/] "
+                      f"{spent}")
         else:
-            self._say(f"  round {round.index}: [bold red]{len(round.failing)} failing[/] "
+            self._say(f"  round {round.index}: {tests}[bold red]{len(round.failing)} failing[/] "
                       f"({', '.join(round.failing)}), {passed} passing {spent}")
 
     def _say(self, text: str) -> None:
@@ -52,12 +58,13 @@ def checks_table(results: list[CheckResult]) -> Table:
 
 
 def report_table(report: RunReport) -> Table:
-    table = Table(title=f"healer: {report.status} ({report.stop_reason})")
-    for col in ("round", "strategy", "failing", "files changed", "tokens", "time"):
+    table = Table(title=f"healer: {outcome(report)} ({report.stop_reason})")
+    for col in ("round", "strategy", "acceptance", "failing", "files changed", "tokens", "time"):
         table.add_column(col)
     for r in report.rounds:
         best = " *" if r.index == report.best_round else ""
-        table.add_row(f"{r.index}{best}", r.strategy, ", ".join(r.failing) or "-",
+        table.add_row(f"{r.index}{best}", r.strategy, acceptance_cell(r),
+                      ", ".join(r.failing) or "-",
                       ", ".join(r.files_changed[:4]) or "-", str(r.usage.total_tokens),
                       f"{r.seconds:.1f}s")
     return table

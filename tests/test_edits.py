@@ -330,17 +330,27 @@ def test_ambiguous_exact_match_is_refused(tmp_path):
     assert (tmp_path / "m.py").read_text() == content
 
 
-def test_ambiguous_fuzzy_match_is_refused(tmp_path):
+def test_ambiguous_fuzzy_match_is_refused_with_the_candidate_places(tmp_path):
     content = (
-        "total = compute(alpha, beta, gamma1)\nprint('first')\n"
-        "total = compute(alpha, beta, gamma2)\nprint('second')\n"
+        "total = compute(alpha, beta, gamma1)\nprint('first')\nprint('more')\n\n"
+        "total = compute(alpha, beta, gamma2)\nprint('first')\nprint('more')\n"
     )
     write(tmp_path, {"m.py": content})
-    with pytest.raises(EditError, match=r"matches 2 places \(lines 1, 3\)"):
-        apply_edits(
-            tmp_path,
-            [Edit(path="m.py", search="total = compute(alpha, beta, gamma)\n", replace="x\n")],
-        )
+    search = "total = compute(alpha, beta, gamma)\nprint('first')\nprint('more')\n"
+    with pytest.raises(EditError, match=r"(?s)no place is clearly closer.*lines 1-3.*lines 5-7"):
+        apply_edits(tmp_path, [Edit(path="m.py", search=search, replace="x\n")])
+    assert (tmp_path / "m.py").read_text() == content
+
+
+def test_a_one_line_near_miss_is_never_applied_fuzzily(tmp_path):
+    # The repair round that turned `mul` into an addition: `add` had changed since the
+    # model read it, and its stale SEARCH was 92% similar to the line in `mul`.
+    content = ("def add(a, b):\n    return sum((a, b)) - 2 * b\n\n\n"
+               "def mul(a, b):\n    return a * b\n")
+    write(tmp_path, {"m.py": content})
+    with pytest.raises(EditError, match=r"(?s)fewer than 3 non-blank lines.*return a \* b"):
+        apply_edits(tmp_path, [Edit(path="m.py", search="    return a - b\n",
+                                    replace="    return a + b\n")])
     assert (tmp_path / "m.py").read_text() == content
 
 
@@ -529,3 +539,75 @@ def test_new_file_is_not_redirected_to_a_file_of_the_same_name(tmp_path):
     apply_edits(tmp_path, [Edit(path="pkg/util.py", search=None, replace="B = 2\n")])
     assert (tmp_path / "util.py").read_text() == "A = 1\n"
     assert (tmp_path / "pkg/util.py").read_text() == "B = 2\n"
+
+
+# ---------------------------------------------------------------- edits that cannot do harm
+
+
+def test_a_search_of_only_blank_lines_is_an_error_not_a_rewrite() -> None:
+    text = "calc.py\n<<<<<<< SEARCH\n\n\n=======\n\n>>>>>>> REPLACE\n"
+    with pytest.raises(ModelOutputError, match="only blank lines"):
+        parse_edits(text)
+    empty = "calc.py\n<<<<<<< SEARCH\n=======\nX = 1\n>>>>>>> REPLACE\n"
+    assert parse_edits(empty) == [Edit(path="calc.py", search=None, replace="X = 1\n")]
+
+
+def test_an_edit_that_empties_or_guts_a_file_is_refused(tmp_path) -> None:
+    from healer.pipeline.policy import EditPolicy
+
+    body = "".join(f"def f{i}():\n    return {i}\n\n" for i in range(6))
+    write(tmp_path, {"m.py": body})
+    with pytest.raises(EditError, match="leave `m.py` empty"):
+        apply_edits(tmp_path, [Edit(path="m.py", search=None, replace="\n")])
+    with pytest.raises(EditError, match="cut `m.py` from 12 lines to 2"):
+        apply_edits(tmp_path, [Edit(path="m.py", search=None, replace="def f0():\n    pass\n")])
+    assert (tmp_path / "m.py").read_text() == body
+    allowed = EditPolicy(may_shrink=frozenset({"m.py"}))
+    apply_edits(tmp_path, [Edit(path="m.py", search=None, replace="X = 1\n")], policy=allowed)
+    assert (tmp_path / "m.py").read_text() == "X = 1\n"
+
+
+def test_the_spec_decides_which_files_may_be_emptied(tmp_path) -> None:
+    from healer.models import Spec
+    from healer.pipeline.policy import EditPolicy
+
+    spec = Spec(text="Keep `legacy.py` but leave it empty.\nA module `calc.py` adds.\n")
+    policy = EditPolicy.for_spec(spec)
+    assert policy.may_shrink == {"legacy.py"}
+
+
+@pytest.mark.parametrize(("path", "old", "new"), [
+    ("conftest.py", None, "collect_ignore = ['test_calc.py']\n"),
+    ("tests/conftest.py", None, "def pytest_runtest_logreport(report):\n    pass\n"),
+    ("pytest.ini", None, "[pytest]\naddopts = -k nothing\n"),
+    ("tox.ini", None, "[pytest]\naddopts = -p no:python\n"),
+    ("sitecustomize.py", None, "import os\n"),
+    ("usercustomize.py", None, "import os\n"),
+    ("evil.pth", None, "import os\n"),
+    ("setup.cfg", "[metadata]\nname = x\n", "[metadata]\nname = x\n[tool:pytest]\naddopts = -x\n"),
+    ("pyproject.toml", "[project]\nname = 'x'\n",
+     "[project]\nname = 'x'\n[tool.pytest.ini_options]\naddopts = '-k none'\n"),
+    ("jest.config.js", None, "module.exports = {};\n"),
+    ("package.json", '{"name": "x"}\n', '{"name": "x", "jest": {"testMatch": []}}\n'),
+])
+def test_test_infrastructure_is_refused_unless_the_spec_names_it(tmp_path, path, old, new):
+    from healer.pipeline.policy import EditPolicy
+
+    if old is not None:
+        write(tmp_path, {path: old})
+    edit = Edit(path=path, search=None, replace=new)
+    with pytest.raises(EditError, match="test infrastructure"):
+        apply_edits(tmp_path, [edit], policy=EditPolicy())
+    assert not (tmp_path / path).exists() or (tmp_path / path).read_text() == old
+    apply_edits(tmp_path, [edit], policy=EditPolicy(project_infra=frozenset({path})))
+    assert (tmp_path / path).read_text() == new
+
+
+def test_ordinary_settings_in_shared_files_stay_editable(tmp_path) -> None:
+    from healer.pipeline.policy import EditPolicy
+
+    write(tmp_path, {"pyproject.toml": "[project]\nname = 'x'\n"})
+    edit = Edit(path="pyproject.toml", search=None,
+                replace="[project]\nname = 'x'\ndependencies = ['requests']\n")
+    apply_edits(tmp_path, [edit], policy=EditPolicy())
+    assert "requests" in (tmp_path / "pyproject.toml").read_text()

@@ -62,7 +62,7 @@ def test_real_bug_is_repaired_in_round_one(fake_llm, llm_env, spec, tmp_path) ->
     data = report(out)
     assert data["status"] == "green" and data["best_round"] == 1
     first, second = data["rounds"]
-    assert "pytest" in [c["name"] for c in first["checks"] if not c["passed"]]
+    assert "acceptance" in [c["name"] for c in first["checks"] if not c["passed"]]
     assert all(c["passed"] for c in second["checks"])
     debug_prompt = next(p for k, p in model.prompts if k == "debug")
     assert "test_add" in debug_prompt and "assert" in debug_prompt  # the real traceback
@@ -85,7 +85,7 @@ def test_unfixed_failure_stops_at_budget_and_keeps_best_round(fake_llm, llm_env,
     assert data["status"] == "not_green" and "round budget" in data["stop_reason"]
     assert len(data["rounds"]) == 2 and data["best_round"] == 0
     failing = [c["name"] for c in data["rounds"][1]["checks"] if not c["passed"]]
-    assert failing == ["syntax"]  # round 1 broke the module: worse than one failing test
+    assert failing == ["syntax", "acceptance"]  # round 1 broke the module: worse than before
     assert (out / "calc.py").read_text() == BUGGY  # the best round, not the last
 
 

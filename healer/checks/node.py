@@ -64,5 +64,6 @@ def npm_test_check(project: Path, sandbox: Sandbox, timeout: float) -> CheckResu
     return command_check("npm-test", project, sandbox, "npm test --silent", timeout=timeout)
 
 
-def node_checks(project: Path, sandbox: Sandbox, timeout: float) -> list[CheckResult]:
+def node_checks(project: Path, sandbox: Sandbox, timeout: float, *,
+                ignore: list[str] = ()) -> list[CheckResult]:
     return [syntax_check(project, sandbox, timeout), npm_test_check(project, sandbox, timeout)]

@@ -27,9 +27,13 @@ def split_output(stdout: str) -> tuple[str, str]:
     return log, xml.strip()
 
 
-def _test_id(case: ET.Element) -> str:
-    file = case.get("file") or case.get("classname", "").replace(".", "/") + ".py"
-    return f"{file}::{case.get('name', '?')}"
+def test_id(case: ET.Element) -> str:
+    """pytest's node id of a JUnit testcase (xunit1): `file.py::Class::name`."""
+    classname = case.get("classname", "")
+    file = case.get("file") or classname.replace(".", "/") + ".py"
+    module = file[:-3].replace("/", ".") if file.endswith(".py") else ""
+    inner = classname[len(module) + 1:] if module and classname.startswith(module + ".") else ""
+    return "::".join(p for p in (file, inner, case.get("name", "?")) if p)
 
 
 def _failure_of(case: ET.Element, problem: ET.Element) -> Failure:
@@ -43,7 +47,7 @@ def _failure_of(case: ET.Element, problem: ET.Element) -> Failure:
     first = message.splitlines()[0] if message else (text.strip().splitlines() or ["?"])[-1]
     return Failure(
         check="pytest",
-        message=f"{_test_id(case)} {kind}: {first[:500]}",
+        message=f"{test_id(case)} {kind}: {first[:500]}",
         file=file,
         line=line,
         excerpt=trim(text),

@@ -53,10 +53,9 @@ def top_level_modules(project: Path) -> list[str]:
     return names
 
 
-def has_tests(project: Path) -> bool:
-    return any(
-        any(path.match(p) for p in TEST_FILE_PATTERNS) for path in project_files(project, ".py")
-    )
+def test_files(project: Path) -> list[str]:
+    return [path.relative_to(project).as_posix() for path in project_files(project, ".py")
+            if any(path.match(p) for p in TEST_FILE_PATTERNS)]
 
 
 def compile_check(project: Path, sandbox: Sandbox, timeout: float) -> CheckResult:
@@ -86,16 +85,24 @@ def import_check(project: Path, sandbox: Sandbox, timeout: float) -> CheckResult
     return check
 
 
-def pytest_check(project: Path, sandbox: Sandbox, timeout: float) -> CheckResult:
-    if not has_tests(project):
+def pytest_check(project: Path, sandbox: Sandbox, timeout: float, *,
+                 ignore: list[str] = ()) -> CheckResult:
+    """The project's own tests (the acceptance tests in `ignore` run apart, with healer's
+    configuration). Test files that collect no test fail: nothing was checked."""
+    ignored = set(ignore)
+    own = [p for p in test_files(project) if p not in ignored]
+    if not own:
         return CheckResult(name="pytest", passed=True, skipped=True, detail="no test files")
-    command = _path_prefix(project) + pytest_command()
+    extra = " ".join(f"--ignore={shlex.quote(p)}" for p in sorted(ignored))
+    command = _path_prefix(project) + pytest_command(extra)
     result = sandbox.run(project, command, timeout=timeout)
     log, xml = split_output(result.stdout)
     shown = "python3 -m pytest"
     if result.exit_code == 5 and not result.timed_out:
-        return CheckResult(name="pytest", passed=True, skipped=True, command=shown,
-                           detail="no tests collected")
+        failure = Failure(check="pytest", message=f"pytest collected no test from {len(own)} test "
+                          f"file(s) ({', '.join(own[:5])})", excerpt=trim(log))
+        return CheckResult(name="pytest", passed=False, command=shown, exit_code=5,
+                           failures=[failure], detail="no tests collected")
     check = to_check("pytest", shown, result.model_copy(update={"stdout": log}))
     check.detail = counts(xml)
     if not result.ok and not result.timed_out and not result.oom_killed:
@@ -151,11 +158,12 @@ def cli_check(project: Path, sandbox: Sandbox, timeout: float) -> CheckResult:
                        duration=duration, failures=failures)
 
 
-def python_checks(project: Path, sandbox: Sandbox, timeout: float) -> list[CheckResult]:
+def python_checks(project: Path, sandbox: Sandbox, timeout: float, *,
+                  ignore: list[str] = ()) -> list[CheckResult]:
     return [
         compile_check(project, sandbox, timeout),
         import_check(project, sandbox, timeout),
-        pytest_check(project, sandbox, timeout),
+        pytest_check(project, sandbox, timeout, ignore=ignore),
         cli_check(project, sandbox, timeout),
     ]
 

@@ -7,10 +7,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from healer.checks import acceptance
+from healer.checks.acceptance import Contract
 from healer.checks.commands import declared_checks, run_failure
+from healer.checks.coverage import coverage_check
 from healer.checks.extension import extension_checks, is_extension, parse_extension_spec
 from healer.checks.node import node_checks
 from healer.checks.python import python_checks
+from healer.checks.spec_checks import examples_check, names_check
 from healer.checks.static import static_checks
 from healer.models import CheckResult
 from healer.sandbox.base import Sandbox
@@ -19,9 +23,9 @@ from healer.sandbox.project import stack_of, stack_parts
 log = logging.getLogger(__name__)
 
 
-def install_check(project: Path, sandbox: Sandbox) -> CheckResult:
+def install_check(project: Path, sandbox: Sandbox, timeout: float | None = None) -> CheckResult:
     started = time.monotonic()
-    result = sandbox.prepare(project)
+    result = sandbox.prepare(project, timeout=timeout)
     if result is None:
         return CheckResult(name="install", passed=True, skipped=True, detail="no dependencies")
     failures = [] if result.ok else [run_failure("install", "install dependencies", result)]
@@ -39,19 +43,27 @@ CHECK_NAMES = {"python": ["compile", "import", "pytest", "cli"], "node": ["node-
 CHECKS = {"python": python_checks, "node": node_checks}
 
 
-def sandbox_checks(project: Path, sandbox: Sandbox, timeout: float, *,
-                   syntax_ok: bool) -> list[CheckResult]:
-    """Install, then the checks of every language of the project's stack."""
+def sandbox_checks(project: Path, sandbox: Sandbox, timeout: float, *, syntax_ok: bool,
+                   contract: Contract | None = None,
+                   keep_infra: Sequence[str] = ()) -> list[CheckResult]:
+    """Install, then the checks of every language of the project's stack, then the acceptance
+    tests (run on their own, with healer's configuration) when there is a contract."""
     languages = stack_parts(stack_of(project))
     names = [name for language in languages for name in CHECK_NAMES[language]]
-    install = install_check(project, sandbox)
-    if not install.passed:
-        return [install, *_skipped(names, "dependencies could not be installed")]
-    if not syntax_ok:
-        return [install, *_skipped(names, "fix the syntax errors first")]
+    has_contract = contract is not None and bool(contract.ids)
+    install = install_check(project, sandbox, timeout)
+    if not install.passed or not syntax_ok:
+        why = "dependencies could not be installed" if not install.passed else \
+            "fix the syntax errors first"
+        tail = [acceptance.not_run(contract, why)] if has_contract else []
+        return [install, *_skipped(names, why), *tail]
     results = [install]
+    ignore = list(contract.files) if has_contract else []
     for language in languages:
-        results += CHECKS[language](project, sandbox, timeout)
+        results += CHECKS[language](project, sandbox, timeout, ignore=ignore)
+    if has_contract:
+        results.append(acceptance.run(project, contract, sandbox, timeout=timeout,
+                                      keep_infra=keep_infra))
     return results
 
 
@@ -63,15 +75,23 @@ def extension_results(project: Path, timeout: float, spec_text: str) -> list[Che
 
 
 def run_checks(project: Path, sandbox: Sandbox, *, declared: Sequence[str] = (),
-               timeout: float = 120.0, spec_text: str = "") -> list[CheckResult]:
+               timeout: float = 120.0, spec_text: str = "", contract: Contract | None = None,
+               keep_infra: Sequence[str] = ()) -> list[CheckResult]:
     """Every check of `project`, static ones first; failures carry file, line and excerpt.
 
     `spec_text` is the project's spec: a browser extension's checks use its Stubs and Smoke.
+    `contract` holds the ids of the user's acceptance tests; `keep_infra` the test
+    infrastructure files the spec makes the project's own (kept for the acceptance run).
     """
     project = Path(project)
-    results = static_checks(project)
+    tests = list(contract.files) if contract else []
+    results = [coverage_check(project), *static_checks(project),
+               names_check(project, spec_text, tests=tests)]
     syntax_ok = all(r.passed for r in results if r.name == "syntax")
-    results += sandbox_checks(project, sandbox, timeout, syntax_ok=syntax_ok)
+    results += sandbox_checks(project, sandbox, timeout, syntax_ok=syntax_ok, contract=contract,
+                              keep_infra=keep_infra)
+    if syntax_ok and all(r.passed for r in results if r.name == "install"):
+        results.append(examples_check(project, sandbox, spec_text, timeout=timeout))
     if is_extension(project):
         results += extension_results(project, timeout, spec_text)
     results += declared_checks(project, sandbox, list(declared), timeout=timeout)

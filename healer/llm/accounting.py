@@ -37,11 +37,21 @@ def _price(model: str) -> tuple[float, float] | None:
     return PRICES_PER_MILLION[max(matches, key=len)] if matches else None
 
 
-def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    """Dollars for one call, 0.0 for the bundled local model, None for an unknown model."""
+def price_of(model: str, configured: tuple[float | None, float | None] = (None, None)
+             ) -> tuple[float, float] | None:
+    """(input, output) dollars per million tokens: the configured prices when both are set,
+    else the public list price; (0, 0) for the bundled local model; None when unknown."""
+    if configured[0] is not None and configured[1] is not None:
+        return configured[0], configured[1]
     if model.lower().startswith(LOCAL_PREFIX):
-        return 0.0
-    price = _price(model)
+        return 0.0, 0.0
+    return _price(model)
+
+
+def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int,
+                  configured: tuple[float | None, float | None] = (None, None)) -> float | None:
+    """Dollars for one call, 0.0 for the bundled local model, None for an unknown model."""
+    price = price_of(model, configured)
     if price is None:
         return None
     return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000

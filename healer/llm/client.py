@@ -11,12 +11,13 @@ The client is shared by many threads; a semaphore bounds the requests in flight.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openai
 from tenacity import (
@@ -30,6 +31,7 @@ from tenacity import (
 
 from healer.config import Settings
 from healer.errors import (
+    BudgetSpentError,
     ConfigError,
     ContextOverflowError,
     EndpointError,
@@ -40,6 +42,9 @@ from healer.llm.accounting import UsageLedger, estimate_cost, estimate_tokens
 from healer.llm.cache import FILE_NAME, ResponseCache, cache_key
 from healer.models import Completion, Usage
 from healer.prompts import render
+
+if TYPE_CHECKING:
+    from healer.budget import CallLimits
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +125,7 @@ class LLMClient:
         self.token_limit_param = "max_tokens"
         self.temperature_supported = True
         self.continue_by_prefill = self.model.startswith(PREFILL_MODEL_PREFIXES)
+        self.limits: CallLimits | None = None  # the build's budget, set by the loop
         self._slots = threading.BoundedSemaphore(settings.concurrency)
         self._closed = threading.Event()
         self._openai = openai.OpenAI(
@@ -157,6 +163,10 @@ class LLMClient:
             log.debug("stage %s: answer from the cache", stage)
             self.ledger.add(stage, hit.usage)
             return hit
+        if self.limits is not None:  # the key keeps the asked size: a cut answer is not cached
+            cut = self.limits.tokens(request.max_tokens)
+            if cut < request.max_tokens:
+                request, cache = dataclasses.replace(request, max_tokens=cut), None
         completion = self._complete_fresh(request, stage)
         if cache is not None:
             cache.put(key, completion)
@@ -203,7 +213,8 @@ class LLMClient:
         return Completion(text=text, finish_reason=finish or "stop", usage=usage)
 
     def _record(self, stage: str, usage: Usage, started: float) -> Usage:
-        cost = estimate_cost(self.model, usage.prompt_tokens, usage.completion_tokens)
+        cost = estimate_cost(self.model, usage.prompt_tokens, usage.completion_tokens,
+                             self.settings.prices)
         usage = usage.model_copy(update={"seconds": time.monotonic() - started, "cost_usd": cost})
         self.ledger.add(stage, usage)
         return usage
@@ -298,7 +309,7 @@ class LLMClient:
             sleep=self._closed.wait,  # a closed client wakes from its backoff at once
             retry=retry_if_exception(is_transient),
             wait=self._wait,
-            stop=stop_after_attempt(self.settings.max_retries + 1),
+            stop=stop_after_attempt(self.settings.max_retries + 1) | self._out_of_time,
             before_sleep=self._log_retry,
         )
         try:
@@ -306,6 +317,8 @@ class LLMClient:
         except RetryError as exc:
             attempt = exc.last_attempt
             error = attempt.exception()
+            if self._out_of_time(None):
+                self.limits.seconds(0.0)  # raises BudgetSpentError
             raise EndpointError(
                 f"LLM endpoint {self.endpoint} (model {self.model}) failed after"
                 f" {attempt.attempt_number} attempts; last error: {describe(error)}",
@@ -316,7 +329,20 @@ class LLMClient:
         with self._slots:
             if self._closed.is_set():
                 raise EndpointError(f"the client for {self.endpoint} was closed")
-            return self._openai.chat.completions.create(**kwargs)
+            timeout = self.settings.request_timeout
+            if self.limits is not None:
+                timeout = self.limits.seconds(timeout)
+            return self._openai.chat.completions.create(**kwargs, timeout=timeout)
+
+    def _out_of_time(self, state: RetryCallState | None) -> bool:
+        """Whether the build's deadline has passed (a tenacity stop condition)."""
+        if self.limits is None:
+            return False
+        try:
+            self.limits.seconds(1.0)
+        except BudgetSpentError:
+            return True
+        return False
 
     def close(self) -> None:
         """Stop: calls in flight in other threads fail at once instead of retrying."""
@@ -328,7 +354,8 @@ class LLMClient:
             multiplier=self.retry_wait_multiplier, max=self.retry_wait_max
         )(state)
         error = state.outcome.exception() if state.outcome else None
-        return max(backoff, min(retry_after(error), self.retry_wait_max))
+        wait = max(backoff, min(retry_after(error), self.retry_wait_max))
+        return self.limits.seconds(wait) if self.limits is not None else wait
 
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None

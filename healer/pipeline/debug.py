@@ -16,6 +16,7 @@ from healer.pipeline.edits import apply_edits, parse_edits
 from healer.pipeline.failures import format_failures, implicated_files
 from healer.pipeline.fences import fenced_blocks
 from healer.pipeline.messages import chat
+from healer.pipeline.policy import EditPolicy
 from healer.prompts import render
 from healer.spec import prompt_text
 
@@ -57,6 +58,7 @@ def repair(
     budget_tokens: int,
     temperature: float | None = None,
     edit_format: str = "auto",
+    policy: EditPolicy | None = None,
 ) -> Repair:
     """Ask for a diagnosis and edits, apply them; a failed edit goes back to the model."""
     context = build_context(root, failures, budget_tokens=budget_tokens, plan_text=plan.text)
@@ -69,7 +71,7 @@ def repair(
         edit_format=format_instructions(fmt, example),
     )
     return converse(llm, root, messages, protected=protected, temperature=temperature,
-                    edit_format=fmt, example=example)
+                    edit_format=fmt, example=example, policy=policy)
 
 
 def format_instructions(edit_format: str, example_path: str) -> str:
@@ -99,6 +101,7 @@ def converse(
     temperature: float | None = None,
     edit_format: str = "search-replace",
     example: str = "app.py",
+    policy: EditPolicy | None = None,
 ) -> Repair:
     """Up to ATTEMPTS answers; each one that cannot be applied is answered with the reason.
 
@@ -123,7 +126,7 @@ def converse(
                 edits = unlabeled_rewrite(answer.text, example)
             if not edits:
                 raise ModelOutputError("the answer holds no edit in the format asked for")
-            changed = apply_edits(root, edits, protected=protected).changed
+            changed = apply_edits(root, edits, protected=protected, policy=policy).changed
             if changed:
                 return Repair(diagnosis=diagnosis, edits=edits, changed=changed)
             reason, unchanged = UNCHANGED_REASON, True
@@ -184,4 +187,4 @@ def protected_note(protected: list[str]) -> str:
     if not protected:
         return ""
     names = ", ".join(f"`{p}`" for p in protected)
-    return f"\n- Never edit the acceptance tests {names}: fix the code, not the tests."
+    return render("protected_note", names=names).rstrip("\n")

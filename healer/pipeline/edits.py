@@ -9,21 +9,22 @@ The normal format is one block per change, preceded by the file's path on its ow
     new lines
     >>>>>>> REPLACE
 
-An empty SEARCH section rewrites (or creates) the whole file. As a fallback, a fenced code
+A SEARCH section with no line at all rewrites (or creates) the whole file; one of only
+blank lines is an error. As a fallback, a fenced code
 block preceded by a path line is a whole-file rewrite. Applying is all-or-nothing: every new
 content is computed in memory first and nothing is written unless every edit applies.
 
 Matching a SEARCH section against a file goes from strict to lenient and stops at the first
 level that finds anything: exact lines; trailing whitespace ignored; a uniform indentation
 offset (the replacement is re-indented by the same offset); blank lines ignored; and last a
-fuzzy match of a same-sized window of lines, only when one region clearly wins. Two equally
+fuzzy match of a same-sized window of lines, only for a SEARCH of three lines or more and
+only when one region is clearly closer than any other. Two equally
 good matches at any level are refused: the model must quote more context.
 """
 
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import logging
 import os
 import re
@@ -34,12 +35,14 @@ from pathlib import Path
 from healer.errors import EditError, ModelOutputError, PathEscapeError
 from healer.models import Edit, Value
 from healer.paths import confined, relative_path
+from healer.pipeline.policy import PROTECTED_REASON, EditPolicy
 
 log = logging.getLogger(__name__)
 
 FUZZY_THRESHOLD = 0.9
+FUZZY_MARGIN = 0.05  # the best place must be this far ahead of the next-best one
+FUZZY_MIN_LINES = 3  # non-blank SEARCH lines below which nothing is matched fuzzily
 PLACEHOLDER_PREFIX = "path/to/"  # the example path in the edit format's instructions
-PROTECTED_REASON = "protected acceptance test; change the code, not the test"
 
 _SEARCH = re.compile(r"^\s*<{5,9}\s*SEARCH\b.*$", re.IGNORECASE)
 _DIVIDER = re.compile(r"^\s*={7}\s*$")  # exactly seven: "=====" underlines a heading
@@ -205,8 +208,13 @@ class _Parser:
         )
         self.path_just_before = False
         path = _checked_path(self.last_path)
-        has_text = any(line.strip() for line in search)
-        return Edit(path=path, search=_join(search) if has_text else None, replace=_join(replace))
+        if search and not any(line.strip() for line in search):
+            raise ModelOutputError(
+                f"{where} for {path}: the SEARCH section holds only blank lines; quote the "
+                "existing lines to change, or leave SEARCH with no line at all to rewrite "
+                "the whole file"
+            )
+        return Edit(path=path, search=_join(search) if search else None, replace=_join(replace))
 
     def _section(self, first: int, end_marker: re.Pattern[str], problem: str) -> list[str]:
         """Lines from `first` up to the end marker; self.i ends on the marker line."""
@@ -262,9 +270,16 @@ class _NoMatch(Exception):
     pass
 
 
-def apply_edits(root: Path, edits: list[Edit], *, protected: Collection[str] = ()) -> ApplyResult:
-    """Apply every edit or none: raise EditsNotApplied (an EditError) naming each failure."""
-    state = _Workspace(root, protected)
+def apply_edits(root: Path, edits: list[Edit], *, protected: Collection[str] = (),
+                policy: EditPolicy | None = None) -> ApplyResult:
+    """Apply every edit or none: raise EditsNotApplied (an EditError) naming each failure.
+
+    `policy` says what edits may not do (see EditPolicy); `protected` alone is a policy that
+    only keeps those paths (or globs) unchanged.
+    """
+    if policy is None:
+        policy = EditPolicy(protected=tuple(_normalised(p) for p in protected))
+    state = _Workspace(root, policy)
     problems: list[EditProblem] = []
     for index, edit in enumerate(edits, 1):
         try:
@@ -279,9 +294,9 @@ def apply_edits(root: Path, edits: list[Edit], *, protected: Collection[str] = (
 class _Workspace:
     """The files edits touch, held in memory until every edit has applied."""
 
-    def __init__(self, root: Path, protected: Collection[str]) -> None:
+    def __init__(self, root: Path, policy: EditPolicy) -> None:
         self.root = root
-        self.protected = {_normalised(p) for p in protected}
+        self.policy = policy
         self.original: dict[str, str | None] = {}
         self.current: dict[str, str | None] = {}
         self.crlf: dict[str, bool] = {}
@@ -289,15 +304,19 @@ class _Workspace:
 
     def apply(self, edit: Edit) -> None:
         rel = self._resolve(relative_path(edit.path), whole_file=edit.search is None)
-        if self._is_protected(rel):
+        if self.policy.is_protected(rel):
             raise _NoMatch(PROTECTED_REASON)
         content = self._load(rel)
         if edit.search is None:
-            self.current[rel] = edit.replace
+            new = edit.replace
         elif content is None:
             raise _NoMatch(self._missing(rel))
         else:
-            self.current[rel] = replace_once(content, edit.search, edit.replace)
+            new = replace_once(content, edit.search, edit.replace)
+        refusal = self.policy.refusal(rel, self.original[rel], new)
+        if refusal:
+            raise _NoMatch(refusal)
+        self.current[rel] = new
 
     def _resolve(self, rel: str, *, whole_file: bool) -> str:
         """The project file a model meant when the path it gave does not exist.
@@ -341,11 +360,6 @@ class _Workspace:
                 | {p for p, text in self.current.items() if text is not None}
             )
         return self.listing
-
-    def _is_protected(self, rel: str) -> bool:
-        return rel in self.protected or any(
-            fnmatch.fnmatchcase(rel, pattern) for pattern in self.protected
-        )
 
     def _load(self, rel: str) -> str | None:
         if rel in self.current:
@@ -513,16 +527,40 @@ def _blank_tolerant(lines: list[str], wanted: list[str]) -> list[_Match]:
 
 
 def _fuzzy(lines: list[str], wanted: list[str]) -> list[_Match]:
-    """Same-sized windows above the threshold; overlapping ones count as one region."""
+    """The one window clearly closest to `wanted`, or none.
+
+    A fuzzy match applies only to a SEARCH of FUZZY_MIN_LINES non-blank lines or more whose
+    best place is at least FUZZY_MARGIN ahead of the next-best separate place (measured in
+    benchmarks/results/fuzzy_margins.md: with these, no misquote landed on the wrong lines,
+    and a quote of lines since rewritten applied elsewhere less than half as often). A
+    near miss that does not qualify goes back to the model with the candidate places.
+    """
     size = len(wanted)
     if len(lines) < size:
         return []
-    scored = [(ratio, i) for i, ratio in _window_ratios(lines, wanted) if ratio >= FUZZY_THRESHOLD]
+    ranked = sorted(((ratio, i) for i, ratio in _window_ratios(lines, wanted)),
+                    key=lambda pair: (-pair[0], pair[1]))
     regions: list[tuple[float, int]] = []
-    for ratio, i in sorted(scored, key=lambda pair: (-pair[0], pair[1])):
+    for ratio, i in ranked:
         if all(abs(i - j) >= size for _, j in regions):
             regions.append((ratio, i))
-    return [_fuzzy_match(lines, wanted, i) for _, i in regions]
+        if len(regions) == 3:
+            break
+    if not regions or regions[0][0] < FUZZY_THRESHOLD:
+        return []
+    best = regions[0][0]
+    second = regions[1][0] if len(regions) > 1 else 0.0
+    dense = sum(1 for line in wanted if line.strip())
+    if dense >= FUZZY_MIN_LINES and best - second >= FUZZY_MARGIN:
+        return [_fuzzy_match(lines, wanted, regions[0][1])]
+    why = (f"it has fewer than {FUZZY_MIN_LINES} non-blank lines" if dense < FUZZY_MIN_LINES
+           else "no place is clearly closer than the others")
+    places = "\n".join(f"- lines {i + 1}-{i + size} ({ratio:.0%} similar):\n```\n"
+                       + "\n".join(lines[i:i + size]) + "\n```" for ratio, i in regions
+                       if ratio >= FUZZY_THRESHOLD - 0.1)
+    raise _NoMatch(f"the SEARCH text is not in the file exactly, and a near match is not "
+                   f"applied because {why}. Candidate places:\n{places}\nQuote the lines you "
+                   "mean exactly as the file has them.")
 
 
 def _fuzzy_match(lines: list[str], wanted: list[str], start: int) -> _Match:

@@ -12,6 +12,7 @@ from healer.models import FileList, Plan, PlannedFile, Spec
 from healer.paths import relative_path
 from healer.pipeline.layout import align_with_tests
 from healer.pipeline.messages import chat
+from healer.pipeline.policy import EditPolicy
 from healer.prompts import render
 from healer.spec import acceptance_files, named_files, prompt_text
 
@@ -56,8 +57,9 @@ def make_file_list(llm: LLMClient, spec: Spec, plan: Plan) -> FileList:
             messages = [*messages, {"role": "assistant", "content": answer.text},
                         {"role": "user", "content": render("file_list_retry", reason=reason)}]
             continue
-        kept = align_with_tests(FileList(files=[f for f in files if f.path not in fixed]),
-                                acceptance_files(spec))
+        policy = EditPolicy.for_spec(spec)  # no test infrastructure the spec does not name
+        wanted = [f for f in files if f.path not in fixed and policy.may_create(f.path)]
+        kept = align_with_tests(FileList(files=wanted), acceptance_files(spec))
         kept = with_named_files(kept, [p for p in named_files(spec) if p not in fixed])
         if kept.files:
             return kept

@@ -18,8 +18,9 @@ class Sandbox(Protocol):
 
     name: str
 
-    def prepare(self, project: Path) -> RunResult | None:
-        """Install the project's declared dependencies (cached by their hash); None if none."""
+    def prepare(self, project: Path, *, timeout: float | None = None) -> RunResult | None:
+        """Install the project's declared dependencies (cached by their hash); None if none.
+        `timeout` cuts the backend's own install limit (a build's deadline)."""
         ...
 
     def run(self, project: Path, command: str, *, timeout: float, network: bool = False) -> RunResult:

@@ -104,7 +104,7 @@ class BwrapSandbox:
         # no cgroup here: an allocation past RLIMIT_AS surfaces as Python's MemoryError
         return result.model_copy(update={"oom_killed": "MemoryError" in result.stderr[-4000:]})
 
-    def prepare(self, project: Path) -> RunResult | None:
+    def prepare(self, project: Path, *, timeout: float | None = None) -> RunResult | None:
         project = Path(project)
         target = self._deps_dir(project)
         if target is None:
@@ -115,7 +115,8 @@ class BwrapSandbox:
         target.mkdir(parents=True)  # owned by us: uid 1000 inside the user namespace
         env = {**run_environment("python"), **hostenv.install_environment()}
         argv = self._argv(project, env, network=True, deps=target, deps_writable=True)
-        result = self._execute(argv + ["sh", "-c", install_script(project)], timeout=900)
+        result = self._execute(argv + ["sh", "-c", install_script(project)],
+                               timeout=min(900, timeout or 900))
         if not result.ok:
             shutil.rmtree(target, ignore_errors=True)
         return result

@@ -259,7 +259,7 @@ class DockerSandbox:
 
     # ------------------------------------------------------------ Sandbox protocol
 
-    def prepare(self, project: Path) -> RunResult | None:
+    def prepare(self, project: Path, *, timeout: float | None = None) -> RunResult | None:
         """Install declared dependencies into a volume named by their hash (with network).
 
         The volume exists only once an install succeeded: a failed or interrupted install
@@ -277,22 +277,24 @@ class DockerSandbox:
         self.client.volumes.create(name, labels={LABEL: "1"})
         result = None
         try:
-            result = self._install(project, stack, image, name)
+            limit = min(self.install_timeout, timeout or self.install_timeout)
+            result = self._install(project, stack, image, name, limit)
         finally:
             if result is None or not result.ok:
                 self._remove_volume(name)
         return result
 
-    def _install(self, project: Path, stack: str, image: str, volume: str) -> RunResult:
+    def _install(self, project: Path, stack: str, image: str, volume: str,
+                 timeout: float) -> RunResult:
         stage = new_stage()
         try:
             stage_into(project, stage)
-            return self._install_staged(stage, project, stack, image, volume)
+            return self._install_staged(stage, project, stack, image, volume, timeout)
         finally:
             shutil.rmtree(stage, ignore_errors=True)
 
     def _install_staged(self, stage: Path, project: Path, stack: str, image: str,
-                        volume: str) -> RunResult:
+                        volume: str, timeout: float) -> RunResult:
         from docker.types import Mount
 
         mounts = self._mounts(stage, volume, deps_writable=True)
@@ -301,7 +303,7 @@ class DockerSandbox:
             mounts.append(Mount(CA_BUNDLE, str(ca), type="bind", read_only=True))
         env = {**run_environment(stack), **hostenv.install_environment()}
         container = self._create(image, ["sh", "-c", install_script(project)], env, mounts, "bridge")
-        return self._run_container(container, timeout=self.install_timeout)
+        return self._run_container(container, timeout=timeout)
 
     def _remove_volume(self, name: str) -> None:
         import docker.errors

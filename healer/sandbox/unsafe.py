@@ -43,7 +43,7 @@ class UnsafeLocalSandbox:
             "PYTHONDONTWRITEBYTECODE": "1",
         }
 
-    def prepare(self, project: Path) -> RunResult | None:
+    def prepare(self, project: Path, *, timeout: float | None = None) -> RunResult | None:
         if install_script(project) is None:
             return None
         args = []
@@ -54,7 +54,11 @@ class UnsafeLocalSandbox:
         args += pyproject_dependencies(Path(project))
         command = [sys.executable, "-m", "pip", "install", "-q", "--target", str(self._deps), *args]
         start = time.monotonic()
-        proc = subprocess.run(command, capture_output=True, text=True, check=False)
+        try:
+            proc = subprocess.run(command, capture_output=True, text=True, check=False,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return RunResult(exit_code=None, timed_out=True, duration=time.monotonic() - start)
         return RunResult(exit_code=proc.returncode, stdout=proc.stdout, stderr=proc.stderr,
                          duration=time.monotonic() - start)
 

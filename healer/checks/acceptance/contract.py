@@ -1,0 +1,214 @@
+"""The acceptance contract: the ids of the user's tests, collected once from a pristine copy,
+and the verdict of a round's acceptance run against them.
+
+A round passes its acceptance check only when the run's signed report says every collected
+id passed; a missing, skipped, xfailed, deselected or erroring id counts as failing, and so
+does a run whose report is absent, forged, or names something that rewired pytest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from pathlib import Path
+
+from pydantic import Field
+
+from healer.checks.acceptance.command import (
+    SignedReport,
+    acceptance_command,
+    pytest_log,
+    read_report,
+)
+from healer.checks.acceptance.ids import base_id, static_ids
+from healer.checks.commands import run_failure
+from healer.checks.pytest_report import failures_from_junit, split_output, test_id
+from healer.errors import SandboxError, SpecError
+from healer.models import CheckResult, Failure, RunResult, Value
+from healer.sandbox.base import Sandbox
+
+NAME = "acceptance"
+SHOWN_IDS = 8
+
+
+class Contract(Value):
+    """What "green" promises: every one of `ids` passed, in files with these digests."""
+
+    files: dict[str, str]  # path inside the project -> sha256 of the user's file
+    ids: list[str]  # base test ids (no parameters), in collection order
+    notes: list[str] = Field(default_factory=list)  # how ids were found where collection could not import a file
+
+    @property
+    def digest(self) -> str:
+        return tests_digest(self.files)
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def tests_digest(files: dict[str, str]) -> str:
+    """One hash over the acceptance tests' paths and contents: part of a build's identity."""
+    joined = "\n".join(f"{rel}\0{digest}" for rel, digest in sorted(files.items()))
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def python_tests(files: dict[str, Path]) -> dict[str, Path]:
+    return {rel: path for rel, path in files.items() if rel.endswith(".py")}
+
+
+# ---------------------------------------------------------------- collection
+
+
+def collect(files: dict[str, Path], sandbox: Sandbox, *, timeout: float) -> Contract:
+    """Collect the ids of the user's Python acceptance tests in the sandbox, from a folder that
+    holds those files only: healer's configuration, none of the project's."""
+    digests = {rel: file_digest(path) for rel, path in files.items()}
+    tests = python_tests(files)
+    if not tests:
+        return Contract(files=digests, ids=[])
+    with tempfile.TemporaryDirectory(prefix="healer-pristine-") as tmp:
+        pristine = Path(tmp)
+        for rel, path in files.items():
+            (pristine / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, pristine / rel)
+        command = acceptance_command({r: digests[r] for r in tests}, mode="collect",
+                                     keep_infra=[r for r in files if r not in tests])
+        result = sandbox.run(pristine, command, timeout=timeout)
+    report, _ = read_report(result.stdout)
+    if report is None:
+        raise SandboxError("collecting the acceptance tests failed: "
+                           + (result.stdout + result.stderr).strip()[-600:])
+    return _contract(tests, digests, report)
+
+
+def _contract(tests: dict[str, Path], digests: dict[str, str], report: SignedReport) -> Contract:
+    ids = list(dict.fromkeys(base_id(n) for n in report.collected))
+    notes = []
+    for rel, path in tests.items():
+        if any(i.startswith(rel + "::") for i in ids):
+            continue
+        found = static_ids(rel, path.read_text(encoding="utf-8", errors="replace"))
+        error = next((e for n, e in report.errors.items() if n.startswith(rel)), "")
+        if found:
+            ids += found
+            notes.append(f"{rel}: ids read from the source ({error or 'nothing collected'})")
+    if not ids:
+        names = ", ".join(tests)
+        raise SpecError(f"the acceptance tests define no test that pytest collects: {names}")
+    return Contract(files=digests, ids=ids, notes=notes)
+
+
+# ---------------------------------------------------------------- a round's run
+
+
+def run(project: Path, contract: Contract, sandbox: Sandbox, *, timeout: float,
+        keep_infra: Iterable[str] = ()) -> CheckResult:
+    """The round's acceptance check: the acceptance tests alone, judged by the contract."""
+    tests = {rel: d for rel, d in contract.files.items() if rel.endswith(".py")}
+    keep = [*keep_infra, *(r for r in contract.files if r not in tests)]
+    command = acceptance_command(tests, mode="run", keep_infra=keep)
+    result = sandbox.run(project, command, timeout=timeout)
+    return judge(contract, result)
+
+
+def not_run(contract: Contract, why: str) -> CheckResult:
+    """The acceptance check of a round whose checks stopped before it: 0 of n passed."""
+    total = len(contract.ids)
+    return CheckResult(name=NAME, passed=False, tests_passed=0, tests_total=total,
+                       detail=f"acceptance tests passed: 0 of {total} (not run: {why})")
+
+
+def judge(contract: Contract, result: RunResult) -> CheckResult:
+    report, forged = read_report(result.stdout)
+    log, xml = split_output(result.stdout)
+    total = len(contract.ids)
+    check = CheckResult(name=NAME, passed=False, command="pytest (acceptance tests, healer's "
+                        "configuration)", exit_code=result.exit_code, duration=result.duration,
+                        tests_total=total, tests_passed=0)
+    if result.timed_out or result.oom_killed:
+        check.failures = [run_failure(NAME, "the acceptance tests", result)]
+        check.detail = f"acceptance tests passed: 0 of {total}"
+        return check
+    if report is None:
+        ending = f"exit status {result.exit_code}"
+        message = (f"the acceptance run ended without healer's report ({ending}): the process "
+                   "was stopped or its output replaced before pytest finished")
+        check.failures = [Failure(check=NAME, message=message, excerpt=pytest_log(log)[-3000:])]
+        check.failures += _tamper_failures(forged)
+        check.detail = f"acceptance tests passed: 0 of {total}"
+        return check
+    verdicts = _verdicts(contract.ids, report)
+    passed = [i for i, v in verdicts.items() if v == "passed"]
+    tamper = [*forged, *report.tamper, *_disagreements(passed, xml)]
+    if tamper:
+        passed = []
+    elif len(passed) == total and result.exit_code != 0:
+        tamper.append(f"pytest exited with status {result.exit_code} although every acceptance "
+                      "test passed")
+        passed = []
+    check.tests_passed = len(passed)
+    check.passed = len(passed) == total and not tamper
+    check.detail = f"acceptance tests passed: {len(passed)} of {total}"
+    check.failures = (failures_from_junit(xml) or [])[:50]
+    check.failures += _missing_failures(verdicts, report, total)
+    check.failures += _tamper_failures(tamper)
+    return check
+
+
+def _verdicts(ids: list[str], report: SignedReport) -> dict[str, str]:
+    """Per contract id: "passed", or why not (failed, skipped, xfailed, error, not collected)."""
+    by_base: dict[str, list[str]] = {}
+    for nodeid, outcome in report.outcomes.items():
+        by_base.setdefault(base_id(nodeid), []).append(outcome)
+    collected = {base_id(n) for n in report.collected}
+    verdicts = {}
+    for wanted in ids:
+        outcomes = by_base.get(wanted)
+        if outcomes:
+            bad = [o for o in outcomes if o != "passed"]
+            verdicts[wanted] = bad[0] if bad else "passed"
+        else:
+            verdicts[wanted] = "not run" if wanted in collected else "not collected"
+    return verdicts
+
+
+def _disagreements(passed: list[str], xml: str) -> list[str]:
+    """Ids the signed report passed but pytest's own JUnit report failed or skipped."""
+    try:
+        root = ET.fromstring(xml) if xml else None
+    except ET.ParseError:
+        return []
+    if root is None:
+        return []
+    bad = set()
+    for case in root.iter("testcase"):
+        if any(child.tag in ("failure", "error", "skipped") for child in case):
+            bad.add(base_id(test_id(case)))
+    both = sorted(bad.intersection(passed))
+    return [(f"pytest's JUnit report failed {', '.join(both[:SHOWN_IDS])}, which the plugin's "
+            "report passed")] if both else []
+
+
+def _missing_failures(verdicts: dict[str, str], report: SignedReport, total: int) -> list[Failure]:
+    missing = {i: v for i, v in verdicts.items() if v in ("not collected", "not run", "skipped",
+                                                         "xfailed")}
+    if not missing:
+        return []
+    ran = total - sum(1 for v in verdicts.values() if v in ("not collected", "not run"))
+    shown = ", ".join(f"{i} ({v})" for i, v in list(missing.items())[:SHOWN_IDS])
+    more = f" and {len(missing) - SHOWN_IDS} more" if len(missing) > SHOWN_IDS else ""
+    errors = "; ".join(f"{n or 'collection'}: {e}" for n, e in list(report.errors.items())[:3])
+    message = f"collected {ran} of {total} acceptance tests; did not pass: {shown}{more}"
+    if errors:
+        message += f"; collection errors: {errors}"
+    file = next(iter(verdicts)).split("::", 1)[0] if verdicts else None
+    return [Failure(check=NAME, message=message, file=file)]
+
+
+def _tamper_failures(tamper: list[str]) -> list[Failure]:
+    return [Failure(check=NAME, message=f"the acceptance run was tampered with: {what}; no test "
+                    "of this run counts") for what in tamper]

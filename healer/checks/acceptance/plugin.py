@@ -1,0 +1,244 @@
+"""healer's pytest plugin for acceptance runs. It runs inside the sandbox, loaded with `-p`
+before any project code is imported; standard library and pytest only.
+
+- At load it makes a fresh key and prints it first, on a private copy of stdout. The report it
+  prints at the end is signed with that key, so a report written by anything else (a file left
+  in place, a line printed by project code) does not verify.
+- It records the outcome of every test by phase, and the ids collected.
+- It snapshots what decides outcomes (pytest's runner and reports, unittest's assertions,
+  pytest's helpers, the builtins) and the plugins registered, and at the end reports anything
+  that changed, any plugin that project code registered, and any acceptance file whose content
+  is not the user's.
+- In collect mode (HEALER_ACCEPTANCE_MODE=collect) modules that nothing provides are stubbed,
+  so the acceptance tests can be collected without the project's code.
+"""
+
+import base64
+import builtins
+import hashlib
+import hmac
+import json
+import os
+import sys
+import types
+import unittest
+
+import pytest
+
+KEY_TAG = "=====healer-acceptance-key "
+REPORT_TAG = "=====healer-acceptance-report "
+_MODE = os.environ.get("HEALER_ACCEPTANCE_MODE", "run")
+_EXPECTED = json.loads(os.environ.get("HEALER_ACCEPTANCE_FILES") or "{}")  # rel path -> sha256
+_UNTRUSTED = ("/work", "/deps", "/src", "/tmp")
+_KEY = os.urandom(32)
+_OUT = os.dup(1)
+os.write(_OUT, f"\n{KEY_TAG}{_KEY.hex()}=====\n".encode())
+_state = {"results": {}, "collected": None, "errors": {}, "tamper": [], "plugins": None}
+
+
+def _untrusted(path):
+    path = os.path.realpath(str(path or ""))
+    root = os.environ.get("HEALER_ACCEPTANCE_ROOT", "/work")
+    return path.startswith(_UNTRUSTED + (root,))
+
+
+def _tamper(what):
+    if what not in _state["tamper"]:
+        _state["tamper"].append(what)
+
+
+# ---------------------------------------------------------------- collect mode: stubs
+
+
+class _Stub:
+    """Anything a test module takes from a module that does not exist yet."""
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return _Stub()
+
+    def __call__(self, *args, **kwargs):
+        return _Stub()
+
+    def __iter__(self):
+        return iter(())
+
+    def __getitem__(self, key):
+        return _Stub()
+
+    def __mro_entries__(self, bases):
+        return (object,)
+
+
+class _StubFinder:
+    """Last on sys.meta_path: only modules that nothing else provides are stubbed."""
+
+    def find_spec(self, name, path=None, target=None):
+        import importlib.machinery
+
+        return importlib.machinery.ModuleSpec(name, self, is_package=True)
+
+    def create_module(self, spec):
+        module = types.ModuleType(spec.name)
+        module.__path__ = []
+        module.__getattr__ = lambda attr: _Stub()
+        return module
+
+    def exec_module(self, module):
+        pass
+
+
+if _MODE == "collect":
+    sys.meta_path.append(_StubFinder())
+
+
+# ---------------------------------------------------------------- what must not change
+
+
+def _guarded():
+    import _pytest.main
+    import _pytest.outcomes
+    import _pytest.python
+    import _pytest.python_api
+    import _pytest.reports
+    import _pytest.runner
+    import _pytest.skipping
+    import _pytest.unittest
+    import pytest
+
+    found = {}
+    modules = (_pytest.runner, _pytest.main, _pytest.outcomes, _pytest.skipping, pytest)
+    for module in modules:
+        for name, value in vars(module).items():
+            if callable(value) or isinstance(value, property):
+                found[f"{module.__name__}.{name}"] = value
+    classes = [_pytest.reports.BaseReport, _pytest.reports.TestReport,
+               _pytest.reports.CollectReport, _pytest.python.Function, _pytest.python.Module,
+               _pytest.unittest.TestCaseFunction, unittest.TestCase, unittest.TestResult]
+    classes += [v for v in vars(_pytest.python_api).values() if isinstance(v, type)]
+    for cls in classes:
+        for name, value in vars(cls).items():
+            found[f"{cls.__module__}.{cls.__qualname__}.{name}"] = value
+    for name in dir(builtins):
+        found[f"builtins.{name}"] = getattr(builtins, name)
+    return found
+
+
+def _changed(before):
+    now = _guarded()
+    return sorted(name for name, value in before.items() if now.get(name) is not value)
+
+
+def _digest(path):
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def _check_files(root):
+    for rel, expected in _EXPECTED.items():
+        if _digest(os.path.join(root, rel)) != expected:
+            _tamper(f"acceptance test {rel} is not the user's file")
+
+
+def _plugin_origin(plugin):
+    if isinstance(plugin, types.ModuleType):
+        return getattr(plugin, "__file__", None)
+    module = sys.modules.get(type(plugin).__module__)
+    return getattr(module, "__file__", None)
+
+
+def _new_plugins(config):
+    allowed = {os.path.realpath(os.path.join(str(config.rootpath), rel)) for rel in _EXPECTED}
+    found = []
+    for plugin in config.pluginmanager.get_plugins():
+        if id(plugin) in _state["plugins"] or plugin is sys.modules[__name__]:
+            continue
+        origin = _plugin_origin(plugin)
+        if origin and _untrusted(origin) and os.path.realpath(origin) not in allowed:
+            found.append(config.pluginmanager.get_name(plugin) or repr(plugin))
+    return found
+
+
+# ---------------------------------------------------------------- hooks
+
+
+def pytest_configure(config):
+    import _pytest
+    import pytest
+
+    for module in (pytest, _pytest):
+        if _untrusted(module.__file__):
+            _tamper(f"{module.__name__} was imported from {module.__file__}")
+    for name in ("sitecustomize", "usercustomize"):
+        module = sys.modules.get(name)
+        if module is not None and _untrusted(getattr(module, "__file__", "")):
+            _tamper(f"{name} was loaded from {module.__file__}")
+    _state["guarded"] = _guarded()
+    _state["plugins"] = {id(p) for p in config.pluginmanager.get_plugins()}
+    _check_files(str(config.rootpath))
+
+
+def pytest_make_collect_report(collector):
+    path = getattr(collector, "path", None)
+    if path is not None and str(path).endswith(".py"):
+        rel = os.path.relpath(str(path), str(collector.config.rootpath))
+        if rel in _EXPECTED and _digest(str(path)) != _EXPECTED[rel]:
+            _tamper(f"acceptance test {rel} was changed before it was collected")
+
+
+def pytest_collectreport(report):
+    if report.failed:
+        text = str(report.longrepr or "").strip().splitlines()
+        _state["errors"][report.nodeid] = (text[-1] if text else "collection failed")[:500]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    _state["collected"] = [item.nodeid for item in items]
+
+
+def pytest_runtest_logreport(report):
+    phases = _state["results"].setdefault(report.nodeid, {})
+    if report.failed:
+        outcome = "failed" if report.when == "call" else "error"
+    elif report.skipped:
+        outcome = "xfailed" if hasattr(report, "wasxfail") else "skipped"
+    else:
+        outcome = "passed"
+    phases[report.when] = outcome
+
+
+def _verdict(phases):
+    for when in ("setup", "call", "teardown"):
+        outcome = phases.get(when)
+        if outcome is None and when == "call":
+            return "not run"
+        if outcome not in (None, "passed"):
+            return outcome
+    return "passed"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    if "guarded" in _state:
+        for name in _changed(_state["guarded"]):
+            _tamper(f"{name} was replaced during the run")
+        for name in _new_plugins(config):
+            _tamper(f"project code registered a pytest plugin: {name}")
+        _check_files(str(config.rootpath))
+    report = {
+        "mode": _MODE,
+        "collected": _state["collected"] or [],
+        "outcomes": {nodeid: _verdict(p) for nodeid, p in _state["results"].items()},
+        "errors": _state["errors"],
+        "tamper": _state["tamper"],
+        "exitstatus": int(exitstatus),
+    }
+    body = base64.b64encode(json.dumps(report, sort_keys=True).encode()).decode()
+    mac = hmac.new(_KEY, body.encode(), hashlib.sha256).hexdigest()
+    os.write(_OUT, f"\n{REPORT_TAG}{body} {mac}=====\n".encode())
