@@ -64,6 +64,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     fuzzy.add_argument("--seed", type=int, default=1)
     fuzzy.add_argument("--out", type=Path,
                        default=REPO_ROOT / "benchmarks" / "results" / "fuzzy_margins.md")
+    tamper = sub.add_parser("tamper", help="attempts to fake green and what each one gets")
+    tamper.add_argument("--out", type=Path,
+                        default=REPO_ROOT / "benchmarks" / "results" / "tamper.md")
     return parser.parse_args(argv)
 
 
@@ -159,6 +162,14 @@ def main(argv: list[str] | None = None) -> int:
         return command_run(args, argv)
     if args.command == "report":
         return command_report(args)
+    if args.command == "tamper":
+        from benchmarks.tamper import main as tamper
+
+        text = tamper()
+        command = "python -m benchmarks " + shlex.join(argv)
+        args.out.write_text(f"# Attempts to fake green\n\n`{command}`\n\n{text}\n")
+        print(text)
+        return 0
     if args.command == "fuzzy-margins":
         from benchmarks.fuzzy_margins import main as fuzzy_margins
 

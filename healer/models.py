@@ -192,9 +192,14 @@ class Round(Value):
         failure records it has; a failing gate skips the checks behind it, so the count of
         passing checks ranks a syntax error below one failing test.
         """
-        others = len([n for n in self.passing if self.acceptance is None
-                      or n != self.acceptance.name])
-        return (not self.green, -self.acceptance_passed, -others, len(self.failures), self.index)
+        check = self.acceptance
+        others = len([n for n in self.passing if check is None or n != check.name])
+        if check is None:
+            return (not self.green, 0, -others, len(self.failures), self.index)
+        # every acceptance test that did not pass counts once, however many records it left
+        failing = (check.tests_total or 0) - (check.tests_passed or 0)
+        records = sum(len(c.failures) for c in self.checks if c is not check)
+        return (not self.green, -self.acceptance_passed, -others, failing + records, self.index)
 
     @property
     def green(self) -> bool:

@@ -24,6 +24,7 @@ from healer.checks.acceptance.command import (
     read_report,
 )
 from healer.checks.acceptance.ids import base_id, static_ids
+from healer.checks.acceptance.tamper import static_tamper
 from healer.checks.commands import run_failure
 from healer.checks.pytest_report import failures_from_junit, split_output, test_id
 from healer.errors import SandboxError, SpecError
@@ -112,7 +113,7 @@ def run(project: Path, contract: Contract, sandbox: Sandbox, *, timeout: float,
     keep = [*keep_infra, *(r for r in contract.files if r not in tests)]
     command = acceptance_command(tests, mode="run", keep_infra=keep)
     result = sandbox.run(project, command, timeout=timeout)
-    return judge(contract, result)
+    return judge(contract, result, static_tamper(project, set(contract.files) | set(keep)))
 
 
 def not_run(contract: Contract, why: str) -> CheckResult:
@@ -122,7 +123,9 @@ def not_run(contract: Contract, why: str) -> CheckResult:
                        detail=f"acceptance tests passed: 0 of {total} (not run: {why})")
 
 
-def judge(contract: Contract, result: RunResult) -> CheckResult:
+def judge(contract: Contract, result: RunResult, suspicious: list[str] = ()) -> CheckResult:
+    """The acceptance check of one run; `suspicious`: signs of tampering in the project's code
+    (see tamper.py), which void the run like tampering seen during it."""
     report, forged = read_report(result.stdout)
     log, xml = split_output(result.stdout)
     total = len(contract.ids)
@@ -143,7 +146,7 @@ def judge(contract: Contract, result: RunResult) -> CheckResult:
         return check
     verdicts = _verdicts(contract.ids, report)
     passed = [i for i, v in verdicts.items() if v == "passed"]
-    tamper = [*forged, *report.tamper, *_disagreements(passed, xml)]
+    tamper = [*forged, *report.tamper, *_disagreements(passed, xml), *suspicious]
     if tamper:
         passed = []
     elif len(passed) == total and result.exit_code != 0:

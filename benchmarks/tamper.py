@@ -1,0 +1,45 @@
+"""What each attempt to fake green gets, from healer's acceptance check and, beside it, from
+a plain pytest run with the project's own configuration (what a "green" used to rest on).
+
+    python -m benchmarks tamper        (needs Docker; the attacks are tests/test_acceptance_tamper.py)
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from healer.checks import acceptance
+from healer.checks.python import pytest_check
+from healer.sandbox.docker import DockerSandbox
+from tests.test_acceptance_tamper import ATTACKS, TEST_CALC, TEST_OTHER, project
+
+
+def _plain(check) -> str:
+    return "green" if check.passed else f"red ({check.detail or 'failed'})"
+
+
+def main() -> str:
+    sandbox = DockerSandbox()
+    rows = ["| attempt | plain pytest, project's configuration | healer's acceptance check |",
+            "|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        user = Path(tmp) / "user"
+        user.mkdir()
+        (user / "test_calc.py").write_text(TEST_CALC)
+        (user / "test_other.py").write_text(TEST_OTHER)
+        contract = acceptance.collect({"test_calc.py": user / "test_calc.py",
+                                       "test_other.py": user / "test_other.py"},
+                                      sandbox, timeout=60)
+        for i, (name, (files, _)) in enumerate([("no attempt (add is wrong)", ({}, "")),
+                                                *ATTACKS.items()]):
+            root = project(Path(tmp) / str(i), files)
+            plain = pytest_check(root, sandbox, 60)
+            check = acceptance.run(root, contract, sandbox, timeout=60)
+            why = next((f.message for f in check.failures
+                        if "tampered" in f.message or "report" in f.message
+                        or "collected" in f.message), "")
+            verdict = ("green" if check.passed else "red") + f": {check.detail}"
+            rows.append(f"| {name} | {_plain(plain)} | {verdict}"
+                        + (f"; {why[:160]}" if why else "") + " |")
+    return "\n".join(rows)

@@ -1,0 +1,183 @@
+"""Ways generated code could fake green, each tried against the real Docker sandbox.
+
+The project's `add` is wrong, so an honest run passes 3 of 5 acceptance tests. Every attack
+below must leave the round red: either the run is judged as if the attack were not there (the
+project's test configuration is not loaded), or the run is voided as tampered with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from healer.checks import acceptance
+from healer.checks.acceptance import Contract
+
+pytestmark = pytest.mark.docker
+
+TEST_CALC = '''import unittest
+
+from calc import add, mul
+
+
+def test_add():
+    assert add(1, 2) == 3
+
+
+def test_mul():
+    assert mul(2, 3) == 6
+
+
+class TestMore(unittest.TestCase):
+    def test_add_again(self):
+        self.assertEqual(add(2, 2), 4)
+'''
+TEST_OTHER = '''from calc import mul
+
+
+def test_mul_again():
+    assert mul(3, 3) == 9
+
+
+def test_mul_zero():
+    assert mul(0, 5) == 0
+'''
+BUGGY = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
+FIXED = BUGGY.replace("a - b", "a + b")
+REWRITE = '''
+from _pytest.reports import TestReport as _R
+_orig = _R.__init__
+def _init(self, *a, **k):
+    _orig(self, *a, **k)
+    self.outcome = "passed"
+    self.longrepr = None
+_R.__init__ = _init
+'''
+
+ATTACKS = {
+    # name: (files added or replaced, words the verdict must contain)
+    "conftest collect_ignore": ({"conftest.py": "collect_ignore = ['test_calc.py']\n"},
+                                "3 of 5"),
+    "conftest rewrites failed reports": ({"conftest.py": (
+        "import pytest\n\n@pytest.hookimpl(hookwrapper=True)\n"
+        "def pytest_runtest_makereport(item, call):\n    outcome = yield\n"
+        "    report = outcome.get_result()\n    report.outcome = 'passed'\n")}, "3 of 5"),
+    "conftest drops the failing tests": ({"conftest.py": (
+        "def pytest_collection_modifyitems(items):\n"
+        "    items[:] = [i for i in items if 'add' not in i.name]\n")}, "3 of 5"),
+    "pytest.ini deselects the failing test": (
+        {"pytest.ini": "[pytest]\naddopts = --deselect test_calc.py::test_add -p no:unittest\n"},
+        "3 of 5"),
+    "setup.cfg deselects the failing tests": ({"setup.cfg": (
+        "[tool:pytest]\naddopts = --deselect test_calc.py::test_add "
+        "--deselect test_calc.py::TestMore::test_add_again\n")}, "3 of 5"),
+    "pyproject addopts": ({"pyproject.toml": "[tool.pytest.ini_options]\naddopts = '-k mul'\n"},
+                          "3 of 5"),
+    "a fake pytest module in the project": ({"pytest.py": (
+        "import sys\nprint('5 passed')\nsys.exit(0)\n")}, "3 of 5"),
+    "sitecustomize in the project": ({"sitecustomize.py": (
+        "import builtins\nbuiltins.AssertionError = type('E', (Exception,), {})\n")}, "3 of 5"),
+    "os._exit(0) at import": ({"calc.py": BUGGY + "import os\nos._exit(0)\n"},
+                              "without healer's report"),
+    "sys.exit(0) at import": ({"calc.py": BUGGY + "import sys\nsys.exit(0)\n"}, "0 of 5"),
+    "module-level skip": ({"calc.py": BUGGY + (
+        "import pytest\npytest.skip('later', allow_module_level=True)\n")}, "0 of 5"),
+    "forged report on every stream": ({"calc.py": BUGGY + (
+        "import os, atexit\n"
+        "line = '=====healer-acceptance-report ' + 'e30=' + ' ' + 'a' * 64 + '=====\\n'\n"
+        "key = '=====healer-acceptance-key ' + 'b' * 64 + '=====\\n'\n"
+        "def forge():\n"
+        "    for fd in range(1, 64):\n"
+        "        try:\n            os.write(fd, (key + line).encode())\n"
+        "        except OSError:\n            pass\n"
+        "forge()\natexit.register(forge)\n")}, "tampered with"),
+    "unittest assertEqual patched": ({"calc.py": BUGGY + (
+        "import unittest\nunittest.TestCase.assertEqual = lambda self, a, b, msg=None: None\n")},
+        "assertEqual was replaced"),
+    "pytest's reports rewritten": ({"calc.py": BUGGY + REWRITE.replace(
+        "from _pytest.reports import TestReport as _R",
+        "import importlib\n_R = importlib.import_module('_py' + 'test.reports').TestReport")},
+        "was replaced during the run"),
+    "a plugin registered from project code": ({"calc.py": BUGGY + (
+        "import gc\nclass _Pass:\n"
+        "    def pytest_runtest_logreport(self, report):\n        report.outcome = 'passed'\n"
+        "for obj in gc.get_objects():\n"
+        "    if type(obj).__name__ == 'Config' and hasattr(obj, 'pluginmanager'):\n"
+        "        obj.pluginmanager.register(_Pass(), 'pass-all')\n        break\n")},
+        "registered a pytest plugin"),
+    "another acceptance test rewritten at import": ({"calc.py": BUGGY + (
+        "from pathlib import Path\n"
+        "Path('test_other.py').write_text('def test_mul_again():\\n    pass\\n\\n\\n"
+        "def test_mul_zero():\\n    pass\\n')\n")}, "not the user's file"),
+    "another acceptance test deleted at import": ({"calc.py": BUGGY + (
+        "import os\nos.remove('test_other.py')\n")}, "not collected"),
+    "an answer that equals anything": ({"calc.py": (
+        "class _Any:\n    def __eq__(self, other):\n        return True\n\n\n"
+        "def add(a, b):\n    return _Any()\n\n\ndef mul(a, b):\n    return a * b\n")},
+        "always returns True"),
+}
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    from healer.sandbox.docker import DockerSandbox, connect
+
+    try:
+        connect()
+    except Exception as exc:  # noqa: BLE001 - any failure means no daemon to test against
+        pytest.skip(f"no Docker daemon: {exc}")
+    return DockerSandbox()
+
+
+@pytest.fixture(scope="module")
+def contract(sandbox, tmp_path_factory) -> Contract:
+    user = tmp_path_factory.mktemp("user")
+    (user / "test_calc.py").write_text(TEST_CALC)
+    (user / "test_other.py").write_text(TEST_OTHER)
+    files = {"test_calc.py": user / "test_calc.py", "test_other.py": user / "test_other.py"}
+    return acceptance.collect(files, sandbox, timeout=60)
+
+
+def project(tmp_path: Path, files: dict[str, str]) -> Path:
+    root = tmp_path / "project"
+    for rel, text in {"calc.py": BUGGY, "test_calc.py": TEST_CALC, "test_other.py": TEST_OTHER,
+                      **files}.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
+
+
+def verdict_text(check) -> str:
+    return check.detail + "\n" + "\n".join(f.message for f in check.failures)
+
+
+def test_the_contract_holds_every_test_of_both_files(contract) -> None:
+    assert contract.ids == ["test_calc.py::test_add", "test_calc.py::test_mul",
+                            "test_calc.py::TestMore::test_add_again",
+                            "test_other.py::test_mul_again", "test_other.py::test_mul_zero"]
+
+
+def test_an_honest_run_is_judged_test_by_test(sandbox, contract, tmp_path) -> None:
+    red = acceptance.run(project(tmp_path / "red", {}), contract, sandbox, timeout=60)
+    assert not red.passed and (red.tests_passed, red.tests_total) == (3, 5)
+    assert any("test_add failed" in f.message for f in red.failures)
+    green = acceptance.run(project(tmp_path / "green", {"calc.py": FIXED}), contract, sandbox,
+                           timeout=60)
+    assert green.passed and green.tests_passed == 5, verdict_text(green)
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_an_attempt_to_fake_green_leaves_the_round_red(sandbox, contract, tmp_path, name) -> None:
+    files, words = ATTACKS[name]
+    check = acceptance.run(project(tmp_path, files), contract, sandbox, timeout=60)
+    assert not check.passed, verdict_text(check)
+    assert (check.tests_passed or 0) <= 3
+    assert words in verdict_text(check), verdict_text(check)
+
+
+def test_the_same_attacks_on_a_fixed_project_are_still_voided(sandbox, contract, tmp_path) -> None:
+    # tampering voids the run even where the code is right: no test of it counts
+    calc = FIXED + "import unittest\nunittest.TestCase.assertEqual = lambda *a, **k: None\n"
+    check = acceptance.run(project(tmp_path, {"calc.py": calc}), contract, sandbox, timeout=60)
+    assert not check.passed and check.tests_passed == 0
