@@ -64,6 +64,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     fuzzy.add_argument("--seed", type=int, default=1)
     fuzzy.add_argument("--out", type=Path,
                        default=REPO_ROOT / "benchmarks" / "results" / "fuzzy_margins.md")
+    deadline = sub.add_parser("deadline", help="how far past --timeout a hung build stops")
+    deadline.add_argument("--timeouts", type=float, nargs="+", default=[10.0, 30.0])
+    deadline.add_argument("--out", type=Path,
+                          default=REPO_ROOT / "benchmarks" / "results" / "deadline.md")
     tamper = sub.add_parser("tamper", help="attempts to fake green and what each one gets")
     tamper.add_argument("--out", type=Path,
                         default=REPO_ROOT / "benchmarks" / "results" / "tamper.md")
@@ -162,6 +166,14 @@ def main(argv: list[str] | None = None) -> int:
         return command_run(args, argv)
     if args.command == "report":
         return command_report(args)
+    if args.command == "deadline":
+        from benchmarks.deadline import main as deadline
+
+        text = deadline(args.timeouts)
+        command = "python -m benchmarks " + shlex.join(argv)
+        args.out.write_text(f"# Deadline\n\n`{command}`\n\n{text}\n")
+        print(text)
+        return 0
     if args.command == "tamper":
         from benchmarks.tamper import main as tamper
 

@@ -111,8 +111,8 @@ def _right(t: Trial) -> bool:
 
 
 def table(trials: list[Trial]) -> str:
-    rows = ["| min lines | margin | misquote: right place | misquote: wrong place | misquote: "
-            "refused | stale: applied (wrong) | stale: refused |", "|---|---|---|---|---|---|---|"]
+    rows = [("| min lines | margin | misquote: right place | misquote: wrong place | misquote: "
+            "refused | stale: applied (wrong) | stale: refused |"), "|---|---|---|---|---|---|---|"]
     for min_lines, margin in [(1, None), *((n, m) for n in MIN_LINES for m in MARGINS)]:
         counts = dict.fromkeys(("right", "wrong", "refused", "stale", "stale_refused"), 0)
         for t in trials:

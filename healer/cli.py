@@ -154,6 +154,9 @@ def check(folder: Path, unsafe_local: bool, as_json: bool) -> None:
         click.echo(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
     else:
         console.print(checks_table(results))
+        if all(r.skipped for r in results):
+            console.print("[bold red]nothing was checked[/]: healer found no file it has checks "
+                          "for, so the folder is not green")
     sys.exit(EXIT_GREEN if verdict(results) else EXIT_NOT_GREEN)
 
 

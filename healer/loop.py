@@ -181,7 +181,7 @@ class _Loop:
     def _strategy(self) -> str:
         rounds = [r for r in self.report.rounds if r.checks]
         last = self.report.rounds[-1]
-        stuck = last.index > 0 and not last.files_changed
+        stuck = last.index > 0 and not last.files_changed and last.strategy != "recheck"
         if len(rounds) >= 2:
             stuck = stuck or _signature(rounds[-1]) == _signature(rounds[-2])
         if not stuck:
