@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from healer.checks.acceptance import node
 from healer.checks.acceptance.command import (
     SignedReport,
     acceptance_command,
@@ -69,8 +70,13 @@ def collect(files: dict[str, Path], sandbox: Sandbox, *, timeout: float) -> Cont
     holds those files only: healer's configuration, none of the project's."""
     digests = {rel: file_digest(path) for rel, path in files.items()}
     tests = python_tests(files)
+    node_ids = [i for rel, path in files.items() if node.is_node_test(rel)
+                for i in node.static_ids(rel, path.read_text(encoding="utf-8", errors="replace"))]
     if not tests:
-        return Contract(files=digests, ids=[])
+        if not node_ids and any(node.is_node_test(r) for r in files):
+            raise SpecError("the acceptance tests define no `test(...)` or `it(...)`: "
+                            + ", ".join(files))
+        return Contract(files=digests, ids=node_ids)
     with tempfile.TemporaryDirectory(prefix="healer-pristine-") as tmp:
         pristine = Path(tmp)
         for rel, path in files.items():
@@ -83,7 +89,8 @@ def collect(files: dict[str, Path], sandbox: Sandbox, *, timeout: float) -> Cont
     if report is None:
         raise SandboxError("collecting the acceptance tests failed: "
                            + (result.stdout + result.stderr).strip()[-600:])
-    return _contract(tests, digests, report)
+    found = _contract(tests, digests, report)
+    return found.model_copy(update={"ids": [*found.ids, *node_ids]})
 
 
 def _contract(tests: dict[str, Path], digests: dict[str, str], report: SignedReport) -> Contract:
@@ -111,9 +118,69 @@ def run(project: Path, contract: Contract, sandbox: Sandbox, *, timeout: float,
     """The round's acceptance check: the acceptance tests alone, judged by the contract."""
     tests = {rel: d for rel, d in contract.files.items() if rel.endswith(".py")}
     keep = [*keep_infra, *(r for r in contract.files if r not in tests)]
-    command = acceptance_command(tests, mode="run", keep_infra=keep)
-    result = sandbox.run(project, command, timeout=timeout)
-    return judge(contract, result, static_tamper(project, set(contract.files) | set(keep)))
+    suspicious = static_tamper(project, set(contract.files) | set(keep))
+    checks = []
+    if any(_file_of(i).endswith(".py") for i in contract.ids):
+        command = acceptance_command(tests, mode="run", keep_infra=keep)
+        checks.append(judge(contract, sandbox.run(project, command, timeout=timeout),
+                            suspicious))
+    node_files = sorted({_file_of(i) for i in contract.ids if node.is_node_test(_file_of(i))})
+    if node_files:
+        result = sandbox.run(project, node.command(node_files), timeout=timeout)
+        checks.append(judge_node(contract, result))
+    return merge(checks, len(contract.ids))
+
+
+def _file_of(test_id: str) -> str:
+    return test_id.split("::", 1)[0]
+
+
+def merge(checks: list[CheckResult], total: int) -> CheckResult:
+    """One acceptance check from the checks of each test runner."""
+    if len(checks) == 1:
+        return checks[0]
+    passed = sum(c.tests_passed or 0 for c in checks)
+    return CheckResult(
+        name=NAME, passed=all(c.passed for c in checks), tests_passed=passed, tests_total=total,
+        command="; ".join(c.command or "" for c in checks),
+        exit_code=next((c.exit_code for c in checks if c.exit_code), 0),
+        duration=sum(c.duration for c in checks),
+        failures=[f for c in checks for f in c.failures],
+        detail=f"acceptance tests passed: {passed} of {total}")
+
+
+def judge_node(contract: Contract, result: RunResult) -> CheckResult:
+    """The node part of an acceptance run: every node id must be reported passed."""
+    ids = [i for i in contract.ids if node.is_node_test(_file_of(i))]
+    check = CheckResult(name=NAME, passed=False, command="node --test-reporter=tap (acceptance "
+                        "tests)", exit_code=result.exit_code, duration=result.duration,
+                        tests_total=len(ids), tests_passed=0)
+    if result.timed_out or result.oom_killed:
+        check.failures = [run_failure(NAME, "the acceptance tests", result)]
+    else:
+        outcomes, failures, stderr = node.parse(result.stdout)
+        verdicts = {i: _node_verdict(outcomes.get(i)) for i in ids}
+        passed = [i for i, v in verdicts.items() if v == "passed"]
+        check.tests_passed = len(passed)
+        check.passed = len(passed) == len(ids) and result.exit_code == 0
+        check.failures = failures[:50]
+        missing = {i: v for i, v in verdicts.items() if v in ("not run", "skipped")}
+        if missing:
+            shown = ", ".join(f"{i} ({v})" for i, v in list(missing.items())[:SHOWN_IDS])
+            errors = "; ".join(f"{f}: {e.splitlines()[-1]}" for f, e in stderr.items() if e)
+            check.failures.append(Failure(
+                check=NAME, message=f"{len(ids) - len(missing)} of {len(ids)} acceptance tests "
+                f"ran; did not pass: {shown}" + (f"; {errors[:600]}" if errors else ""),
+                file=_file_of(next(iter(missing)))))
+    check.detail = f"acceptance tests passed: {check.tests_passed} of {len(ids)}"
+    return check
+
+
+def _node_verdict(outcomes: list[str] | None) -> str:
+    if not outcomes:
+        return "not run"
+    bad = [o for o in outcomes if o != "passed"]
+    return bad[0] if bad else "passed"
 
 
 def not_run(contract: Contract, why: str) -> CheckResult:
@@ -124,11 +191,12 @@ def not_run(contract: Contract, why: str) -> CheckResult:
 
 
 def judge(contract: Contract, result: RunResult, suspicious: list[str] = ()) -> CheckResult:
-    """The acceptance check of one run; `suspicious`: signs of tampering in the project's code
-    (see tamper.py), which void the run like tampering seen during it."""
+    """The pytest part of an acceptance run; `suspicious`: signs of tampering in the project's
+    code (see tamper.py), which void the run like tampering seen during it."""
     report, forged = read_report(result.stdout)
     log, xml = split_output(result.stdout)
-    total = len(contract.ids)
+    ids = [i for i in contract.ids if _file_of(i).endswith(".py")]
+    total = len(ids)
     check = CheckResult(name=NAME, passed=False, command="pytest (acceptance tests, healer's "
                         "configuration)", exit_code=result.exit_code, duration=result.duration,
                         tests_total=total, tests_passed=0)
@@ -144,7 +212,7 @@ def judge(contract: Contract, result: RunResult, suspicious: list[str] = ()) -> 
         check.failures += _tamper_failures(forged)
         check.detail = f"acceptance tests passed: 0 of {total}"
         return check
-    verdicts = _verdicts(contract.ids, report)
+    verdicts = _verdicts(ids, report)
     passed = [i for i, v in verdicts.items() if v == "passed"]
     tamper = [*forged, *report.tamper, *_disagreements(passed, xml), *suspicious]
     if tamper:
