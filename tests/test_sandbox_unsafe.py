@@ -14,3 +14,26 @@ def test_runs_on_a_copy_with_work_paths_and_a_timeout(tmp_path: Path) -> None:
         assert slow.timed_out and slow.duration < 10
     finally:
         box.close()
+
+
+def test_the_acceptance_contract_holds_on_the_host_pytest(tmp_path) -> None:
+    from healer.checks import acceptance
+
+    user, project = tmp_path / "user", tmp_path / "project"
+    user.mkdir()
+    project.mkdir()
+    test = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+    (user / "test_calc.py").write_text(test)
+    (project / "test_calc.py").write_text(test)
+    sandbox = UnsafeLocalSandbox()
+    try:
+        contract = acceptance.collect({"test_calc.py": user / "test_calc.py"}, sandbox,
+                                      timeout=60)
+        assert contract.ids == ["test_calc.py::test_add"]
+        (project / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+        red = acceptance.run(project, contract, sandbox, timeout=60)
+        assert not red.passed and "assert -1 == 3" in red.failures[0].message
+        (project / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+        assert acceptance.run(project, contract, sandbox, timeout=60).passed
+    finally:
+        sandbox.close()

@@ -29,7 +29,10 @@ KEY_TAG = "=====healer-acceptance-key "
 REPORT_TAG = "=====healer-acceptance-report "
 _MODE = os.environ.get("HEALER_ACCEPTANCE_MODE", "run")
 _EXPECTED = json.loads(os.environ.get("HEALER_ACCEPTANCE_FILES") or "{}")  # rel path -> sha256
-_UNTRUSTED = ("/work", "/deps", "/src", "/tmp")
+# where the project and its installed dependencies live: nothing of pytest may come from there
+_UNTRUSTED = tuple(os.path.realpath(p) for p in [
+    os.environ.get("HEALER_ACCEPTANCE_ROOT") or os.getcwd(), "/src", "/deps",
+    *os.environ.get("PYTHONPATH", "").split(os.pathsep)] if p)
 _KEY = os.urandom(32)
 _OUT = os.dup(1)
 os.write(_OUT, f"\n{KEY_TAG}{_KEY.hex()}=====\n".encode())
@@ -38,8 +41,7 @@ _state = {"results": {}, "collected": None, "errors": {}, "tamper": [], "plugins
 
 def _untrusted(path):
     path = os.path.realpath(str(path or ""))
-    root = os.environ.get("HEALER_ACCEPTANCE_ROOT", "/work")
-    return path.startswith(_UNTRUSTED + (root,))
+    return any(path == p or path.startswith(p + os.sep) for p in _UNTRUSTED)
 
 
 def _tamper(what):
@@ -96,27 +98,32 @@ if _MODE == "collect":
 # ---------------------------------------------------------------- what must not change
 
 
-def _guarded():
-    import _pytest.main
-    import _pytest.outcomes
-    import _pytest.python
-    import _pytest.python_api
-    import _pytest.reports
-    import _pytest.runner
-    import _pytest.skipping
-    import _pytest.unittest
-    import pytest
+def _modules(*names):
+    import importlib
 
+    found = []
+    for name in names:
+        try:
+            found.append(importlib.import_module(name))
+        except ImportError:  # moved between pytest versions
+            pass
+    return found
+
+
+def _guarded():
     found = {}
-    modules = (_pytest.runner, _pytest.main, _pytest.outcomes, _pytest.skipping, pytest)
-    for module in modules:
+    for module in _modules("_pytest.runner", "_pytest.main", "_pytest.outcomes",
+                           "_pytest.skipping", "pytest"):
         for name, value in vars(module).items():
             if callable(value) or isinstance(value, property):
                 found[f"{module.__name__}.{name}"] = value
-    classes = [_pytest.reports.BaseReport, _pytest.reports.TestReport,
-               _pytest.reports.CollectReport, _pytest.python.Function, _pytest.python.Module,
-               _pytest.unittest.TestCaseFunction, unittest.TestCase, unittest.TestResult]
-    classes += [v for v in vars(_pytest.python_api).values() if isinstance(v, type)]
+    classes = [unittest.TestCase, unittest.TestResult]
+    for module, names in (("_pytest.reports", ("BaseReport", "TestReport", "CollectReport")),
+                          ("_pytest.python", ("Function", "Module")),
+                          ("_pytest.unittest", ("TestCaseFunction",))):
+        classes += [getattr(m, n) for m in _modules(module) for n in names if hasattr(m, n)]
+    for module in _modules("_pytest.python_api", "_pytest.approx", "_pytest.raises"):
+        classes += [v for v in vars(module).values() if isinstance(v, type)]
     for cls in classes:
         for name, value in vars(cls).items():
             found[f"{cls.__module__}.{cls.__qualname__}.{name}"] = value
