@@ -43,6 +43,9 @@ class Settings(BaseModel):
     max_tokens: int = Field(4096, ge=16)
     cache: bool = True
     cache_dir: Path = Field(default_factory=default_cache_dir)
+    # what names the endpoint in the response cache; default its base_url (the bundled model
+    # is named by its weights and settings, since it listens on a new port every run)
+    cache_scope: str | None = None
 
     # sandbox and checks
     sandbox: Literal["docker", "bwrap", "unsafe-local"] = "docker"
@@ -73,7 +76,7 @@ class Settings(BaseModel):
 
     def context_budget(self) -> int:
         """Tokens of codebase the debugger may see, leaving room for the rest of the prompt."""
-        if self.model and self.model.startswith("local"):
+        if self.uses_local_model or (self.model or "").startswith("local"):
             return max(1000, min(self.context_tokens, self.local_ctx - self.max_tokens - 2000))
         return self.context_tokens
 

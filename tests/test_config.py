@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from healer.config import load_settings
+from healer.config import Settings, load_settings
 from healer.errors import ConfigError
 
 
@@ -42,3 +42,12 @@ def test_any_setting_from_a_healer_variable(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("HEALER_LOCAL_THREADS", "many")
     with pytest.raises(ConfigError, match="local_threads"):
         load_settings(tmp_path)
+
+
+def test_the_bundled_model_gets_a_context_budget_that_fits_its_window() -> None:
+    before_serving = Settings()  # no endpoint: the bundled model will be served
+    serving = Settings(base_url="http://127.0.0.1:5000/v1", model="local-qwen2.5-coder-1.5b")
+    hosted = Settings(base_url="https://api.example/v1", model="gpt-4.1")
+    fits = before_serving.local_ctx - before_serving.max_tokens - 2000
+    assert before_serving.context_budget() == serving.context_budget() == fits
+    assert hosted.context_budget() == 60_000

@@ -213,3 +213,14 @@ def test_corrupt_cache_file_does_not_stop_the_client(
     fake_llm.enqueue("one", "two")
     assert client.complete(ASK, stage="s").text == "one"
     assert client.complete(ASK, stage="s").text == "two"
+
+
+def test_an_endpoint_on_a_new_port_hits_the_cache_of_its_scope(fake_settings: Settings,
+                                                               fake_llm: FakeLLM) -> None:
+    # the bundled model listens on a new port every run; its cache scope stays the same
+    fake_llm.enqueue("one answer")
+    scoped = fake_settings.model_copy(update={"cache_scope": "bundled:local-model"})
+    LLMClient(scoped).complete([{"role": "user", "content": "hi"}], stage="s")
+    moved = scoped.model_copy(update={"base_url": fake_llm.url.replace("127.0.0.1", "localhost")})
+    again = LLMClient(moved).complete([{"role": "user", "content": "hi"}], stage="s")
+    assert again.text == "one answer" and fake_llm.count == 1

@@ -176,7 +176,7 @@ class LLMClient:
 
     def _key(self, request: _Request) -> str:
         return cache_key(
-            base_url=self.endpoint,
+            base_url=self.settings.cache_scope or self.endpoint,
             model=self.model,
             messages=request.messages,
             temperature=request.temperature,

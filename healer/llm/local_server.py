@@ -303,9 +303,10 @@ def local_endpoint(settings: Settings) -> Iterator[Settings]:
     try:
         server.start()
         log.info("local model ready at %s in %.1f s", server.base_url, time.monotonic() - started)
-        yield settings.model_copy(
-            update={"base_url": server.base_url, "model": MODEL_ALIAS, "api_key": LOCAL_API_KEY}
-        )
+        scope = (f"bundled:{MODEL_ALIAS}:ctx={options.ctx_per_slot}:"
+                 f"repeat_penalty={settings.local_repeat_penalty}")
+        yield settings.model_copy(update={"base_url": server.base_url, "model": MODEL_ALIAS,
+                                          "api_key": LOCAL_API_KEY, "cache_scope": scope})
     finally:
         server.stop()
 
