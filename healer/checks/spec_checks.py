@@ -5,7 +5,8 @@ Model-written tests agree with the model's own mistakes; these checks come from 
 words, so they hold even when a spec has no acceptance tests.
 - `spec-names` (static): every signature the spec gives inline (`name(x: int) -> str`, typed
   so that it is not an example call), and every `def`/`class` of its code blocks, is defined
-  in the project's Python code; every `python X.py` it names exists.
+  in the project's Python code, a stub function with as many positional parameters; every
+  `python X.py` it names exists.
 - `spec-examples` (sandbox): every `$ command` line of a code block runs, and prints the
   lines that follow it (when there are any) before the next prompt.
 """
@@ -167,6 +168,55 @@ def _is_python_spec(markdown: str) -> bool:
         _DEFINITION.match(line) for block in _code_blocks(markdown) for line in block)
 
 
+def _parameters(node: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+    args = node.args
+    return [a.arg for a in [*args.posonlyargs, *args.args]]
+
+
+def stub_signatures(markdown: str) -> dict[str, list[str]]:
+    """Top-level stub functions of the spec's code blocks: name -> positional parameters."""
+    found: dict[str, list[str]] = {}
+    for block in _code_blocks(markdown):
+        try:
+            tree = ast.parse("\n".join(block))
+        except (SyntaxError, ValueError, RecursionError):
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _is_stub(node.body):
+                found.setdefault(node.name, _parameters(node))
+    return found
+
+
+def _top_level_functions(project: Path, skip: set[str]) -> dict[str, tuple[str, list[str]]]:
+    found: dict[str, tuple[str, list[str]]] = {}
+    for path in project_files(project, ".py"):
+        rel = path.relative_to(project).as_posix()
+        if rel in skip:
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+        except (SyntaxError, ValueError, RecursionError):
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                found.setdefault(node.name, (rel, _parameters(node)))
+    return found
+
+
+def _signature_failures(project: Path, markdown: str, skip: set[str]) -> list[Failure]:
+    """A stub the spec gives as `def rows(row_count)` must keep its number of positional
+    parameters where the project defines it as a function."""
+    defined = _top_level_functions(project, skip)
+    failures = []
+    for name, wanted in stub_signatures(markdown).items():
+        if name in defined and len(defined[name][1]) != len(wanted):
+            rel, got = defined[name]
+            failures.append(Failure(
+                check=NAMES, file=rel, message=f"the spec gives `{name}({', '.join(wanted)})`, "
+                f"but {rel} defines `{name}({', '.join(got)})`"))
+    return failures
+
+
 def names_check(project: Path, markdown: str, *, tests: list[str] = ()) -> CheckResult:
     """The static half: stated names are defined, stated scripts exist."""
     if not markdown.strip() or not _is_python_spec(markdown):
@@ -180,6 +230,7 @@ def names_check(project: Path, markdown: str, *, tests: list[str] = ()) -> Check
     failures += [Failure(check=NAMES, file=script, message=f"the spec runs `python {script}`, "
                          "which does not exist") for script in scripts
                  if not (project / script).is_file()]
+    failures += _signature_failures(project, markdown, set(tests))
     return CheckResult(name=NAMES, passed=not failures, failures=failures,
                        detail=f"{len(wanted)} name(s), {len(scripts)} script(s)")
 
