@@ -62,8 +62,8 @@ def test_a_missing_name_or_a_changed_signature_fails(tmp_path: Path) -> None:
     check = names_check(write(tmp_path, code), SPEC)
     messages = [f.message for f in check.failures]
     assert not check.passed
-    assert messages == ["the spec gives `rows(row_count)`, but pascal.py defines "
-                        "`rows(n, extra)`"]
+    assert messages == [("the spec gives `rows(row_count)`, but pascal.py defines "
+                        "`rows(n, extra)`")]
 
 
 def test_a_project_that_keeps_the_interface_passes(tmp_path: Path) -> None:
