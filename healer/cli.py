@@ -60,11 +60,14 @@ def llm_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return functools.reduce(lambda f, opt: opt(f), reversed(options), fn)
 
 
-def settings_from(folder: Path | None, opts: dict[str, Any]) -> Settings:
+def settings_from(folder: Path | None, opts: dict[str, Any], *,
+                  untrusted: Path | None = None) -> Settings:
+    """Settings from the user's `folder`, the environment and the flags; `untrusted` is a
+    folder being checked or debugged (see healer.config)."""
     flags = {k: opts.pop(k, None) for k in ("model", "base_url", "api_key", "concurrency")}
     if opts.pop("no_cache", False):
         flags["cache"] = False
-    return load_settings(folder, **flags)
+    return load_settings(folder, untrusted=untrusted, **flags)
 
 
 def spec_folder(spec_arg: str) -> Path | None:
@@ -149,7 +152,8 @@ def check(folder: Path, unsafe_local: bool, as_json: bool) -> None:
     """Run FOLDER's checks in a sandbox; exit 0 when all pass, 1 when some fail."""
     from healer.commands import run_check
 
-    results = run_check(folder, load_settings(folder), unsafe_local=unsafe_local)
+    settings = load_settings(Path.cwd(), untrusted=folder)
+    results = run_check(folder, settings, unsafe_local=unsafe_local)
     if as_json:
         click.echo(json.dumps([r.model_dump(mode="json") for r in results], indent=2))
     else:
@@ -174,7 +178,8 @@ def debug(error: str | None, folder: Path, error_file: Any, apply: bool, **opts:
     text = error_file.read() if error_file else (sys.stdin.read() if error in (None, "-") else error)
     if not text.strip():
         raise UsageError("no error text given (pass it as an argument, --error-file or stdin)")
-    result = run_debug(text, folder, settings_from(folder, opts), apply=apply)
+    result = run_debug(text, folder, settings_from(Path.cwd(), opts, untrusted=folder),
+                       apply=apply)
     console.print(f"[bold]Diagnosis:[/] {result.diagnosis or '(none given)'}")
     click.echo(result.diff)
     if result.error:
@@ -192,7 +197,7 @@ def prompt(folder: Path, output: Path | None, **opts: Any) -> None:
     """Write a spec from which FOLDER's codebase could be regenerated."""
     from healer.commands import run_prompt
 
-    text = run_prompt(folder, settings_from(folder, opts))
+    text = run_prompt(folder, settings_from(Path.cwd(), opts, untrusted=folder))
     if output:
         output.write_text(text, encoding="utf-8")
         console.print(f"spec written to {output}")

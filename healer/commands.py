@@ -47,6 +47,8 @@ def run_build(spec_arg: str, output: Path, settings: Settings, budget: Budget, *
     _check_cost_budget(settings, budget)
     with open_checks_sandbox(settings, unsafe_local=unsafe_local) as sandbox, \
             open_llm(settings) as llm:
+        where = "the bundled model" if settings.uses_local_model else llm.endpoint
+        events.stage("using", f"model {llm.model} at {where}; checks in the {sandbox.name} sandbox")
         # the settings of the endpoint in use: the bundled model's context, not a hosted one's
         session = Session(llm=llm, sandbox=sandbox, settings=llm.settings, events=events)
         return build(spec, Workspace(output), session, budget)

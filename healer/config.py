@@ -4,19 +4,34 @@ Files: `healer.toml` (top-level keys) or the `[tool.healer]` table of `pyproject
 looked up in the spec's folder. Keys match the field names below (`model`, `base_url`, ...).
 Environment: HEALER_MODEL, OPENAI_BASE_URL, OPENAI_API_KEY, and HEALER_<FIELD> for any other
 field (for example HEALER_LOCAL_THREADS=1).
+
+A key without a base URL means OpenAI's endpoint (the openai SDK's convention); the bundled
+model runs only when neither is set.
+
+A folder that is checked or debugged (`healer check DIR`, `healer debug -d DIR`, `healer
+prompt DIR`) is untrusted: its own settings may add checks and choose an edit format, and may
+tighten the sandbox's limits, never loosen them; the endpoint, key, backend and everything
+else come from the user (flags, environment, the current folder).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from healer.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
+OPENAI_URL = "https://api.openai.com/v1"
+MIN_MEMORY = 64 * 2**20
+UNTRUSTED_ALLOWED = ("checks", "edit_format")  # what a checked folder may set
+UNTRUSTED_TIGHTEN = ("check_timeout", "cpus", "memory_limit")  # ...and may only lower
 ENV_VARS = {
     "model": "HEALER_MODEL",
     "base_url": "OPENAI_BASE_URL",
@@ -70,6 +85,22 @@ class Settings(BaseModel):
     def prices(self) -> tuple[float | None, float | None]:
         return self.price_input_per_mtok, self.price_output_per_mtok
 
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        size = parse_memory(value)
+        if size < MIN_MEMORY:
+            raise ValueError(f"{value!r} is below the least a sandbox needs (64m)")
+        return value
+
+    @field_validator("cpus")
+    @classmethod
+    def _cpus(cls, value: float) -> float:
+        available = os.cpu_count() or 1
+        if value > available:
+            raise ValueError(f"{value} is more than the {available} CPUs of this machine")
+        return value
+
     @property
     def uses_local_model(self) -> bool:
         return not self.base_url
@@ -94,6 +125,45 @@ def _read_file_settings(folder: Path) -> dict[str, Any]:
     return {}
 
 
+def parse_memory(limit: str) -> int:
+    """'512m', '1g', '1048576' -> bytes; ValueError for anything else."""
+    units = {"k": 2**10, "m": 2**20, "g": 2**30}
+    text = str(limit).strip().lower().rstrip("b")
+    try:
+        if text and text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{limit!r} is not a size (say 512m or 2g)") from None
+
+
+def _untrusted(found: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """What a checked folder's own settings may set: see the module docstring."""
+    defaults = Settings.model_fields
+    kept: dict[str, Any] = {}
+    for key, value in found.items():
+        name = key.replace("-", "_")
+        if name in UNTRUSTED_ALLOWED or name in UNTRUSTED_TIGHTEN and _tighter(name, value, defaults[name].default):
+            kept[name] = value
+        else:
+            log.warning("ignoring %s from %s: a folder being checked cannot set it", name, folder)
+    return kept
+
+
+def _within(folder: Path, other: Path) -> bool:
+    inner, outer = folder.resolve(), other.resolve()
+    return inner == outer or outer in inner.parents
+
+
+def _tighter(name: str, value: Any, default: Any) -> bool:
+    try:
+        if name == "memory_limit":
+            return parse_memory(value) <= parse_memory(default)
+        return float(value) <= float(default)
+    except (TypeError, ValueError):
+        return False
+
+
 def _read_env() -> dict[str, Any]:
     """The well-known variables, and `HEALER_<SETTING>` for any setting (HEALER_LOCAL_THREADS)."""
     found = {key: os.environ[var] for key, var in ENV_VARS.items() if os.environ.get(var)}
@@ -104,14 +174,25 @@ def _read_env() -> dict[str, Any]:
     return found
 
 
-def load_settings(folder: Path | None = None, **flags: Any) -> Settings:
-    """Merge files, then environment, then flags (flags set to None are ignored)."""
+def load_settings(folder: Path | None = None, *, untrusted: Path | None = None,
+                  **flags: Any) -> Settings:
+    """Merge files, then environment, then flags (flags set to None are ignored).
+
+    `folder` holds the user's own settings (beside the spec); `untrusted` is a folder being
+    checked or debugged, whose settings only add checks or tighten limits.
+    """
     merged: dict[str, Any] = {}
+    if folder is not None and untrusted is not None and _within(folder, untrusted):
+        folder = None  # the current folder is the one being checked: not the user's settings
     if folder is not None:
         merged.update(_read_file_settings(folder))
+    if untrusted is not None:
+        merged.update(_untrusted(_read_file_settings(untrusted), untrusted))
     merged.update(_read_env())
     merged.update({k: v for k, v in flags.items() if v is not None})
     merged = {k.replace("-", "_"): v for k, v in merged.items()}
+    if merged.get("api_key") and not merged.get("base_url"):
+        merged["base_url"] = OPENAI_URL  # a key alone means OpenAI's endpoint
     try:
         return Settings(**merged)
     except ValidationError as exc:

@@ -300,6 +300,7 @@ class _Loop:
         best = self._best()
         green = best is not None and best.green
         self.report.evidence = _evidence(self.contract, best)
+        self.report.model, self.report.sandbox = self.s.llm.model, self.s.sandbox.name
         self._save(status="green" if green else "not_green", stop=reason)
         label = "best round -" if best is None else f"best round {best.index}"
         self.ws.commit(f"report: {self.report.status} ({label})")

@@ -226,6 +226,8 @@ class RunReport(Value):
     seconds: float = 0.0
     tests_digest: str | None = None  # the acceptance tests the rounds were checked against
     evidence: str = ""  # what green rests on: "acceptance", "model tests" or "no tests"
+    model: str = ""  # the model and the sandbox backend that made and checked the rounds
+    sandbox: str = ""
 
     @property
     def usage(self) -> Usage:

@@ -54,6 +54,7 @@ def render_markdown(report: RunReport) -> str:
         f"- spec: `{report.spec}`",
         f"- output: `{report.output}`",
         f"- best round: {report.best_round if report.best_round is not None else '-'}",
+        f"- model: `{report.model or '?'}`; sandbox: {report.sandbox or '?'}",
         (f"- tokens: {usage.prompt_tokens} in, {usage.completion_tokens} out "
          f"({usage.calls} calls, {usage.cached_calls} from cache); cost: {cost}"),
         f"- wall time: {report.seconds:.1f}s",

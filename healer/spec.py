@@ -37,9 +37,13 @@ FILE_NAME = re.compile(r"^[\w.-]+(/[\w.-]+)*\.[A-Za-z0-9]{1,8}$")  # src/app.py,
 def load_spec(source: str | Path, *, tests: list[str] | None = None) -> Spec:
     """Load a spec from a file path, or treat `source` as the spec text itself."""
     path = Path(source)
+    if "\n" not in str(source) and path.is_dir():
+        raise SpecError(f"{source} is a folder, not a spec file",
+                        hint="give the spec's Markdown file, or the spec text in quotes")
     if _looks_like_path(str(source)):
         if not path.is_file():
-            raise SpecError(f"spec file not found: {source}")
+            raise SpecError(f"spec file not found: {source}",
+                            hint="to give the spec as text, write it in quotes with spaces")
         return _spec_from_file(path, extra_tests=tests or [])
     text = str(source).strip()
     if not text:
@@ -48,9 +52,12 @@ def load_spec(source: str | Path, *, tests: list[str] | None = None) -> Spec:
 
 
 def _looks_like_path(source: str) -> bool:
-    if "\n" in source:
+    """A file name, not a prompt: one line without spaces, or a name with a spec suffix."""
+    text = source.strip()
+    if "\n" in text:
         return False
-    return Path(source).is_file() or source.endswith((".md", ".markdown", ".txt"))
+    return (Path(text).is_file() or text.endswith((".md", ".markdown", ".txt"))
+            or (" " not in text and ("/" in text or "." in text)))
 
 
 def _spec_from_file(path: Path, *, extra_tests: list[str]) -> Spec:

@@ -61,7 +61,7 @@ class Workspace:
         files: dict[str, str] = {}
         for path in sorted(self.root.rglob("*")):
             rel = path.relative_to(self.root)
-            if not path.is_file() or SKIP_DIRS.intersection(rel.parts):
+            if path.is_symlink() or not path.is_file() or SKIP_DIRS.intersection(rel.parts):
                 continue
             if path.stat().st_size > MAX_TEXT_BYTES:
                 continue

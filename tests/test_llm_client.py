@@ -373,3 +373,15 @@ def test_retry_after_header_is_read(client: LLMClient, fake_llm: FakeLLM) -> Non
         raw.chat.completions.create(model="m", messages=[])
     assert retry_after(caught.value) == 7.0
     assert retry_after(None) == 0.0
+
+
+@pytest.mark.parametrize("body", ["<html><body>Sign in</body></html>", "[1, 2]",
+                                  '{"choices": "x"}', '{"choices": [{"message": 5}]}'])
+def test_an_answer_that_is_not_a_completion_is_a_clear_error(fake_llm, fake_settings, body):
+    from healer.errors import EndpointError
+    from healer.llm.client import LLMClient
+    from tests.fakellm import Reply
+
+    fake_llm.enqueue(Reply(body=body))
+    with pytest.raises(EndpointError, match="not an OpenAI chat completion"):
+        LLMClient(fake_settings).complete([{"role": "user", "content": "hi"}], stage="s")

@@ -66,3 +66,14 @@ def test_files_the_spec_names(tmp_path: Path) -> None:
     assert named_files(load_spec(str(spec_file))) == [
         "manifest.json", "options.html", "options.js", "nested/note.txt", "popup.js",
         "lib/util.py"]
+
+
+@pytest.mark.parametrize("arg", ["specs", "missing/spec", "notes.rst", "./nowhere"])
+def test_a_path_that_is_not_a_spec_file_is_an_error_not_a_prompt(tmp_path, monkeypatch, arg):
+    from healer.errors import SpecError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "specs").mkdir()
+    with pytest.raises(SpecError):
+        load_spec(arg)
+    assert load_spec("a calculator with add and mul").text.startswith("a calculator")

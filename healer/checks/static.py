@@ -18,11 +18,24 @@ log = logging.getLogger(__name__)
 UNDEFINED_MESSAGES = ("UndefinedName", "UndefinedLocal", "UndefinedExport")
 
 
+MAX_SOURCE_BYTES = 1_000_000  # a file the host-side checks read at most
+
+
 def project_files(project: Path, suffix: str) -> Iterator[Path]:
+    """The project's regular files ending in `suffix`: never a symlink (it could point anywhere
+    on the host, and an excerpt of it would reach the model), never a FIFO or device."""
     for path in sorted(project.rglob(f"*{suffix}")):
         rel = path.relative_to(project)
-        if path.is_file() and not any(part in EXCLUDED for part in rel.parts):
+        if path.is_symlink() or not path.is_file():
+            continue
+        if not any(part in EXCLUDED for part in rel.parts):
             yield path
+
+
+def read_source(path: Path) -> str:
+    """A file's text for the host-side checks, at most MAX_SOURCE_BYTES of it."""
+    with path.open("rb") as handle:
+        return handle.read(MAX_SOURCE_BYTES).decode("utf-8", errors="replace")
 
 
 def _rel(project: Path, path: Path) -> str:
@@ -42,9 +55,21 @@ def parse_python(project: Path) -> tuple[dict[Path, ast.AST], list[Failure]]:
     trees: dict[Path, ast.AST] = {}
     failures = []
     for path in project_files(project, ".py"):
-        text = path.read_text(errors="replace")
+        if path.stat().st_size > MAX_SOURCE_BYTES:
+            failures.append(Failure(check="syntax", file=_rel(project, path), message=(
+                f"the file is larger than {MAX_SOURCE_BYTES // 1_000_000} MB; healer does not "
+                "check files that large: split it, or keep data out of source files")))
+            continue
+        text = read_source(path)
         try:
             trees[path] = ast.parse(text, filename=str(path))
+        except (RecursionError, MemoryError):
+            failures.append(Failure(check="syntax", file=_rel(project, path), message=(
+                "the file is nested too deeply to parse (an expression or block hundreds of "
+                "levels deep); flatten it")))
+        except ValueError as exc:  # null bytes
+            failures.append(Failure(check="syntax", file=_rel(project, path),
+                                    message=f"the file cannot be parsed: {exc}"))
         except SyntaxError as exc:
             failures.append(Failure(
                 check="syntax",
@@ -64,11 +89,14 @@ def undefined_names(project: Path, trees: dict[Path, ast.AST]) -> list[Failure] 
         return None
     failures = []
     for path, tree in trees.items():
-        result = checker.Checker(tree, filename=str(path))
+        try:
+            result = checker.Checker(tree, filename=str(path))
+        except RecursionError:
+            continue  # parsed, but too deep for pyflakes: the sandbox checks still run it
         for message in result.messages:
             if type(message).__name__ not in UNDEFINED_MESSAGES:
                 continue
-            text = path.read_text(errors="replace")
+            text = read_source(path)
             failures.append(Failure(
                 check="undefined-names",
                 message=message.message % message.message_args,
@@ -96,7 +124,7 @@ def unavailable_imports(project: Path, trees: dict[Path, ast.AST]) -> list[Failu
                 ),
                 file=_rel(project, path),
                 line=line,
-                excerpt=_source_lines(path.read_text(errors="replace"), line, around=0),
+                excerpt=_source_lines(read_source(path), line, around=0),
             ))
     return failures
 
@@ -104,7 +132,7 @@ def unavailable_imports(project: Path, trees: dict[Path, ast.AST]) -> list[Failu
 def invalid_json(project: Path) -> list[Failure]:
     failures = []
     for path in project_files(project, ".json"):
-        text = path.read_text(errors="replace")
+        text = read_source(path)
         try:
             json.loads(text)
         except json.JSONDecodeError as exc:

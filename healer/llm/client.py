@@ -298,10 +298,22 @@ class LLMClient:
         return False
 
     def _parse(self, response: Any, messages: list[dict[str, str]]) -> _Part:
-        choice = response.choices[0] if response.choices else None
-        text = choice.message.content if choice is not None else None
-        finish = (choice.finish_reason if choice is not None else None) or "stop"
-        return _Part(text=text, finish_reason=finish, usage=_usage(response, messages, text))
+        try:
+            choice = response.choices[0] if response.choices else None
+            text = choice.message.content if choice is not None else None
+            finish = (choice.finish_reason if choice is not None else None) or "stop"
+            if text is not None and not isinstance(text, str):
+                raise TypeError(f"content is {type(text).__name__}")
+            return _Part(text=text, finish_reason=finish, usage=_usage(response, messages, text))
+        except (AttributeError, TypeError, IndexError, KeyError) as exc:
+            raise self._not_a_completion(exc) from exc
+
+    def _not_a_completion(self, error: BaseException) -> EndpointError:
+        return EndpointError(
+            f"LLM endpoint {self.endpoint} answered something that is not an OpenAI chat "
+            f"completion ({type(error).__name__}: {str(error)[:200]})",
+            hint="check that base_url is the API's address and ends with /v1, not a web page "
+                 "or a proxy's login page")
 
     def _call(self, kwargs: dict[str, Any]) -> Any:
         """Send with retries; raises the SDK's error for misuse, EndpointError when exhausted."""
@@ -332,7 +344,10 @@ class LLMClient:
             timeout = self.settings.request_timeout
             if self.limits is not None:
                 timeout = self.limits.seconds(timeout)
-            return self._openai.chat.completions.create(**kwargs, timeout=timeout)
+            try:
+                return self._openai.chat.completions.create(**kwargs, timeout=timeout)
+            except ValueError as exc:  # a 200 answer that is not JSON: an HTML page, a proxy
+                raise self._not_a_completion(exc) from exc
 
     def _out_of_time(self, state: RetryCallState | None) -> bool:
         """Whether the build's deadline has passed (a tenacity stop condition)."""

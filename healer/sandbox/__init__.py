@@ -1,11 +1,12 @@
-"""Where generated code runs: Docker (primary), bubblewrap (fallback), or unsandboxed (unsafe)."""
+"""Where generated code runs: Docker (the default), bubblewrap (when chosen), or unsandboxed
+(unsafe, behind an explicit flag)."""
 
 from __future__ import annotations
 
 import logging
 
 from healer.config import Settings
-from healer.errors import ConfigError, SandboxError, SandboxUnavailableError
+from healer.errors import ConfigError, SandboxUnavailableError
 from healer.sandbox.base import Sandbox
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,10 @@ def _bwrap(settings: Settings) -> Sandbox:
 
 
 def open_sandbox(settings: Settings, *, unsafe_local: bool = False) -> Sandbox:
-    """The backend settings ask for; Docker falls back to bubblewrap with a warning.
+    """The backend the settings ask for, or a clear error: never a weaker one in its place.
 
-    An unsandboxed backend needs `unsafe_local=True`, whatever the settings say.
+    Docker is the default; bubblewrap (rlimits only, no cgroups) needs `sandbox = "bwrap"`;
+    running unsandboxed needs `unsafe_local=True` (`--unsafe-local`), whatever the settings say.
     """
     if settings.sandbox == "unsafe-local" or unsafe_local:
         if not unsafe_local:
@@ -43,14 +45,9 @@ def open_sandbox(settings: Settings, *, unsafe_local: bool = False) -> Sandbox:
         return _bwrap(settings)
     try:
         return _docker(settings)
-    except SandboxUnavailableError as docker_error:
-        log.warning("Docker is unavailable (%s); falling back to bubblewrap, "
-                    "which limits memory and processes with rlimits only", docker_error.message)
-        try:
-            return _bwrap(settings)
-        except SandboxError as bwrap_error:
-            raise SandboxUnavailableError(
-                f"no sandbox available: {docker_error.message}; {bwrap_error.message}",
-                hint="start Docker (`bash scripts/setup-machine.sh`) or install bubblewrap, "
-                "then `healer sandbox build`",
-            ) from bwrap_error
+    except SandboxUnavailableError as exc:
+        raise SandboxUnavailableError(
+            f"the Docker sandbox is unavailable: {exc.message}",
+            hint="start Docker (`bash scripts/setup-machine.sh`), or choose the weaker "
+            'bubblewrap sandbox yourself with sandbox = "bwrap" (HEALER_SANDBOX=bwrap)',
+        ) from exc

@@ -8,6 +8,7 @@ import subprocess
 import time
 from typing import Any
 
+from healer.config import parse_memory
 from healer.models import RunResult
 
 OUTPUT_LIMIT = 1_000_000  # characters kept per stream (head and tail)
@@ -24,11 +25,7 @@ def clip(data: bytes | None) -> str:
 
 def memory_bytes(limit: str) -> int:
     """'512m', '1g', '1048576' -> bytes."""
-    units = {"k": 2**10, "m": 2**20, "g": 2**30}
-    text = limit.strip().lower().rstrip("b")
-    if text and text[-1] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(text)
+    return parse_memory(limit)
 
 
 def run_group(argv: list[str], *, timeout: float, **popen: Any) -> RunResult:

@@ -8,9 +8,13 @@ import logging
 import os
 import shlex
 import shutil
+import stat
 import tempfile
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
+
+from healer.errors import SandboxError
 
 log = logging.getLogger(__name__)
 
@@ -161,28 +165,78 @@ def dependency_key(project: Path, image: str) -> str:
 # ---------------------------------------------------------------- staging
 
 
+MAX_PROJECT_BYTES = 512 * 2**20  # what a project may weigh when it is copied for a check
+SANDBOX_UID = 1000  # the user checks run as, in every backend
+
+
+def _copied(project: Path) -> Callable[[str, list[str]], set[str]]:
+    """An ignore function for copytree: healer's own folders, and anything that is not a
+    regular file, folder or symlink (a FIFO would block the copy; a device would be read)."""
+    total = [0]
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skipped = set(shutil.ignore_patterns(*EXCLUDED)(folder, names))
+        for name in names:
+            path = Path(folder) / name
+            if name in skipped or path.is_symlink():
+                continue
+            mode = path.lstat().st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                skipped.add(name)
+            elif stat.S_ISREG(mode):
+                total[0] += path.lstat().st_size
+                if total[0] > MAX_PROJECT_BYTES:
+                    raise SandboxError(
+                        f"the project in {project} is larger than {MAX_PROJECT_BYTES // 2**20} "
+                        f"MiB (at {path.relative_to(project)}); healer does not copy it into "
+                        "the sandbox", hint="keep data files and build outputs out of the project")
+        return skipped
+
+    return ignore
+
+
 def stage_into(project: Path, target: Path) -> None:
-    """Make `target` a world-readable copy of `project` (healer's own folders left out).
+    """Make `target` a copy of `project` that the sandbox user can read (healer's own folders
+    and special files left out, the size capped).
 
     The sandbox user (uid 1000) must be able to read the project whoever owns it on the
-    host, so containers mount this copy, never the project folder itself.
+    host, so containers mount this copy, never the project folder itself. Run as root, healer
+    gives the copy to that user and keeps it private; otherwise the copy is world-readable
+    inside a folder only its owner can list (see `new_stage`).
     """
     for entry in target.iterdir():
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
         else:
             entry.unlink()
-    shutil.copytree(project, target, symlinks=True, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns(*EXCLUDED))
+    shutil.copytree(project, target, symlinks=True, dirs_exist_ok=True, ignore=_copied(project))
+    private = os.geteuid() == 0
     for folder, dirs, files in os.walk(target):
-        os.chmod(folder, 0o755)
+        os.chmod(folder, 0o700 if private else 0o755)
+        if private:
+            os.chown(folder, SANDBOX_UID, SANDBOX_UID)
         for name in files:
             path = Path(folder) / name
-            if not path.is_symlink():
-                path.chmod(0o755 if path.stat().st_mode & 0o100 else 0o644)
+            if path.is_symlink():
+                continue
+            executable = path.stat().st_mode & 0o100
+            if private:
+                os.chown(path, SANDBOX_UID, SANDBOX_UID)
+                path.chmod(0o700 if executable else 0o600)
+            else:
+                path.chmod(0o755 if executable else 0o644)
 
 
 def new_stage() -> Path:
-    stage = Path(tempfile.mkdtemp(prefix="healer-stage-"))
+    """A fresh folder for one staged copy, inside a parent only its owner can list."""
+    parent = Path(tempfile.gettempdir()) / f"healer-stage-{os.geteuid()}"
+    parent.mkdir(mode=0o711, exist_ok=True)
+    if parent.is_symlink() or parent.stat().st_uid != os.geteuid():
+        raise SandboxError(f"{parent} is not healer's own folder; remove it")
+    parent.chmod(0o711)
+    stage = Path(tempfile.mkdtemp(prefix="stage-", dir=parent))
     stage.chmod(0o755)
+    if os.geteuid() == 0:
+        os.chown(stage, SANDBOX_UID, SANDBOX_UID)
+        stage.chmod(0o700)
     return stage

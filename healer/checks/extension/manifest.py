@@ -112,6 +112,9 @@ def _icon_files(value: Any) -> list[str]:
 def load_manifest(project: Path) -> Manifest | Failure:
     """The parsed manifest, or a Failure saying why it cannot be read."""
     path = project / MANIFEST
+    if path.is_symlink():
+        return Failure(check=CHECK, file=MANIFEST, message="manifest.json is a symlink; healer "
+                       "does not follow links out of the project")
     if not path.is_file():
         return Failure(check=CHECK, file=MANIFEST, message="manifest.json is missing")
     text = path.read_text(encoding="utf-8-sig", errors="replace")

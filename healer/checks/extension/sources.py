@@ -25,13 +25,18 @@ def project_files(root: Path, suffix: str) -> list[str]:
         rel = path.relative_to(root)
         if any(part in SKIPPED_DIRS or part.startswith(".") for part in rel.parts[:-1]):
             continue
-        if path.is_file() and path.stat().st_size <= MAX_BYTES:
+        if not path.is_symlink() and path.is_file() and path.stat().st_size <= MAX_BYTES:
             found.append(rel.as_posix())
     return sorted(found)
 
 
 def read_text(root: Path, rel: str) -> str:
-    return (root / rel).read_text(encoding="utf-8", errors="replace")
+    """A project file's text; a symlink or an oversized file reads as empty (it may point
+    anywhere on the host, and what it shows would reach the model)."""
+    path = root / rel
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_BYTES:
+        return ""
+    return path.read_text(encoding="utf-8", errors="replace")
 
 
 def line_of(text: str, index: int) -> int:
