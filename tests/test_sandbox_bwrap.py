@@ -1,17 +1,28 @@
 """The bubblewrap fallback over the debootstrap tree."""
 
+import os
 import shutil
 
 import pytest
 
-from healer.errors import SandboxError
+from healer.errors import SandboxError, SandboxUnavailableError
 from healer.sandbox.bwrap import BwrapSandbox
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the refusal applies to root only")
+def test_refuses_to_run_as_root_where_its_limits_do_not_hold() -> None:
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed")
+    with pytest.raises(SandboxUnavailableError, match="cannot hold its process limit"):
+        BwrapSandbox()
 
 
 @pytest.fixture(scope="module")
 def sandbox():
     if shutil.which("bwrap") is None:
         pytest.skip("bubblewrap is not installed")
+    if os.geteuid() == 0:
+        pytest.skip("bubblewrap refuses to run as root")
     try:
         return BwrapSandbox(memory="512m")
     except SandboxError as exc:
@@ -50,3 +61,14 @@ def test_isolated_from_network_and_host_folder(sandbox, tmp_path):
 def test_timeout_kills(sandbox, tmp_path):
     result = sandbox.run(tmp_path, "sleep 60", timeout=2)
     assert result.timed_out
+
+
+def test_bwrap_itself_sees_no_host_secret(sandbox, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    result = sandbox.run(tmp_path, "cat /proc/1/environ; echo; cat /proc/self/environ", timeout=30)
+    assert "sk-secret" not in result.stdout
+
+
+def test_the_work_folder_has_a_size(sandbox, tmp_path):
+    result = sandbox.run(tmp_path, "head -c 700M /dev/zero > /work/big", timeout=60)
+    assert not result.ok and "No space left" in result.stderr

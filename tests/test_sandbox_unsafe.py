@@ -37,3 +37,13 @@ def test_the_acceptance_contract_holds_on_the_host_pytest(tmp_path) -> None:
         assert acceptance.run(project, contract, sandbox, timeout=60).passed
     finally:
         sandbox.close()
+
+
+def test_output_is_clipped_without_holding_it_in_memory(tmp_path: Path) -> None:
+    box = UnsafeLocalSandbox()
+    try:
+        result = box.run(tmp_path, "head -c 50000000 /dev/zero | tr '\\0' x", timeout=60)
+        assert result.ok and len(result.stdout) < 1_100_000
+        assert "bytes cut" in result.stdout and result.stdout.endswith("x")
+    finally:
+        box.close()

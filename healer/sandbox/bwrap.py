@@ -1,4 +1,5 @@
-"""The bubblewrap fallback: the debootstrap tree of the base image as a read-only root.
+"""The bubblewrap sandbox (chosen with `sandbox = "bwrap"`): the debootstrap tree of the base
+image as a read-only root. It refuses to run as root, where its limits would not hold.
 
 Same layout as the Docker backend (/src read-only, a fresh tmpfs copy at /work, /deps
 read-only, HOME and TMPDIR in a tmpfs), every namespace unshared (no network unless asked),
@@ -32,6 +33,7 @@ from healer.sandbox.project import (
 )
 
 log = logging.getLogger(__name__)
+BWRAP_ENVIRONMENT = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 
 
 def _limits(memory: int, cpu_seconds: int, processes: int):
@@ -69,11 +71,18 @@ class BwrapSandbox:
             raise SandboxUnavailableError(
                 "bubblewrap is not installed", hint="apt-get install bubblewrap"
             )
+        if os.geteuid() == 0:
+            # the sandbox's processes would belong to root on the host: RLIMIT_NPROC does not
+            # bind them, so a fork bomb is not held (1,500 processes were seen)
+            raise SandboxUnavailableError(
+                "the bubblewrap sandbox cannot hold its process limit when healer runs as root",
+                hint="use the Docker sandbox (the default), or run healer as an ordinary user")
         self.root = Path(root or images.rootfs_dir())
         if not (self.root / "etc/os-release").is_file():
             raise SandboxError(f"no sandbox root file system at {self.root}", hint=images.BUILD_HINT)
         self.memory = max(memory_bytes(memory), 256 * 2**20)
         self.pids = pids
+        self.tmpfs_bytes = 512 * 2**20  # each of /tmp and /work
         self.deps_root = default_cache_dir() / "sandbox" / "bwrap-deps"
 
     def _deps_dir(self, project: Path) -> Path | None:
@@ -86,7 +95,9 @@ class BwrapSandbox:
         argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
                 "--cap-drop", "ALL", "--clearenv", "--uid", "1000", "--gid", "1000",
                 "--ro-bind", str(self.root), "/", "--proc", "/proc", "--dev", "/dev",
-                "--tmpfs", "/tmp", "--tmpfs", WORK, "--ro-bind", str(project.resolve()), SRC]
+                "--size", str(self.tmpfs_bytes), "--tmpfs", "/tmp",
+                "--size", str(self.tmpfs_bytes), "--tmpfs", WORK,
+                "--ro-bind", str(project.resolve()), SRC]
         if network:
             argv += ["--share-net", "--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf"]
             ca = hostenv.host_ca_bundle()
@@ -100,7 +111,9 @@ class BwrapSandbox:
 
     def _execute(self, argv: list[str], timeout: float) -> RunResult:
         limits = _limits(self.memory, int(timeout) + 5, self.pids + _own_processes())
-        result = run_group(argv, timeout=timeout, preexec_fn=limits)
+        # bwrap itself starts with an empty environment: it is process 1 inside, and its
+        # /proc/1/environ is readable there (--clearenv only cleans its child)
+        result = run_group(argv, timeout=timeout, preexec_fn=limits, env=BWRAP_ENVIRONMENT)
         # no cgroup here: an allocation past RLIMIT_AS surfaces as Python's MemoryError
         return result.model_copy(update={"oom_killed": "MemoryError" in result.stderr[-4000:]})
 
