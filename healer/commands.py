@@ -21,6 +21,7 @@ from healer.pipeline.debug import choose_format, converse, format_instructions
 from healer.pipeline.edits import apply_edits
 from healer.pipeline.messages import chat
 from healer.runtime import open_checks_sandbox, open_llm
+from healer.secrets import private_files
 from healer.spec import load_spec, sections_of
 from healer.workspace import STATE_DIR, Workspace
 
@@ -90,9 +91,12 @@ class DebugResult(Value):
 def run_debug(error: str, folder: Path, settings: Settings, *, apply: bool) -> DebugResult:
     """Diagnose `error`, try the edits on a scratch copy, and apply them for real on request."""
     root = folder.resolve()
+    private = private_files(root)  # secret-like or git-ignored: never shown to the model
     with tempfile.TemporaryDirectory() as tmp, open_llm(settings) as llm:
         scratch = Path(tmp) / "project"
-        shutil.copytree(root, scratch, ignore=SCRATCH_IGNORE)
+        shutil.copytree(root, scratch, ignore=SCRATCH_IGNORE, symlinks=True)
+        for rel in private:
+            (scratch / rel).unlink(missing_ok=True)
         context = build_context(scratch, [], budget_tokens=settings.context_budget())
         fmt = choose_format(settings.edit_format, llm.model, scratch, context.full)
         example = context.full[0] if context.full else "app.py"
@@ -102,9 +106,13 @@ def run_debug(error: str, folder: Path, settings: Settings, *, apply: bool) -> D
         diff = _diff(root, scratch, result.changed)
     applied = False
     if apply and not result.error and result.changed:
+        touched = {e.path for e in result.edits}
+        if touched & private:
+            raise UsageError("the proposed edits touch files healer keeps private: "
+                             + ", ".join(sorted(touched & private)))
         apply_edits(root, result.edits)
-        if (root / ".git").exists():
-            Workspace(root).commit(f"healer debug: {result.diagnosis[:200]}")
+        if (root / ".git").exists():  # only the files healer changed, nothing else of yours
+            Workspace(root).commit_paths(result.changed, f"healer debug: {result.diagnosis[:200]}")
         applied = True
     return DebugResult(diagnosis=result.diagnosis, diff=diff, changed=result.changed,
                        applied=applied, error=result.error)

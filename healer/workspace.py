@@ -85,6 +85,14 @@ class Workspace:
         self._git("commit", "-q", "--allow-empty", "--no-verify", "-m", message)
         return self.head()
 
+    def commit_paths(self, paths: list[str], message: str) -> str | None:
+        """Commit only `paths` (a folder healer does not own keeps the rest as it was)."""
+        if not paths:
+            return self.head()
+        self._git("add", "--", *paths)
+        self._git("commit", "-q", "--no-verify", "-m", message, "--", *paths)
+        return self.head()
+
     def head(self) -> str | None:
         result = self._git("rev-parse", "HEAD", check=False)
         return result.stdout.strip() if result.returncode == 0 else None

@@ -85,3 +85,20 @@ def test_check_exit_codes_and_json(project, tmp_path) -> None:
     failing = [c for c in json.loads(result.stdout) if not c["passed"]]
     assert failing[0]["name"] == "pytest" and failing[0]["failures"][0]["file"] == "test_shop.py"
     assert CliRunner().invoke(cli, ["check", str(tmp_path / "missing")]).exit_code == 2
+
+
+def test_debug_never_sends_or_commits_the_user_s_secrets(fake_llm, llm_env, project) -> None:
+    (project / ".env").write_text("OPENAI_API_KEY=sk-user-secret\n")
+    (project / "deploy.pem").write_text("-----BEGIN PRIVATE KEY-----\nsecret-key-body\n")
+    (project / ".gitignore").write_text("local_notes.txt\n")
+    (project / "local_notes.txt").write_text("my private notes: hunter2\n")
+    (project / "draft.py").write_text("# the user's own work in progress\n")
+    fake_llm.responder = ProjectModel({}, debug=[FIX])
+    result = invoke(["debug", ERROR, "-d", str(project), "--apply"], llm_env)
+    assert result.exit_code == 0, result.output
+    sent = json.dumps(fake_llm.requests)
+    for secret in ("sk-user-secret", "secret-key-body", "hunter2"):
+        assert secret not in sent
+    committed = subprocess.run(["git", "ls-files"], cwd=project, capture_output=True,
+                               text=True, check=False).stdout.split()
+    assert committed == ["shop.py"]  # the fix only: not .env, not the user's draft

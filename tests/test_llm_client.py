@@ -385,3 +385,12 @@ def test_an_answer_that_is_not_a_completion_is_a_clear_error(fake_llm, fake_sett
     fake_llm.enqueue(Reply(body=body))
     with pytest.raises(EndpointError, match="not an OpenAI chat completion"):
         LLMClient(fake_settings).complete([{"role": "user", "content": "hi"}], stage="s")
+
+
+def test_an_oversized_answer_is_refused(fake_llm, fake_settings) -> None:
+    from healer.errors import ModelOutputError
+    from healer.llm.client import MAX_ANSWER_CHARS, LLMClient
+
+    fake_llm.enqueue("x" * (MAX_ANSWER_CHARS + 1))
+    with pytest.raises(ModelOutputError, match="longer than"):
+        LLMClient(fake_settings).complete([{"role": "user", "content": "plan"}], stage="plan")

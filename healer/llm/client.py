@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 RETRY_WAIT_MULTIPLIER = 0.5  # seconds; the backoff window doubles with every attempt
 RETRY_WAIT_MAX = 30.0  # seconds; also caps how long a Retry-After header is honoured
 MAX_CONTINUATIONS = 3
+MAX_ANSWER_CHARS = 256_000  # about 64k tokens: more is not an answer healer can use or re-send
 PLACEHOLDER_API_KEY = "none"  # local servers want no key, the SDK wants a string
 TRANSIENT_STATUSES = frozenset({408, 409, 429})
 PREFILL_MODEL_PREFIXES = ("local",)  # the bundled model is served by llama.cpp
@@ -202,6 +203,11 @@ class LLMClient:
                 self._record(stage, usage, started)
                 raise self._empty_answer(stage)
             text, finish = join_continuation(text, part.text), part.finish_reason
+            if len(text) > MAX_ANSWER_CHARS:
+                self._record(stage, usage, started)
+                raise ModelOutputError(
+                    f"stage {stage}: the answer of model {self.model} is longer than "
+                    f"{MAX_ANSWER_CHARS:,} characters; healer does not use or re-send it")
             if finish != "length":
                 break
             log.info("stage %s: answer cut off at %d tokens, continuing", stage, request.max_tokens)

@@ -30,6 +30,7 @@ from pydantic import Field
 
 from healer.llm.accounting import estimate_tokens
 from healer.models import Failure, Value
+from healer.secrets import is_secret_like
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ def _walk(directory: Path) -> Iterable[Path]:
 
 def _read_source(path: Path) -> str | None:
     """The file's text, or None for lock files, binaries and files over the size limit."""
-    if path.name in LOCK_FILES or path.suffix == ".lock":
+    if path.name in LOCK_FILES or path.suffix == ".lock" or is_secret_like(path.name):
         return None
     if path.stat().st_size > MAX_FILE_BYTES:
         return None

@@ -1,0 +1,38 @@
+"""Files that look like secrets: never read into a prompt, never copied for a model, never
+committed by healer (`.env*`, keys and certificates, ssh identities, credential files)."""
+
+from __future__ import annotations
+
+import fnmatch
+import subprocess
+from pathlib import Path, PurePosixPath
+
+SECRET_GLOBS = (".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*",
+                "id_dsa*", "id_ecdsa*", "id_ed25519*", "*credentials*", "*secret*", ".netrc",
+                ".npmrc", ".pypirc", ".git-credentials", "*.kdbx")
+
+
+def is_secret_like(rel: str) -> bool:
+    name = PurePosixPath(rel).name.lower()
+    return any(fnmatch.fnmatchcase(name, glob) for glob in SECRET_GLOBS)
+
+
+def ignored_files(root: Path) -> set[str]:
+    """Files git ignores in `root` (the user's choice to keep them out of the repository)."""
+    if not (root / ".git").exists():
+        return set()
+    result = subprocess.run(["git", "ls-files", "--others", "--ignored", "--exclude-standard",
+                             "-z"], cwd=root, capture_output=True, check=False)
+    if result.returncode != 0:
+        return set()
+    return {p for p in result.stdout.decode(errors="replace").split("\0") if p}
+
+
+def private_files(root: Path) -> set[str]:
+    """Every file of `root` that must not reach a model: secret-like or git-ignored."""
+    found = ignored_files(root)
+    for path in root.rglob("*"):
+        rel = path.relative_to(root).as_posix()
+        if ".git" not in path.relative_to(root).parts and is_secret_like(rel):
+            found.add(rel)
+    return found
