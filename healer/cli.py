@@ -95,17 +95,20 @@ def cli(verbose: int) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--file", "only_file", help="Regenerate only this file from the saved plan.")
 @click.option("--tests", multiple=True, help="Acceptance test file or folder (repeatable).")
+@click.option("--into-existing", is_flag=True, help="Use an output folder healer did not create "
+              "(on its own branch, keeping copies of replaced files).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @llm_options
 def generate(spec: str, output: Path | None, only_file: str | None, tests: tuple[str, ...],
-             quiet: bool, as_json: bool, **opts: Any) -> None:
+             into_existing: bool, quiet: bool, as_json: bool, **opts: Any) -> None:
     """Generate a codebase from SPEC (a Markdown file or a prompt string)."""
     from healer.commands import run_generate
 
     settings = settings_from(spec_folder(spec), opts)
     result = run_generate(spec, output or default_output(spec), settings, only_file=only_file,
-                          tests=list(tests), events=Progress(quiet=quiet or as_json))
+                          tests=list(tests), events=Progress(quiet=quiet or as_json),
+                          into_existing=into_existing)
     if as_json:
         click.echo(json.dumps(result, indent=2))
     elif not quiet:
@@ -122,19 +125,23 @@ def generate(spec: str, output: Path | None, only_file: str | None, tests: tuple
 @click.option("--timeout", type=click.FloatRange(1), help="Stop after this many seconds.")
 @click.option("--tests", multiple=True, help="Acceptance test file or folder (repeatable).")
 @click.option("--unsafe-local", is_flag=True, help="Run checks on this machine, unsandboxed.")
+@click.option("--into-existing", is_flag=True, help="Use an output folder healer did not create "
+              "(on its own branch, keeping copies of replaced files).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report on stdout.")
 @llm_options
 def build(spec: str, output: Path | None, max_iters: int, max_tokens: int | None,
           max_cost: float | None, timeout: float | None, tests: tuple[str, ...],
-          unsafe_local: bool, quiet: bool, as_json: bool, **opts: Any) -> None:
+          unsafe_local: bool, into_existing: bool, quiet: bool, as_json: bool,
+          **opts: Any) -> None:
     """Generate SPEC, run its checks in a sandbox and repair it until green or out of budget."""
     from healer.commands import run_build
 
     settings = settings_from(spec_folder(spec), opts)
     budget = Budget(max_iters=max_iters, max_tokens=max_tokens, max_cost=max_cost, timeout=timeout)
     report = run_build(spec, output or default_output(spec), settings, budget, tests=list(tests),
-                       unsafe_local=unsafe_local, events=Progress(quiet=quiet or as_json))
+                       unsafe_local=unsafe_local, events=Progress(quiet=quiet or as_json),
+                       into_existing=into_existing)
     if as_json:
         click.echo(report.model_dump_json(indent=2))
     elif not quiet:

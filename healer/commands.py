@@ -29,9 +29,11 @@ SCRATCH_IGNORE = shutil.ignore_patterns(".git", "node_modules", "__pycache__", "
 
 
 def run_generate(spec_arg: str, output: Path, settings: Settings, *, only_file: str | None = None,
-                 tests: list[str] | None = None, events: Events = NO_EVENTS) -> dict:
+                 tests: list[str] | None = None, events: Events = NO_EVENTS,
+                 into_existing: bool = False) -> dict:
     spec = load_spec(spec_arg, tests=tests)
-    ws = Workspace(output)
+    ws = Workspace(output, adopt=into_existing)
+    ws.init()
     with open_llm(settings) as llm:
         if only_file:
             files = [regenerate_one(llm, spec, ws, only_file).path]
@@ -43,16 +45,18 @@ def run_generate(spec_arg: str, output: Path, settings: Settings, *, only_file: 
 
 def run_build(spec_arg: str, output: Path, settings: Settings, budget: Budget, *,
               tests: list[str] | None = None, unsafe_local: bool = False,
-              events: Events = NO_EVENTS) -> RunReport:
+              events: Events = NO_EVENTS, into_existing: bool = False) -> RunReport:
     spec = load_spec(spec_arg, tests=tests)
     _check_cost_budget(settings, budget)
+    workspace = Workspace(output, adopt=into_existing)
+    workspace.init()  # a folder healer did not create is refused before any model call
     with open_checks_sandbox(settings, unsafe_local=unsafe_local) as sandbox, \
             open_llm(settings) as llm:
         where = "the bundled model" if settings.uses_local_model else llm.endpoint
         events.stage("using", f"model {llm.model} at {where}; checks in the {sandbox.name} sandbox")
         # the settings of the endpoint in use: the bundled model's context, not a hosted one's
         session = Session(llm=llm, sandbox=sandbox, settings=llm.settings, events=events)
-        return build(spec, Workspace(output), session, budget)
+        return build(spec, workspace, session, budget)
 
 
 def _check_cost_budget(settings: Settings, budget: Budget) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import logging
 import shutil
 import subprocess
@@ -11,32 +12,108 @@ from pathlib import Path
 from healer.errors import HealerError, UsageError
 from healer.models import GeneratedFile
 from healer.paths import confined
+from healer.secrets import is_secret_like
 
 log = logging.getLogger(__name__)
 
 STATE_DIR = ".healer"
+BRANCH = "healer/build"
+ADOPTED = "adopted.json"  # in an adopted folder: the user's files that were there before
+REPLACED = "replaced"  # the first version of every file of the user's that healer replaced
 SKIP_DIRS = {".git", STATE_DIR, "node_modules", "__pycache__", ".venv", ".pytest_cache"}
 MAX_TEXT_BYTES = 200_000
 
 
 class Workspace:
-    def __init__(self, root: Path) -> None:
+    """The output folder. One healer did not create is used only with `adopt=True` (the user's
+    say-so): healer then works on its own branch, keeps the first version of every file it
+    replaces in `.healer/replaced/`, and never commits the files that were there before it
+    unless it wrote them, nor anything that looks like a secret."""
+
+    def __init__(self, root: Path, *, adopt: bool = False) -> None:
         self.root = root.resolve()
+        self.adopt = adopt
 
     @property
     def state(self) -> Path:
         return self.root / STATE_DIR
 
+    @property
+    def adopted(self) -> bool:
+        return (self.state / ADOPTED).is_file()
+
     def init(self) -> None:
         """Create the folder and its git repository (idempotent)."""
         if self.root.exists() and not self.root.is_dir():
             raise UsageError(f"output path exists and is not a folder: {self.root}")
+        foreign = self.root.is_dir() and not self.state.is_dir() and any(self.root.iterdir())
+        if foreign and not self.adopt:
+            raise UsageError(
+                f"{self.root} is not empty and healer did not create it",
+                hint="pass --into-existing to build there: healer then works on its own branch "
+                f"`{BRANCH}` and keeps a copy of every file it replaces in .healer/replaced/")
+        if foreign:
+            self._adopt()
         self.state.mkdir(parents=True, exist_ok=True)
         if not (self.root / ".git").exists():
             self._git("init", "-q")
             ignore = self.root / ".gitignore"
             if not ignore.exists():
                 ignore.write_text("__pycache__/\n*.pyc\nnode_modules/\n.pytest_cache/\n")
+
+    def _adopt(self) -> None:
+        """Take a folder healer did not create: its own branch, a list of the user's files."""
+        is_repo = (self.root / ".git").exists()
+        if is_repo and self._git("status", "--porcelain", "--untracked-files=no").stdout.strip():
+            raise UsageError(f"{self.root} has uncommitted changes",
+                             hint="commit or stash them first; healer works on its own branch")
+        existing = sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob("*")
+                          if p.is_file() and ".git" not in p.relative_to(self.root).parts)
+        tracked = set(self._git("ls-files").stdout.splitlines()) if is_repo else set()
+        self.state.mkdir(parents=True, exist_ok=True)
+        if not is_repo:
+            self._git("init", "-q")
+        if self.head():
+            self._git("checkout", "-q", "-B", BRANCH)
+        else:
+            self._git("checkout", "-q", "--orphan", BRANCH)
+        exclude = self.root / ".git" / "info" / "exclude"
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        with exclude.open("a") as handle:
+            handle.write(f"\n/{STATE_DIR}/{REPLACED}/\n")
+        untracked = [p for p in existing if p not in tracked]
+        (self.state / ADOPTED).write_text(json.dumps({"untracked": untracked}, indent=2) + "\n")
+
+    def _planned(self) -> list[str]:
+        """The files of healer's saved file list (`.healer/files.json`)."""
+        path = self.state / "files.json"
+        try:
+            files = json.loads(path.read_text()).get("files", []) if path.is_file() else []
+        except (ValueError, AttributeError):
+            return []
+        return [f["path"] for f in files if isinstance(f, dict) and isinstance(f.get("path"), str)
+                and not is_secret_like(f["path"])]
+
+    def _users_files(self) -> set[str]:
+        if not self.adopted:
+            return set()
+        return set(json.loads((self.state / ADOPTED).read_text()).get("untracked", []))
+
+    def _release(self, rel: str) -> None:
+        """A file of the user's that healer rewrote is healer's from now on (its first
+        version is in .healer/replaced/)."""
+        users = self._users_files()
+        if rel in users:
+            users.discard(rel)
+            (self.state / ADOPTED).write_text(json.dumps({"untracked": sorted(users)}, indent=2)
+                                              + "\n")
+
+    def _keep_original(self, rel: str, target: Path) -> None:
+        """The first version of a file of the user's that healer replaces."""
+        backup = self.state / REPLACED / rel
+        if self.adopted and target.is_file() and not backup.exists():
+            backup.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(target, backup)
 
     # ------------------------------------------------------------------ files
 
@@ -48,6 +125,8 @@ class Workspace:
             if target.exists() and any(fnmatch.fnmatch(f.path, g) for g in keep):
                 log.info("keeping %s (marked keep in the spec)", f.path)
                 continue
+            self._keep_original(f.path, target)
+            self._release(f.path)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(f.content, encoding="utf-8")
             written.append(f.path)
@@ -80,8 +159,19 @@ class Workspace:
     # ------------------------------------------------------------------ git
 
     def commit(self, message: str) -> str:
-        """Commit everything (even if nothing changed) and return the commit id."""
+        """Commit everything healer may commit (even if nothing changed); the commit id.
+
+        Files that look like secrets, and in an adopted folder the untracked files that were
+        there before healer, stay out of every commit.
+        """
         self._git("add", "-A")
+        planned = [p for p in self._planned() if (self.root / p).is_file()]
+        if planned:  # healer's own files, even where the user's .gitignore names them
+            self._git("add", "-f", "--", *planned)
+        staged = self._git("diff", "--cached", "--name-only", "-z").stdout.split("\0")
+        keep_out = [p for p in staged if p and (is_secret_like(p) or p in self._users_files())]
+        if keep_out:
+            self._git("reset", "-q", "--", *keep_out)
         self._git("commit", "-q", "--allow-empty", "--no-verify", "-m", message)
         return self.head()
 

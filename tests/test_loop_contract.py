@@ -236,3 +236,43 @@ def test_the_spec_s_own_example_is_checked_and_repaired(fake_llm, llm_env, tmp_p
     log = subprocess.run(["git", "log", "--format=%s"], cwd=out, capture_output=True, text=True,
                          check=False).stdout
     assert "round 1 (repair)" in log
+
+
+def test_a_folder_healer_did_not_create_is_refused(fake_llm, llm_env, spec, tmp_path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes\n")
+    result = build(spec, out, llm_env)
+    assert result.exit_code == 2 and "--into-existing" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"] and fake_llm.count == 0
+
+
+def test_into_an_existing_repository_healer_keeps_the_user_s_files(fake_llm, llm_env, spec,
+                                                                    tmp_path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=u", "-c", "user.email=u@x"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=repo, check=True)
+    (repo / "README.md").write_text("the user's project\n")
+    (repo / ".gitignore").write_text("calc.py\n")
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "user's commit"], cwd=repo, check=True)
+    (repo / ".env").write_text("TOKEN=user-secret\n")
+    (repo / "calc.py").write_text("# the user's own calc, git-ignored\n")
+    fake_llm.responder = ProjectModel({"calc.py": BUGGY}, debug=[FIX])
+    result = build(spec, repo, llm_env, "--into-existing")
+    assert result.exit_code == 0, result.output
+
+    def run(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True,
+                              check=True).stdout
+
+    assert run("log", "--format=%s", "main").splitlines() == ["user's commit"]
+    assert run("rev-parse", "--abbrev-ref", "HEAD").strip() == "healer/build"
+    everything = run("log", "--all", "--name-only", "--format=")
+    assert ".env" not in everything.split()
+    assert (repo / ".env").read_text() == "TOKEN=user-secret\n"
+    kept = repo / ".healer" / "replaced" / "calc.py"
+    assert kept.read_text() == "# the user's own calc, git-ignored\n"
+    assert "user-secret" not in json.dumps(fake_llm.requests)
+    assert "calc.py" in run("ls-files").split()  # healer's own file, though the user ignores it
