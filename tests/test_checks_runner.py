@@ -101,3 +101,49 @@ def test_a_failing_declared_check_is_reported_with_its_location(sandbox):
     [name] = _failed(results)
     assert name.startswith("check: ")
     assert "TypeError" in results[name].failures[0].message
+
+
+class _NoInstall:
+    """A sandbox that must not be asked to install anything."""
+
+    name = "none"
+
+    def prepare(self, project, *, timeout=None):
+        raise AssertionError("the install step ran")
+
+    def run(self, project, command, *, timeout, network=False):
+        raise AssertionError("a command ran")
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("name", "text", "words"), [
+    ("requirements.txt", "requests\n--no-index\n", "line 2: `--no-index`"),
+    ("requirements.txt", "/src/evilpkg\n", "line 1: `/src/evilpkg`"),
+    ("requirements.txt", "-r other.txt\n", "`-r other.txt`"),
+    ("requirements.txt", "pkg @ https://evil.example/pkg.tar.gz\n", "evil.example"),
+    ("requirements.txt", "git+https://host/repo.git\n", "git+https"),
+    ("pyproject.toml", "[project]\nname='x'\ndependencies=['evil @ file:///src/evil']\n",
+     "pyproject.toml dependency"),
+    ("package.json", '{"dependencies": {"evil": "file:../evil"}}\n', "package.json dependency"),
+])
+def test_dependencies_that_are_not_index_names_are_refused_before_install(tmp_path, name, text,
+                                                                          words) -> None:
+    from healer.checks.runner import install_check
+
+    (tmp_path / name).write_text(text)
+    check = install_check(tmp_path, _NoInstall())
+    assert not check.passed and words in check.failures[0].message
+    assert "package index only" in check.failures[0].message
+
+
+def test_credentials_in_the_index_url_mean_wheels_only(tmp_path) -> None:
+    from healer.sandbox.hostenv import carries_credentials
+    from healer.sandbox.project import install_script
+
+    (tmp_path / "requirements.txt").write_text("requests\n")
+    assert carries_credentials({"PIP_INDEX_URL": "https://user:tok@pypi.corp/simple"})
+    assert not carries_credentials({"PIP_INDEX_URL": "https://pypi.org/simple"})
+    assert "--only-binary=:all:" in install_script(tmp_path, wheels_only=True)
+    assert "--only-binary" not in install_script(tmp_path)

@@ -16,14 +16,21 @@ from healer.checks.node import node_checks
 from healer.checks.python import python_checks
 from healer.checks.spec_checks import examples_check, names_check
 from healer.checks.static import static_checks
-from healer.models import CheckResult
+from healer.models import CheckResult, Failure
 from healer.sandbox.base import Sandbox
-from healer.sandbox.project import stack_of, stack_parts
+from healer.sandbox.project import dependency_problems, stack_of, stack_parts
 
 log = logging.getLogger(__name__)
 
 
 def install_check(project: Path, sandbox: Sandbox, timeout: float | None = None) -> CheckResult:
+    problems = dependency_problems(project)
+    if problems:  # refused before anything runs with network
+        failures = [Failure(check="install", file=p.split(" ", 1)[0], message=(
+            f"{p}: healer installs dependencies by name from the package index only (no pip "
+            "options, local paths or URLs); name the package instead")) for p in problems]
+        return CheckResult(name="install", passed=False, command="install dependencies",
+                           failures=failures)
     started = time.monotonic()
     result = sandbox.prepare(project, timeout=timeout)
     if result is None:

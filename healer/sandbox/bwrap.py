@@ -128,7 +128,8 @@ class BwrapSandbox:
         target.mkdir(parents=True)  # owned by us: uid 1000 inside the user namespace
         env = {**run_environment("python"), **hostenv.install_environment()}
         argv = self._argv(project, env, network=True, deps=target, deps_writable=True)
-        result = self._execute(argv + ["sh", "-c", install_script(project)],
+        script = install_script(project, wheels_only=hostenv.carries_credentials(env))
+        result = self._execute(argv + ["sh", "-c", script],
                                timeout=min(900, timeout or 900))
         if not result.ok:
             shutil.rmtree(target, ignore_errors=True)

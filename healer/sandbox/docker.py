@@ -302,7 +302,8 @@ class DockerSandbox:
         if ca is not None:
             mounts.append(Mount(CA_BUNDLE, str(ca), type="bind", read_only=True))
         env = {**run_environment(stack), **hostenv.install_environment()}
-        container = self._create(image, ["sh", "-c", install_script(project)], env, mounts, "bridge")
+        script = install_script(project, wheels_only=hostenv.carries_credentials(env))
+        container = self._create(image, ["sh", "-c", script], env, mounts, "bridge")
         return self._run_container(container, timeout=timeout)
 
     def _remove_volume(self, name: str) -> None:

@@ -95,3 +95,14 @@ def install_environment() -> dict[str, str]:
         }
     )
     return env
+
+
+def carries_credentials(env: dict[str, str]) -> bool:
+    """Whether an index URL of the install environment holds a user name or token."""
+    from urllib.parse import urlsplit
+
+    for var in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"):
+        for url in env.get(var, "").split():
+            if "@" in urlsplit(url).netloc:
+                return True
+    return False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shlex
 import shutil
 import stat
@@ -127,7 +128,50 @@ def has_node_dependencies(project: Path) -> bool:
     return isinstance(data, dict) and bool(data.get("dependencies") or data.get("devDependencies"))
 
 
-def install_script(project: Path) -> str | None:
+_DIRECT = re.compile(r"(://|^[./~]|^file:|^git\+|\s@\s|^[\w.-]+\s*@)")
+_NODE_SOURCE = re.compile(r"^(file:|link:|git|https?:|github:|[\w.-]+/[\w.-]+)")
+
+
+def dependency_problems(project: Path) -> list[str]:
+    """Why the project's dependencies cannot be installed as declared: the install step has
+    network, so it takes package names from the index only, never options (`--no-index`,
+    `--index-url`, `-r`), local paths or URLs, which would run the project's own build code
+    or reach other hosts."""
+    problems = []
+    path = project / "requirements.txt"
+    if path.is_file() and not path.is_symlink():
+        for number, raw in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            line = raw.split(" #", 1)[0].strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("-") or _DIRECT.search(line):
+                problems.append(f"requirements.txt line {number}: `{line[:80]}`")
+    for dep in pyproject_dependencies(project):
+        if _DIRECT.search(dep.strip()):
+            problems.append(f"pyproject.toml dependency `{dep[:80]}`")
+    for name, spec in _node_dependencies(project).items():
+        if _NODE_SOURCE.match(spec.strip()):
+            problems.append(f"package.json dependency {name}: `{spec[:80]}`")
+    return problems
+
+
+def _node_dependencies(project: Path) -> dict[str, str]:
+    import json
+
+    path = project / "package.json"
+    try:
+        data = json.loads(path.read_text()) if path.is_file() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    found = {}
+    for key in ("dependencies", "devDependencies", "optionalDependencies"):
+        section = data.get(key) if isinstance(data, dict) else None
+        if isinstance(section, dict):
+            found.update({str(k): str(v) for k, v in section.items()})
+    return found
+
+
+def install_script(project: Path, *, wheels_only: bool = False) -> str | None:
     """A shell script that installs the project's dependencies into /deps, or None."""
     steps = []
     if (project / "requirements.txt").is_file() or pyproject_dependencies(project):
@@ -136,14 +180,16 @@ def install_script(project: Path) -> str | None:
             args += ["-r", f"{SRC}/requirements.txt"]
         args += pyproject_dependencies(project)
         quoted = " ".join(shlex.quote(a) for a in args)
+        # with credentials for a private index in reach, no package's build code may run
+        binary = "--only-binary=:all: " if wheels_only else ""
         steps.append(
             f"python3 -m pip install --no-input --progress-bar off --no-warn-script-location "
-            f"--target {DEPS}/python {quoted}"
+            f"{binary}--target {DEPS}/python {quoted}"
         )
     if has_node_dependencies(project):
         copy = f"cp {SRC}/package.json {DEPS}/node/"
         lock = f"if [ -f {SRC}/package-lock.json ]; then cp {SRC}/package-lock.json {DEPS}/node/; fi"
-        steps.append(f"mkdir -p {DEPS}/node && {copy} && {lock} && cd {DEPS}/node && npm install")
+        steps.append(f"mkdir -p {DEPS}/node && {copy} && {lock} && cd {DEPS}/node && npm install --ignore-scripts")
     if not steps:
         return None
     return "set -e\nmkdir -p \"$HOME\"\n" + "\n".join(steps) + f"\ntouch {DEPS}/.complete\n"
