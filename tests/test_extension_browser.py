@@ -87,6 +87,8 @@ class _CountingHandler(BaseHTTPRequestHandler):
         self.send_response(500)
         self.end_headers()
 
+    do_GET = do_POST
+
     def log_message(self, *args: object) -> None:
         pass
 
@@ -180,3 +182,35 @@ def test_an_error_in_the_service_workers_message_handler_is_found_in_the_log(
     assert any(
         f.file == "background.js" and f.line == 32 and "'push'" in f.message for f in failures
     ), failures
+
+
+def test_a_request_at_worker_start_never_reaches_the_host(
+    tmp_path: Path, loopback_api: tuple[str, list[str]]
+) -> None:
+    base_url, hits = loopback_api
+    project = sample(tmp_path)
+    worker = project / "background.js"
+    leak = (f"fetch('{base_url}/leak').catch(() => {{}});\n"
+            f"setTimeout(() => fetch('{base_url}/later').catch(() => {{}}), 500);\n")
+    worker.write_text(leak + worker.read_text())
+    extension_checks(project, timeout=TIMEOUT, screenshot_dir=tmp_path / "shots")
+    assert hits == []
+
+
+def test_what_no_route_answers_cannot_reach_the_host_even_on_loopback(
+    tmp_path: Path, loopback_api: tuple[str, list[str]]
+) -> None:
+    from playwright.sync_api import Error, sync_playwright
+
+    from healer.checks.extension.browser import chromium_args, find_chromium
+
+    base_url, hits = loopback_api
+    args = chromium_args(str(sample(tmp_path)), tmp_path / "chromium.log")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=find_chromium(), args=args)
+        try:
+            with pytest.raises(Error, match="ERR_"):
+                browser.new_page().goto(f"{base_url}/unrouted", timeout=10_000)
+        finally:
+            browser.close()
+    assert hits == []

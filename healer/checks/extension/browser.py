@@ -120,7 +120,11 @@ def chromium_args(extension_dir: str, log_file: Path) -> list[str]:
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        # what the request routes do not answer goes nowhere, loopback included: no name
+        # resolves, and every connection would go through a proxy at a reserved address
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--proxy-server=socks5://192.0.2.1:9",
+        "--proxy-bypass-list=<-loopback>",
         "--enable-logging",
         f"--log-file={log_file}",
         "--v=0",
