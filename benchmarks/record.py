@@ -25,6 +25,7 @@ class SpecResult(BaseModel):
     rounds_used: int = 0  # repair rounds after the first generation
     strategies: list[str] = Field(default_factory=list)
     prompt_tokens: int = 0
+    prompt_cached_tokens: int = 0  # of the prompt tokens, served from the endpoint's cache
     completion_tokens: int = 0
     calls: int = 0
     cost_usd: float | None = None
@@ -63,7 +64,8 @@ def from_report(report: RunReport, *, name: str, suite: str, difficulty: int | N
         stop_reason=report.stop_reason, green_at=green_by_round(report, max_iters),
         rounds_used=max(0, len(report.rounds) - 1),
         strategies=[r.strategy for r in report.rounds],
-        prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+        prompt_tokens=usage.prompt_tokens, prompt_cached_tokens=usage.prompt_cached_tokens,
+        completion_tokens=usage.completion_tokens,
         calls=usage.calls, cost_usd=usage.cost_usd, wall_seconds=round(wall, 2),
         model_seconds=round(model, 2), sandbox_seconds=round(sandbox, 2),
         overhead_seconds=round(max(0.0, wall - model - sandbox), 2), output=report.output,

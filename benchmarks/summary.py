@@ -43,8 +43,10 @@ def summary_lines(results: list[SpecResult]) -> list[str]:
         label = "pass@round0 (one-shot)" if k == 0 else f"pass@round{k}"
         lines.append(f"- {label}: {_pct(sum(_round_green(r, k) for r in results), n)}")
     lines.append(f"- pass@final: {_pct(sum(r.green for r in results), n)}")
+    cached = sum(r.prompt_cached_tokens for r in results)
     lines.append(f"- tokens: {tokens_in:,} in, {tokens_out:,} out "
-                 f"({(tokens_in + tokens_out) // max(n, 1):,} per spec)")
+                 f"({(tokens_in + tokens_out) // max(n, 1):,} per spec); of the prompt tokens "
+                 f"{cached:,} served from the endpoint's cache, {tokens_in - cached:,} evaluated")
     lines.append(f"- estimated cost: {_money(sum(costs)) if costs else '- (no price known: local model)'}")
     if walls:
         lines.append(

@@ -20,8 +20,9 @@ class Usage(Value):
     """Tokens, calls, time and estimated cost of one call or of a sum of calls."""
 
     calls: int = 0
-    cached_calls: int = 0
-    prompt_tokens: int = 0
+    cached_calls: int = 0  # answered from healer's own response cache
+    prompt_tokens: int = 0  # sent
+    prompt_cached_tokens: int = 0  # of those, served from the endpoint's prompt cache
     completion_tokens: int = 0
     seconds: float = 0.0
     cost_usd: float | None = None
@@ -29,6 +30,11 @@ class Usage(Value):
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def prompt_evaluated_tokens(self) -> int:
+        """Prompt tokens the endpoint had to process: sent, less those it had cached."""
+        return self.prompt_tokens - self.prompt_cached_tokens
 
     @staticmethod
     def sum(usages: Iterable[Usage]) -> Usage:
@@ -45,6 +51,7 @@ class Usage(Value):
             calls=self.calls + other.calls,
             cached_calls=self.cached_calls + other.cached_calls,
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            prompt_cached_tokens=self.prompt_cached_tokens + other.prompt_cached_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             seconds=self.seconds + other.seconds,
             cost_usd=cost,

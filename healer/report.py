@@ -55,8 +55,10 @@ def render_markdown(report: RunReport) -> str:
         f"- output: `{report.output}`",
         f"- best round: {report.best_round if report.best_round is not None else '-'}",
         f"- model: `{report.model or '?'}`; sandbox: {report.sandbox or '?'}",
-        (f"- tokens: {usage.prompt_tokens} in, {usage.completion_tokens} out "
-         f"({usage.calls} calls, {usage.cached_calls} from cache); cost: {cost}"),
+        (f"- tokens: {usage.prompt_tokens} in ({usage.prompt_cached_tokens} served from the "
+         f"endpoint's prompt cache, {usage.prompt_evaluated_tokens} evaluated), "
+         f"{usage.completion_tokens} out ({usage.calls} calls, {usage.cached_calls} from "
+         f"healer's cache); cost: {cost}"),
         f"- wall time: {report.seconds:.1f}s",
         "",
         ("| round | strategy | acceptance tests passed | failing checks | files changed | tokens "

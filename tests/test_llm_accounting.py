@@ -69,3 +69,27 @@ def test_ledger_is_thread_safe() -> None:
     for t in threads:
         t.join()
     assert ledger.total.calls == 4000 and ledger.total.prompt_tokens == 8000
+
+
+def _body(extra: dict) -> dict:
+    return {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
+                         "finish_reason": "stop"}], **extra}
+
+
+@pytest.mark.parametrize("extra", [
+    {"usage": {"prompt_tokens": 1000, "completion_tokens": 5, "total_tokens": 1005,
+               "prompt_tokens_details": {"cached_tokens": 768}}},  # OpenAI, vLLM
+    {"usage": {"prompt_tokens": 1000, "completion_tokens": 5, "total_tokens": 1005},
+     "timings": {"cache_n": 768, "prompt_n": 232}},  # llama.cpp's server
+], ids=["openai", "llama.cpp"])
+def test_tokens_served_from_the_endpoint_s_cache_are_counted(fake_llm, fake_settings, extra):
+    from healer.llm.client import LLMClient
+    from tests.fakellm import Reply
+
+    fake_llm.enqueue(Reply(body=_body(extra)))
+    client = LLMClient(fake_settings.model_copy(update={"cache": False}))
+    usage = client.complete([{"role": "user", "content": "hi"}], stage="s").usage
+    assert (usage.prompt_tokens, usage.prompt_cached_tokens, usage.prompt_evaluated_tokens) == \
+        (1000, 768, 232)
+    assert client.ledger.total.prompt_cached_tokens == 768

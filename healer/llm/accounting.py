@@ -88,6 +88,7 @@ def difference(later: Usage, earlier: Usage) -> Usage:
         calls=later.calls - earlier.calls,
         cached_calls=later.cached_calls - earlier.cached_calls,
         prompt_tokens=later.prompt_tokens - earlier.prompt_tokens,
+        prompt_cached_tokens=later.prompt_cached_tokens - earlier.prompt_cached_tokens,
         completion_tokens=later.completion_tokens - earlier.completion_tokens,
         seconds=later.seconds - earlier.seconds,
         cost_usd=cost,

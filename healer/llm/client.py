@@ -478,4 +478,19 @@ def _usage(response: Any, messages: list[dict[str, str]], text: str | None) -> U
     else:
         prompt = sum(estimate_tokens(str(m.get("content") or "")) for m in messages)
         completion = estimate_tokens(text or "")
-    return Usage(calls=1, prompt_tokens=prompt, completion_tokens=completion)
+    cached = min(prompt, prompt_cache_hits(response, reported))
+    return Usage(calls=1, prompt_tokens=prompt, prompt_cached_tokens=cached,
+                 completion_tokens=completion)
+
+
+def prompt_cache_hits(response: Any, reported: Any) -> int:
+    """Prompt tokens the endpoint served from its cache: OpenAI's and vLLM's
+    `usage.prompt_tokens_details.cached_tokens`, or llama.cpp's `timings.cache_n`."""
+    details = getattr(reported, "prompt_tokens_details", None)
+    cached = getattr(details, "cached_tokens", None) if details is not None else None
+    if isinstance(cached, int):
+        return max(0, cached)
+    extra = getattr(response, "model_extra", None) or {}
+    timings = extra.get("timings") if isinstance(extra, dict) else None
+    value = timings.get("cache_n") if isinstance(timings, dict) else None
+    return max(0, value) if isinstance(value, int) else 0
