@@ -16,7 +16,7 @@ from healer.checks.acceptance import Contract
 from healer.errors import UsageError
 from healer.events import NO_EVENTS, Events
 from healer.models import FileList, GeneratedFile, Plan, Spec
-from healer.pipeline.file_list import make_file_list
+from healer.pipeline.file_list import make_file_list, stated_file_list
 from healer.pipeline.generate import generate_file, generate_files
 from healer.pipeline.plan import make_plan
 from healer.spec import acceptance_files
@@ -126,8 +126,12 @@ def _plan(llm: LLMClient, spec: Spec, ws: Workspace, events: Events) -> Plan:
 def _file_list(llm: LLMClient, spec: Spec, ws: Workspace, plan: Plan, events: Events) -> FileList:
     file_list = load_file_list(ws)
     if file_list is None:
-        events.stage("file list")
-        file_list = make_file_list(llm, spec, plan)
+        file_list = stated_file_list(spec)
+        if file_list is not None:
+            events.stage("file list", f"as the spec names it: {', '.join(file_list.paths)}")
+        else:
+            events.stage("file list")
+            file_list = make_file_list(llm, spec, plan)
         (ws.state / FILES).write_text(file_list.model_dump_json(indent=2) + "\n")
         ws.commit(f"file list: {len(file_list.files)} files")
     return file_list

@@ -114,6 +114,23 @@ def named_files(spec: Spec) -> list[str]:
     return paths
 
 
+def file_purposes(spec: Spec) -> dict[str, str]:
+    """What the `## Files` bullets say of each file they start with ("- `a.js`: the popup")."""
+    found: dict[str, str] = {}
+    for _, line, in_code in _section_lines(spec.text, {"files": "files"}):
+        bullet = None if in_code else BULLET.match(line.strip())
+        if bullet and ":" in bullet.group(1):
+            lead, purpose = bullet.group(1).split(":", 1)
+            for name in re.findall(r"`([^`\s]+)`", lead):
+                found.setdefault(name, purpose.strip())
+    return found
+
+
+def sections_of_files(spec: Spec) -> bool:
+    """Whether the spec lists its files itself, in a `## Files` section."""
+    return any(True for _ in _section_lines(spec.text, {"files": "files"}))
+
+
 def _section_lines(markdown: str, names: dict[str, str]):
     """(section, line, inside a code block) for every line under a heading named in `names`."""
     current: str | None = None

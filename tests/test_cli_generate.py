@@ -20,7 +20,8 @@ FILES = {
 def spec_file(tmp_path: Path) -> Path:
     spec = tmp_path / "spec" / "calc.md"
     spec.parent.mkdir()
-    spec.write_text("# Calc\nA module `calc.py` with `add(a, b)`.\n")
+    spec.write_text("# Calc\nA module `calc.py` with `add(a, b)`, and a `README.md` that shows "
+                    "how to use it.\n")
     (spec.parent / "calc.py.md").write_text("Only integers are added.")
     return spec
 

@@ -44,3 +44,17 @@ def test_files_the_spec_names_are_added_when_the_model_leaves_them_out(
     listed = make_file_list(LLMClient(fake_settings), spec, Plan(text="plan"))
     assert [(f.path, f.purpose) for f in listed.files] == [
         ("popup.html", "the page"), ("popup.js", "named in the spec")]
+
+
+def test_a_spec_that_names_its_files_needs_no_file_list_call() -> None:
+    from healer.models import Spec
+    from healer.pipeline.file_list import stated_file_list
+
+    one = Spec(text="# Calc\nWrite a single module `calc.py` with `add(a, b)`.\n")
+    assert [f.path for f in stated_file_list(one).files] == ["calc.py"]
+    listed = Spec(text="# Ext\n## Files\n- `popup.js`: the popup's script\n- `popup.html`: its page\n")
+    assert [(f.path, f.purpose) for f in stated_file_list(listed).files] == [
+        ("popup.js", "the popup's script"), ("popup.html", "its page")]
+    several = Spec(text="A `server.py` and a `client.py` that talk over `config.json`.\n")
+    assert stated_file_list(several) is None
+    assert stated_file_list(Spec(text="A calculator.")) is None

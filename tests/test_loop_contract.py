@@ -205,7 +205,8 @@ def test_an_empty_folder_is_not_green(tmp_path) -> None:
 
 def test_green_without_acceptance_tests_says_whose_tests(fake_llm, llm_env, tmp_path) -> None:
     spec = tmp_path / "calc.md"
-    spec.write_text("# Calc\nA module `calc.py` with `add(a, b)`, and tests for it.\n")
+    spec.write_text("# Calc\nA module `calc.py` with `add(a, b)`, and tests for it in "
+                    "`test_calc.py`.\n")
     own_test = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
     fake_llm.responder = ProjectModel({"calc.py": BUGGY.replace("a - b", "a + b"),
                                        "test_calc.py": own_test})

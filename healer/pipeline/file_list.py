@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from healer.errors import ModelOutputError, PathEscapeError
@@ -14,7 +15,14 @@ from healer.pipeline.layout import align_with_tests
 from healer.pipeline.messages import chat
 from healer.pipeline.policy import EditPolicy
 from healer.prompts import render
-from healer.spec import acceptance_files, named_files, prompt_text
+from healer.spec import (
+    FILE_NAME,
+    acceptance_files,
+    file_purposes,
+    named_files,
+    prompt_text,
+    sections_of_files,
+)
 
 if TYPE_CHECKING:
     from healer.llm.client import LLMClient
@@ -37,6 +45,24 @@ SCHEMA: dict[str, Any] = {
     "required": ["files"],
 }
 PATH_LIKE = re.compile(r"^[\w./-]*\w\.[A-Za-z0-9]+$|^(Makefile|Dockerfile|LICENSE|Procfile)$")
+
+
+def stated_file_list(spec: Spec) -> FileList | None:
+    """The file list the spec already gives, so that no model call is spent asking for it:
+    the files of its `## Files` section (and those with per-file specs), or the one file a spec names
+    when it names exactly one (as "a single module `wordfreq.py`" does). None otherwise."""
+    fixed = set(acceptance_files(spec)) | set(spec.keep)
+    if sections_of_files(spec):
+        named = [p for p in named_files(spec) if p not in fixed]
+    else:
+        mentioned = {m for m in re.findall(r"`([^`\s]+)`", spec.text) if FILE_NAME.match(m)}
+        named = sorted(mentioned - fixed - {PurePosixPath(p).name for p in fixed})
+        if len(named) != 1:
+            return None
+    policy, purposes = EditPolicy.for_spec(spec), file_purposes(spec)
+    files = [PlannedFile(path=p, purpose=purposes.get(p) or "named in the spec") for p in named
+             if policy.may_create(p)]
+    return FileList(files=files) if files else None
 
 
 def make_file_list(llm: LLMClient, spec: Spec, plan: Plan) -> FileList:
