@@ -134,3 +134,19 @@ def test_ctrl_c_during_generation_exits_promptly(fake_llm, tmp_path) -> None:
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130 and "resume" in err
     assert time.monotonic() - started < 15  # not the 60 s the calls in flight would take
+
+
+def test_every_call_starts_with_the_same_prefix(fake_llm, llm_env, tmp_path) -> None:
+    # system, spec, then the plan: what an endpoint's prompt cache can reuse call after call
+    fake_llm.responder = ProjectModel(FILES)
+    result = run(["generate", str(spec_file(tmp_path)), "-o", str(tmp_path / "out")], llm_env)
+    assert result.exit_code == 0, result.output
+    requests = [r["messages"] for r in fake_llm.requests]
+    systems = {m[0]["content"] for m in requests}
+    users = [m[1]["content"] for m in requests]
+    spec_part = users[0].split("\n# Task", 1)[0]
+    assert len(systems) == 1 and all(u.startswith(spec_part) for u in users)
+    plan = (tmp_path / "out" / ".healer" / "plan.md").read_text().strip()
+    after_plan = users[1:]
+    assert after_plan and all(u.startswith(f"{spec_part}\n# Shared plan\n{plan}")
+                              for u in after_plan)
