@@ -40,6 +40,9 @@ class HealerGroup(click.Group):
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _interrupt)  # a cancelled CI job stops like Ctrl-C
+    # a job started in the background by a script inherits SIGINT ignored; Ctrl-C (or a
+    # SIGINT from a supervisor) still stops healer cleanly
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     cli(prog_name="healer")
 
 

@@ -123,8 +123,7 @@ def test_ctrl_c_during_generation_exits_promptly(fake_llm, tmp_path) -> None:
     llm_env = {**os.environ, "OPENAI_BASE_URL": fake_llm.url, "HEALER_MODEL": "test-model",
            "HEALER_CACHE_DIR": str(tmp_path / "cache")}
     proc = subprocess.Popen([sys.executable, "-m", "healer", "generate", str(spec_file(tmp_path)),
-                             "-o", str(tmp_path / "o")], env=llm_env, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                             "-o", str(tmp_path / "o")], env=llm_env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while model.kinds().count("generate") < 2 and time.monotonic() < deadline:
         time.sleep(0.1)

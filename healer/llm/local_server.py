@@ -151,6 +151,8 @@ def serve(
     announce: Callable[[str], None] = print,
 ) -> None:
     """Serve the bundled model in the foreground until Ctrl-C; announces the base URL."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # even in a background job
     options = ServerOptions.from_settings(settings, ensure_model(settings), host, port)
     server = start_in_process(options)
     announce(f"serving {MODEL_ALIAS} at {server.listening_address}/v1 (Ctrl-C stops)")
