@@ -55,3 +55,27 @@ def llm_env(fake_llm: FakeLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     """Environment for CLI runs against the scripted server, with a private cache."""
     monkeypatch.setenv("HEALER_CACHE_DIR", str(tmp_path / "cache"))
     return {"OPENAI_BASE_URL": fake_llm.url, "HEALER_MODEL": "test-model", "OPENAI_API_KEY": "k"}
+
+
+def require_docker() -> None:
+    """Skip the calling test when no Docker daemon answers."""
+    from healer.sandbox.docker import connect
+
+    try:
+        connect()
+    except Exception as exc:  # noqa: BLE001 - any failure means no daemon to test against
+        pytest.skip(f"no Docker daemon: {exc}")
+
+
+@pytest.fixture
+def docker_ready() -> None:
+    require_docker()
+
+
+@pytest.fixture(scope="module")
+def docker_sandbox():
+    """The real Docker sandbox, shared by a module's tests (skipped without a daemon)."""
+    from healer.sandbox.docker import DockerSandbox
+
+    require_docker()
+    return DockerSandbox()

@@ -120,14 +120,8 @@ ATTACKS = {
 
 
 @pytest.fixture(scope="module")
-def sandbox():
-    from healer.sandbox.docker import DockerSandbox, connect
-
-    try:
-        connect()
-    except Exception as exc:  # noqa: BLE001 - any failure means no daemon to test against
-        pytest.skip(f"no Docker daemon: {exc}")
-    return DockerSandbox()
+def sandbox(docker_sandbox):
+    return docker_sandbox
 
 
 @pytest.fixture(scope="module")

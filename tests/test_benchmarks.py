@@ -77,16 +77,6 @@ def settings(fake_llm: FakeLLM, tmp_path: Path) -> Settings:
                     cache_dir=tmp_path / "cache", max_retries=0, request_timeout=30)
 
 
-@pytest.fixture
-def docker_ready() -> None:
-    from healer.sandbox.docker import connect
-
-    try:
-        connect()
-    except Exception as exc:  # noqa: BLE001 - any failure means no daemon to test against
-        pytest.skip(f"no Docker daemon: {exc}")
-
-
 def test_exercism_spec_names_module_and_protects_official_tests(exercism, tmp_path) -> None:
     case = next(c for c in exercism_cases(exercism) if c.name == "alpha")
     spec_path = case.prepare(tmp_path / "work")

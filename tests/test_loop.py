@@ -14,7 +14,7 @@ from healer.cli import cli
 from tests.fakellm import Reply, error_body
 from tests.scripted_model import ProjectModel
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_ready")]
 
 BUGGY = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
 TESTS = ("from calc import add, mul\n\n\ndef test_add():\n    assert add(1, 2) == 3\n\n\n"
@@ -23,18 +23,8 @@ FIX = ("Diagnosis: add subtracts instead of adding.\n\ncalc.py\n<<<<<<< SEARCH\n
        "=======\n    return a + b\n>>>>>>> REPLACE\n")
 
 
-@pytest.fixture(autouse=True)
-def docker_ready() -> None:
-    from healer.sandbox.docker import connect
-
-    try:
-        connect()
-    except Exception as exc:  # noqa: BLE001 - any failure means no daemon to test against
-        pytest.skip(f"no Docker daemon: {exc}")
-
-
-@pytest.fixture
-def spec(tmp_path: Path) -> Path:
+def calc_spec(tmp_path: Path) -> Path:
+    """A spec of `calc.py` with its acceptance test beside it."""
     folder = tmp_path / "spec"
     folder.mkdir()
     (folder / "test_calc.py").write_text(TESTS)
@@ -42,6 +32,11 @@ def spec(tmp_path: Path) -> Path:
     path.write_text("# Calc\nA module `calc.py` with `add(a, b)` and `mul(a, b)`.\n"
                     "## Tests\n- test_calc.py\n")
     return path
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> Path:
+    return calc_spec(tmp_path)
 
 
 def build(spec: Path, out: Path, llm_env: dict[str, str], *extra: str):

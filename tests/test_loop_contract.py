@@ -13,29 +13,20 @@ from click.testing import CliRunner
 from healer.cli import cli
 from tests.fakellm import Reply
 from tests.scripted_model import ProjectModel
+from tests.test_loop import BUGGY, FIX, TESTS, build, calc_spec, report
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_ready")]
 
-BUGGY = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
 BOTH_WRONG = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a + b\n"
-TESTS = ("from calc import add, mul\n\n\ndef test_add():\n    assert add(1, 2) == 3\n\n\n"
-         "def test_mul():\n    assert mul(2, 3) == 6\n")
-FIX = ("Diagnosis: add subtracts.\n\ncalc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n"
-       "    return a + b\n>>>>>>> REPLACE\n")
 
 
 def whole(path: str, content: str, diagnosis: str = "rewrite") -> str:
     return f"Diagnosis: {diagnosis}.\n\n{path}\n<<<<<<< SEARCH\n=======\n{content}>>>>>>> REPLACE\n"
 
 
-@pytest.fixture(autouse=True)
-def docker_ready() -> None:
-    from healer.sandbox.docker import connect
-
-    try:
-        connect()
-    except Exception as exc:  # noqa: BLE001 - any failure means no daemon to test against
-        pytest.skip(f"no Docker daemon: {exc}")
+@pytest.fixture
+def spec(tmp_path: Path) -> Path:
+    return calc_spec(tmp_path)
 
 
 @pytest.fixture
@@ -43,26 +34,6 @@ def fast(monkeypatch) -> None:
     from healer.llm import client
 
     monkeypatch.setattr(client, "RETRY_WAIT_MAX", 0.01)
-
-
-@pytest.fixture
-def spec(tmp_path: Path) -> Path:
-    folder = tmp_path / "spec"
-    folder.mkdir()
-    (folder / "test_calc.py").write_text(TESTS)
-    path = folder / "calc.md"
-    path.write_text("# Calc\nA module `calc.py` with `add(a, b)` and `mul(a, b)`.\n"
-                    "## Tests\n- test_calc.py\n")
-    return path
-
-
-def build(spec: Path, out: Path, env: dict[str, str], *extra: str):
-    args = ["build", str(spec), "-o", str(out), "--no-cache", *extra]
-    return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
-
-
-def report(out: Path) -> dict:
-    return json.loads((out / ".healer" / "report.json").read_text())
 
 
 def acceptance_of(rnd: dict) -> tuple[int, int]:
