@@ -125,3 +125,57 @@ def test_dependencies_are_installed_once_and_visible_offline(sandbox, project):
     assert "Successfully installed six" in first.stdout
     assert "cached" in again.stdout
     assert result.ok and result.stdout.strip() == "True"
+
+
+@pytest.fixture
+def host_listener():
+    """A TCP listener on every address of this host; yields (port, connections seen)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("0.0.0.0", 0))
+    server.listen()
+    seen: list[str] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, peer = server.accept()
+            except OSError:
+                return
+            seen.append(peer[0])
+            conn.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1], seen
+    server.close()
+
+
+PROBE = ("import socket, sys\n"
+         "gateway = [l.split()[2] for l in open('/proc/net/route').read().splitlines()[1:]"
+         " if l.split()[1] == '00000000'][0]\n"
+         "ip = socket.inet_ntoa(bytes.fromhex(gateway)[::-1])\n"
+         "try:\n    socket.create_connection((ip, int(sys.argv[1])), timeout=3)\n"
+         "    print('reached', ip)\nexcept OSError as exc:\n    print('blocked', ip, exc)\n")
+
+
+def test_the_install_network_reaches_neither_the_host_nor_private_ranges(sandbox, tmp_path,
+                                                                          host_listener):
+    import os
+
+    from healer.sandbox import egress
+
+    port, seen = host_listener
+    network, restriction = egress.install_network(sandbox.client)
+    if network == "bridge":
+        pytest.skip(f"no restricted install network here: {restriction}")
+    image = images.image_for("python")
+    out = sandbox.client.containers.run(image, ["python3", "-c", PROBE, str(port)],
+                                        network=network, remove=True, user="1000:1000")
+    assert b"blocked" in out and seen == []
+    if os.geteuid() == 0:  # the control: Docker's default bridge does reach the host
+        control = sandbox.client.containers.run(image, ["python3", "-c", PROBE, str(port)],
+                                                network="bridge", remove=True)
+        assert b"reached" in control

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from healer.errors import SandboxError, SandboxUnavailableError
 from healer.models import RunResult
-from healer.sandbox import hostenv, images
+from healer.sandbox import egress, hostenv, images
 from healer.sandbox.process import clip, memory_bytes
 from healer.sandbox.project import (
     CA_BUNDLE,
@@ -303,8 +303,12 @@ class DockerSandbox:
             mounts.append(Mount(CA_BUNDLE, str(ca), type="bind", read_only=True))
         env = {**run_environment(stack), **hostenv.install_environment()}
         script = install_script(project, wheels_only=hostenv.carries_credentials(env))
-        container = self._create(image, ["sh", "-c", script], env, mounts, "bridge")
-        return self._run_container(container, timeout=timeout)
+        network, restriction = egress.install_network(self.client)
+        log.info("install network for %s: %s (%s)", project, network, restriction)
+        container = self._create(image, ["sh", "-c", script], env, mounts, network)
+        result = self._run_container(container, timeout=timeout)
+        note = f"[healer] install network: {restriction}\n"
+        return result.model_copy(update={"stderr": note + result.stderr})
 
     def _remove_volume(self, name: str) -> None:
         import docker.errors
