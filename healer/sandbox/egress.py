@@ -21,6 +21,7 @@ import os
 import shutil
 import socket
 import subprocess
+from pathlib import Path
 from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def _proxy_addresses() -> list[str]:
 def _nameservers() -> list[str]:
     """The host's resolvers: Docker forwards a container's DNS queries to them."""
     try:
-        lines = open("/etc/resolv.conf", encoding="utf-8").read().splitlines()
+        lines = Path("/etc/resolv.conf").read_text(encoding="utf-8").splitlines()
     except OSError:
         return []
     found = []
