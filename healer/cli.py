@@ -73,6 +73,11 @@ def settings_from(folder: Path | None, opts: dict[str, Any], *,
     return load_settings(folder, untrusted=untrusted, **flags)
 
 
+def from_here(paths: tuple[str, ...]) -> list[str]:
+    """`--tests` paths as the user typed them: relative to the current folder."""
+    return [str(Path(p).resolve()) for p in paths]
+
+
 def spec_folder(spec_arg: str) -> Path | None:
     path = Path(spec_arg)
     return path.parent if path.is_file() else None
@@ -110,7 +115,7 @@ def generate(spec: str, output: Path | None, only_file: str | None, tests: tuple
 
     settings = settings_from(spec_folder(spec), opts)
     result = run_generate(spec, output or default_output(spec), settings, only_file=only_file,
-                          tests=list(tests), events=Progress(quiet=quiet or as_json),
+                          tests=from_here(tests), events=Progress(quiet=quiet or as_json),
                           into_existing=into_existing)
     if as_json:
         click.echo(json.dumps(result, indent=2))
@@ -142,7 +147,7 @@ def build(spec: str, output: Path | None, max_iters: int, max_tokens: int | None
 
     settings = settings_from(spec_folder(spec), opts)
     budget = Budget(max_iters=max_iters, max_tokens=max_tokens, max_cost=max_cost, timeout=timeout)
-    report = run_build(spec, output or default_output(spec), settings, budget, tests=list(tests),
+    report = run_build(spec, output or default_output(spec), settings, budget, tests=from_here(tests),
                        unsafe_local=unsafe_local, events=Progress(quiet=quiet or as_json),
                        into_existing=into_existing)
     if as_json:

@@ -248,3 +248,18 @@ def test_into_an_existing_repository_healer_keeps_the_user_s_files(fake_llm, llm
     assert kept.read_text() == "# the user's own calc, git-ignored\n"
     assert "user-secret" not in json.dumps(fake_llm.requests)
     assert "calc.py" in run("ls-files").split()  # healer's own file, though the user ignores it
+
+
+def test_tests_given_on_the_command_line_are_relative_to_the_current_folder(
+        fake_llm, llm_env, tmp_path, monkeypatch) -> None:
+    (tmp_path / "specs").mkdir()
+    spec = tmp_path / "specs" / "calc.md"
+    spec.write_text("# Calc\nA module `calc.py` with `add(a, b)` and `mul(a, b)`.\n")
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "test_calc.py").write_text(TESTS)
+    monkeypatch.chdir(tmp_path)
+    fake_llm.responder = ProjectModel({"calc.py": BUGGY}, debug=[FIX])
+    out = tmp_path / "out"
+    result = build(Path("specs/calc.md"), out, llm_env, "--tests", "checks/test_calc.py")
+    assert result.exit_code == 0, result.output
+    assert acceptance_of(report(out)["rounds"][-1]) == (2, 2)

@@ -25,12 +25,13 @@ PLUGIN_MODULE = "healer_acceptance"
 KEY = re.compile(r"=====healer-acceptance-key ([0-9a-f]{64})=====")
 REPORT = re.compile(r"=====healer-acceptance-report ([A-Za-z0-9+/=]+) ([0-9a-f]{64})=====")
 EOF = "HEALER_ACCEPTANCE_PLUGIN_EOF"
-# Puts healer's plugin first and the project's dependencies last on sys.path, then runs pytest.
+# Puts healer's plugin first, and the project (as `python -m pytest` would) and its dependencies
+# after the standard library and pytest on sys.path, then runs pytest.
 BOOT = (
     "import os, sys; sys.path.insert(0, os.environ['HEALER_ACCEPTANCE_DIR']); "
     "extra = os.environ.get('PYTHONPATH', '').split(':'); "
     "src = os.path.join(os.getcwd(), 'src'); "
-    "sys.path += ([src] if os.path.isdir(src) else []) + [p for p in extra if p]; "
+    "sys.path += [os.getcwd()] + ([src] if os.path.isdir(src) else []) + [p for p in extra if p]; "
     "import pytest; raise SystemExit(pytest.main(sys.argv[1:]))"
 )
 
