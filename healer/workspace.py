@@ -132,9 +132,6 @@ class Workspace:
             written.append(f.path)
         return written
 
-    def read(self, path: str) -> str:
-        return confined(self.root, path).read_text(encoding="utf-8")
-
     def text_files(self) -> dict[str, str]:
         """Every text file of the project (not healer's own state), by relative path."""
         files: dict[str, str] = {}

@@ -432,7 +432,7 @@ def test_create_file_with_empty_search(tmp_path):
         "pkg/util.py\n<<<<<<< SEARCH\n=======\ndef twice(x):\n    return 2 * x\n>>>>>>> REPLACE\n"
     )
     result = apply_edits(tmp_path, edits)
-    assert result == ApplyResult(changed=["pkg/util.py"], unchanged=[])
+    assert result == ApplyResult(changed=["pkg/util.py"])
     assert (tmp_path / "pkg/util.py").read_text() == "def twice(x):\n    return 2 * x\n"
 
 
@@ -454,7 +454,7 @@ def test_multiple_edits_to_one_file_apply_in_order(tmp_path):
     assert (tmp_path / "m.py").read_text() == "a = 10\nb = 20\n"
 
 
-def test_unchanged_files_are_reported_and_not_rewritten(tmp_path):
+def test_unchanged_files_are_not_rewritten(tmp_path):
     write(tmp_path, {"same.py": "x = 1\n", "diff.py": "y = 1\n"})
     stamp = (tmp_path / "same.py").stat().st_mtime_ns
     result = apply_edits(
@@ -464,7 +464,7 @@ def test_unchanged_files_are_reported_and_not_rewritten(tmp_path):
             Edit(path="diff.py", search="y = 1\n", replace="y = 2\n"),
         ],
     )
-    assert result == ApplyResult(changed=["diff.py"], unchanged=["same.py"])
+    assert result == ApplyResult(changed=["diff.py"])
     assert (tmp_path / "same.py").stat().st_mtime_ns == stamp
 
 

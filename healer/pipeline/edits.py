@@ -173,7 +173,7 @@ class _Parser:
         self.path_just_before = False
         if path is None:
             return None
-        edit = Edit(path=_checked_path(path), search=None, replace=_join(body))
+        edit = Edit(path=relative_path(path), search=None, replace=_join(body))
         self.from_fences.add(id(edit))
         return edit
 
@@ -207,7 +207,7 @@ class _Parser:
             "the new lines",
         )
         self.path_just_before = False
-        path = _checked_path(self.last_path)
+        path = relative_path(self.last_path)
         if search and not any(line.strip() for line in search):
             raise ModelOutputError(
                 f"{where} for {path}: the SEARCH section holds only blank lines; quote the "
@@ -228,10 +228,6 @@ class _Parser:
         raise ModelOutputError(problem)
 
 
-def _checked_path(raw: str) -> str:
-    return relative_path(raw)
-
-
 def _join(lines: list[str]) -> str:
     return "".join(line + "\n" for line in lines)
 
@@ -240,10 +236,9 @@ def _join(lines: list[str]) -> str:
 
 
 class ApplyResult(Value):
-    """Which files an application of edits rewrote, and which it left byte-identical."""
+    """Which files an application of edits rewrote."""
 
     changed: list[str]
-    unchanged: list[str]
 
 
 @dataclass(frozen=True)
@@ -379,15 +374,14 @@ class _Workspace:
         return content
 
     def write(self) -> ApplyResult:
-        changed, unchanged = [], []
+        changed = []
         for rel, content in self.current.items():
             if content is None or content == self.original[rel]:
-                unchanged.append(rel)
                 continue
             _write_file(confined(self.root, rel), content, crlf=self.crlf.get(rel, False))
             changed.append(rel)
-        log.info("edits applied: %d files changed, %d unchanged", len(changed), len(unchanged))
-        return ApplyResult(changed=changed, unchanged=unchanged)
+        log.info("edits applied: %d of %d files changed", len(changed), len(self.current))
+        return ApplyResult(changed=changed)
 
 
 def _project_files(root: Path) -> Iterator[str]:
