@@ -16,13 +16,14 @@ from healer.checks.acceptance import Contract
 
 pytestmark = pytest.mark.docker
 
-TEST_CALC = '''import unittest
+TEST_CALC = '''import statistics
+import unittest
 
 from calc import add, mul
 
 
 def test_add():
-    assert add(1, 2) == 3
+    assert add(1, 2) == statistics.mean([3, 3])
 
 
 def test_mul():
@@ -76,6 +77,8 @@ ATTACKS = {
                           "3 of 5"),
     "a fake pytest module in the project": ({"pytest.py": (
         "import sys\nprint('5 passed')\nsys.exit(0)\n")}, "3 of 5"),
+    "a standard-library module shadowed": ({"statistics.py": "def mean(values):\n    return -1\n"},
+                                           "3 of 5"),
     "sitecustomize in the project": ({"sitecustomize.py": (
         "import builtins\nbuiltins.AssertionError = type('E', (Exception,), {})\n")}, "3 of 5"),
     "os._exit(0) at import": ({"calc.py": BUGGY + "import os\nos._exit(0)\n"},

@@ -62,8 +62,10 @@ def acceptance_command(files: dict[str, str], *, mode: str, keep_infra: Iterable
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
     }
     assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-    args = ["-p", PLUGIN_MODULE, "-p", "no:cacheprovider", "-q", "-rA", "-vv", "--tb=short",
-            "-o", "junit_family=xunit1"]
+    # append: the tests' folders go last on sys.path too, so a project file named like a
+    # standard-library module (statistics.py) cannot stand in for it in the tests
+    args = ["-p", PLUGIN_MODULE, "-p", "no:cacheprovider", "--import-mode=append", "-q", "-rA",
+            "-vv", "--tb=short", "-o", "junit_family=xunit1"]
     if mode == "collect":
         args.append("--collect-only")
     targets = " ".join(shlex.quote(f) for f in sorted(files))
