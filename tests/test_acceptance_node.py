@@ -56,3 +56,26 @@ def test_failures_name_the_test_with_expected_and_actual(sandbox, contract, tmp_
 def test_a_faked_node_run_stays_red(sandbox, contract, tmp_path, calc) -> None:
     check = run(sandbox, contract, tmp_path, calc)
     assert not check.passed and check.tests_passed == 0
+
+
+def test_a_test_file_rewritten_by_an_earlier_one_does_not_count(sandbox, tmp_path) -> None:
+    user = tmp_path / "user"
+    user.mkdir()
+    later = ('const test = require("node:test");\nconst assert = require("node:assert");\n'
+             'const { add } = require("./calc");\n'
+             'test("adds more", () => { assert.strictEqual(add(2, 2), 4); });\n')
+    (user / "a.test.js").write_text(TEST)
+    (user / "b.test.js").write_text(later)
+    contract = acceptance.collect({"a.test.js": user / "a.test.js",
+                                   "b.test.js": user / "b.test.js"}, sandbox, timeout=60)
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("a.test.js", "b.test.js"):
+        (project / name).write_text((user / name).read_text())
+    (project / "package.json").write_text('{"name": "calc"}\n')
+    (project / "calc.js").write_text(
+        'require("fs").writeFileSync("b.test.js", \'require("node:test")("adds more", () => {});\');\n'
+        + BUGGY)
+    check = acceptance.run(project, contract, sandbox, timeout=60)
+    assert not check.passed and check.tests_passed == 0
+    assert any("b.test.js was changed before it ran" in f.message for f in check.failures)

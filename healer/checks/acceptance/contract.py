@@ -124,9 +124,10 @@ def run(project: Path, contract: Contract, sandbox: Sandbox, *, timeout: float,
         command = acceptance_command(tests, mode="run", keep_infra=keep)
         checks.append(judge(contract, sandbox.run(project, command, timeout=timeout),
                             suspicious))
-    node_files = sorted({_file_of(i) for i in contract.ids if node.is_node_test(_file_of(i))})
+    node_files = {_file_of(i) for i in contract.ids if node.is_node_test(_file_of(i))}
     if node_files:
-        result = sandbox.run(project, node.command(node_files), timeout=timeout)
+        digests = {rel: contract.files[rel] for rel in node_files}
+        result = sandbox.run(project, node.command(digests), timeout=timeout)
         checks.append(judge_node(contract, result))
     return merge(checks, len(contract.ids))
 

@@ -17,6 +17,7 @@ from healer.models import Failure
 
 SUFFIXES = (".js", ".mjs", ".cjs")
 MARKER = "=====healer-node-tap"
+CHANGED = "changed"  # the marker's rc when a file was not the user's any more
 _CALL = re.compile(r"""\b(?:test|it)(?:\.(?:only|skip|todo))?\(\s*(['"`])((?:(?!\1).)+)\1""")
 _RESULT = re.compile(r"^(\s*)(ok|not ok) \d+ - (.*?)(?:\s+#\s*(SKIP|TODO)\b.*)?$")
 _LOCATION = re.compile(r"location: '(?:/work/)?([^':]+):(\d+):\d+'")
@@ -31,16 +32,20 @@ def static_ids(rel: str, source: str) -> list[str]:
     return [f"{rel}::{m.group(2)}" for m in _CALL.finditer(source)]
 
 
-def command(files: list[str]) -> str:
-    """Each file with `node --test-reporter=tap`, the report after a marker naming the file."""
+def command(files: dict[str, str]) -> str:
+    """Each file (path -> sha256) with `node --test-reporter=tap`, the report after a marker
+    naming the file. A file whose content is no longer the user's (code required by an
+    earlier file may rewrite a later one) is not run, and its marker says so."""
     steps = ["d=$(mktemp -d) || exit 125", "status=0"]
-    for i, rel in enumerate(files):
+    for i, (rel, digest) in enumerate(sorted(files.items())):
         quoted = shlex.quote(rel)
         steps.append(
+            f"if echo {shlex.quote(f'{digest}  {rel}')} | sha256sum -c --status; then "
             f"node --test-reporter=tap --test-reporter-destination=\"$d/{i}.tap\" {quoted} "
-            f">/dev/null 2>\"$d/{i}.err\"; rc=$?; [ $rc -eq 0 ] || status=1; "
+            f">/dev/null 2>\"$d/{i}.err\"; rc=$?; else rc={CHANGED}; fi; "
+            f"[ \"$rc\" = 0 ] || status=1; "
             f"echo; echo '{MARKER}' {quoted} \"rc=$rc\"; cat \"$d/{i}.tap\" 2>/dev/null; "
-            f"echo '{MARKER}-stderr'; tail -c 3000 \"$d/{i}.err\""
+            f"echo '{MARKER}-stderr'; tail -c 3000 \"$d/{i}.err\" 2>/dev/null"
         )
     steps.append("exit $status")
     return "\n".join(steps)
@@ -82,7 +87,13 @@ def parse(stdout: str) -> tuple[dict[str, list[str]], list[Failure], dict[str, s
     stderr: dict[str, str] = {}
     for chunk in stdout.split(f"\n{MARKER} ")[1:]:
         head, _, body = chunk.partition("\n")
-        rel = head.rsplit(" rc=", 1)[0].strip()
+        rel, _, code = head.rpartition(" rc=")
+        rel = rel.strip()
+        if code.strip() == CHANGED:
+            failures.append(Failure(check="acceptance", file=rel, message=(
+                f"the acceptance run was tampered with: acceptance test {rel} was changed "
+                "before it ran; none of its tests counts")))
+            continue
         tap, _, err = body.partition(f"{MARKER}-stderr")
         stderr[rel] = err.strip()
         lines = tap.splitlines()
