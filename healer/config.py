@@ -30,8 +30,7 @@ log = logging.getLogger(__name__)
 
 OPENAI_URL = "https://api.openai.com/v1"
 MIN_MEMORY = 64 * 2**20
-UNTRUSTED_ALLOWED = ("checks", "edit_format")  # what a checked folder may set
-UNTRUSTED_TIGHTEN = ("check_timeout", "cpus", "memory_limit")  # ...and may only lower
+UNTRUSTED_TIGHTEN = ("check_timeout", "cpus", "memory_limit")  # a checked folder may lower
 ENV_VARS = {
     "model": "HEALER_MODEL",
     "base_url": "OPENAI_BASE_URL",
@@ -137,13 +136,18 @@ def parse_memory(limit: str) -> int:
         raise ValueError(f"{limit!r} is not a size (say 512m or 2g)") from None
 
 
-def _untrusted(found: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """What a checked folder's own settings may set: see the module docstring."""
-    defaults = Settings.model_fields
+def _untrusted(found: dict[str, Any], folder: Path, trusted: dict[str, Any]) -> dict[str, Any]:
+    """What a checked folder's own settings may change in the user's `trusted` ones: add
+    checks, choose an edit format the user left open, tighten a limit (see the docstring)."""
     kept: dict[str, Any] = {}
     for key, value in found.items():
         name = key.replace("-", "_")
-        if name in UNTRUSTED_ALLOWED or name in UNTRUSTED_TIGHTEN and _tighter(name, value, defaults[name].default):
+        field = Settings.model_fields.get(name)
+        current = trusted.get(name, field.get_default(call_default_factory=True)
+                              if field is not None else None)
+        if name == "checks" and isinstance(value, list):
+            kept[name] = [*(current or []), *value]
+        elif name == "edit_format" and name not in trusted or name in UNTRUSTED_TIGHTEN and _tighter(name, value, current):
             kept[name] = value
         else:
             log.warning("ignoring %s from %s: a folder being checked cannot set it", name, folder)
@@ -186,11 +190,11 @@ def load_settings(folder: Path | None = None, *, untrusted: Path | None = None,
         folder = None  # the current folder is the one being checked: not the user's settings
     if folder is not None:
         merged.update(_read_file_settings(folder))
-    if untrusted is not None:
-        merged.update(_untrusted(_read_file_settings(untrusted), untrusted))
     merged.update(_read_env())
     merged.update({k: v for k, v in flags.items() if v is not None})
     merged = {k.replace("-", "_"): v for k, v in merged.items()}
+    if untrusted is not None:  # last, measured against what the user chose
+        merged.update(_untrusted(_read_file_settings(untrusted), untrusted, merged))
     if merged.get("api_key") and not merged.get("base_url"):
         merged["base_url"] = OPENAI_URL  # a key alone means OpenAI's endpoint
     try:

@@ -86,3 +86,19 @@ def test_a_checked_folder_cannot_choose_the_endpoint_or_loosen_limits(
 def test_impossible_limits_are_a_clear_error(tmp_path: Path, key: str, value) -> None:
     with pytest.raises(ConfigError, match=key):
         load_settings(tmp_path, **{key: value})
+
+
+def test_a_checked_folder_cannot_undo_a_limit_the_user_tightened(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    checked = tmp_path / "checked"
+    checked.mkdir()
+    (checked / "healer.toml").write_text('memory_limit = "1g"\ncheck_timeout = 100\n'
+                                         'edit_format = "whole-file"\nchecks = ["make lint"]\n')
+    monkeypatch.setenv("HEALER_MEMORY_LIMIT", "256m")
+    monkeypatch.setenv("HEALER_CHECK_TIMEOUT", "30")
+    monkeypatch.setenv("HEALER_EDIT_FORMAT", "search-replace")
+    (tmp_path / "healer.toml").write_text('checks = ["python3 -V"]\n')
+    settings = load_settings(tmp_path, untrusted=checked)
+    assert settings.memory_limit == "256m" and settings.check_timeout == 30
+    assert settings.edit_format == "search-replace"
+    assert settings.checks == ["python3 -V", "make lint"]
