@@ -8,13 +8,22 @@ import subprocess
 from pathlib import Path, PurePosixPath
 
 SECRET_GLOBS = (".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*",
-                "id_dsa*", "id_ecdsa*", "id_ed25519*", "*credentials*", "*secret*", ".netrc",
-                ".npmrc", ".pypirc", ".git-credentials", "*.kdbx")
+                "id_dsa*", "id_ecdsa*", "id_ed25519*", ".netrc", ".npmrc", ".pypirc",
+                ".git-credentials", "*.kdbx")
+NAMED_GLOBS = ("*credentials*", "*secret*")  # data files so named; `secrets.py` is code
+TEMPLATES = (".env.example", ".env.sample", ".env.template", ".env.dist")
+CODE_SUFFIXES = (".py", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".go", ".rs", ".java", ".rb",
+                 ".md", ".html", ".css")
 
 
 def is_secret_like(rel: str) -> bool:
     name = PurePosixPath(rel).name.lower()
-    return any(fnmatch.fnmatchcase(name, glob) for glob in SECRET_GLOBS)
+    if name in TEMPLATES:
+        return False
+    if any(fnmatch.fnmatchcase(name, glob) for glob in SECRET_GLOBS):
+        return True
+    return not name.endswith(CODE_SUFFIXES) and any(fnmatch.fnmatchcase(name, g)
+                                                     for g in NAMED_GLOBS)
 
 
 def ignored_files(root: Path) -> set[str]:
