@@ -20,13 +20,12 @@ from healer.pipeline.file_list import make_file_list, stated_file_list
 from healer.pipeline.generate import generate_file, generate_files
 from healer.pipeline.plan import make_plan
 from healer.spec import acceptance_files
-from healer.workspace import Workspace
+from healer.workspace import FILE_LIST, Workspace
 
 if TYPE_CHECKING:
     from healer.llm.client import LLMClient
 
 PLAN = "plan.md"
-FILES = "files.json"
 SPEC = "spec.md"
 SPEC_HASH = "spec.sha256"
 CONTRACT = "acceptance.json"
@@ -49,7 +48,7 @@ def generate_project(
     ws.init()
     resume = same_spec(ws, spec)
     if not resume:
-        for stale in (PLAN, FILES):
+        for stale in (PLAN, FILE_LIST):
             (ws.state / stale).unlink(missing_ok=True)
         (ws.state / SPEC).write_text(spec.text, encoding="utf-8")
         (ws.state / SPEC_HASH).write_text(spec_hash(spec) + "\n")
@@ -109,7 +108,7 @@ def load_plan(ws: Workspace) -> Plan | None:
 
 
 def load_file_list(ws: Workspace) -> FileList | None:
-    path = ws.state / FILES
+    path = ws.state / FILE_LIST
     return FileList.model_validate_json(path.read_text()) if path.is_file() else None
 
 
@@ -132,7 +131,7 @@ def _file_list(llm: LLMClient, spec: Spec, ws: Workspace, plan: Plan, events: Ev
         else:
             events.stage("file list")
             file_list = make_file_list(llm, spec, plan)
-        (ws.state / FILES).write_text(file_list.model_dump_json(indent=2) + "\n")
+        (ws.state / FILE_LIST).write_text(file_list.model_dump_json(indent=2) + "\n")
         ws.commit(f"file list: {len(file_list.files)} files")
     return file_list
 

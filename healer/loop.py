@@ -68,12 +68,11 @@ class _Loop:
     def __init__(self, spec: Spec, ws: Workspace, session: Session, budget: Budget) -> None:
         self.spec, self.ws, self.s, self.meter = spec, ws, session, Meter(budget)
         self.policy = EditPolicy.for_spec(spec)
-        self.protected = list(acceptance_files(spec))
+        self.protected = list(self.policy.protected)
         self.ws.init()
         self.report = RunReport(spec=str(spec.source or "<prompt>"), output=str(ws.root),
                                 status="not_green", stop_reason="running")
         self.prior_usage: dict[str, Usage] = {}
-        self.first_round = 0  # rounds before it belong to tests that have changed since
         self.context_scale = 1.0  # halved each time a prompt does not fit the model's context
         self.contract: acceptance.Contract | None = None
         self.limits = CallLimits(self.meter, lambda: self._usage().total_tokens)
@@ -95,7 +94,7 @@ class _Loop:
                 if current.green:
                     return self._finish("all checks pass")
                 reason = self._unverifiable(current) or self.meter.exhausted(
-                    len(self.report.rounds) - 1 - self.first_round, self._usage())
+                    len(self.report.rounds) - 1 - _first_round(self.report), self._usage())
                 if reason:
                     return self._finish(reason)
                 self._repair_round()
@@ -245,10 +244,7 @@ class _Loop:
             self.report = previous
             if self.ws.dirty():
                 self.ws.commit("resume: keep edits of an interrupted round")
-            self.first_round = len(previous.rounds)
             self._new_round("recheck", self.ws.head(), diagnosis="the acceptance tests changed")
-            return self.report
-        self.first_round = _first_round(previous)
         return previous
 
     def _new_round(self, strategy: str, commit: str | None, *, files: list[str] = (),
@@ -278,7 +274,7 @@ class _Loop:
 
     def _best(self) -> Round | None:
         """The best checked round against the current tests, or None."""
-        checked = [r for r in self.report.rounds[self.first_round:] if r.checks]
+        checked = [r for r in self.report.rounds[_first_round(self.report):] if r.checks]
         return min(checked, key=Round.rank) if checked else None
 
     def _keep_best(self) -> str:
@@ -316,7 +312,8 @@ class _Loop:
 
 
 def _first_round(report: RunReport) -> int:
-    """Where the rounds of the current tests start in a saved report."""
+    """Where the rounds of the current tests start: the last recheck, else round 0 (rounds
+    before it were checked against tests that have changed since)."""
     rechecks = [r.index for r in report.rounds if r.strategy == "recheck"]
     return rechecks[-1] if rechecks else 0
 

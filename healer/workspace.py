@@ -10,13 +10,14 @@ import subprocess
 from pathlib import Path
 
 from healer.errors import HealerError, UsageError
-from healer.models import GeneratedFile
+from healer.models import FileList, GeneratedFile
 from healer.paths import confined
 from healer.secrets import is_secret_like
 
 log = logging.getLogger(__name__)
 
 STATE_DIR = ".healer"
+FILE_LIST = "files.json"  # healer's file list of the project, in STATE_DIR
 BRANCH = "healer/build"
 ADOPTED = "adopted.json"  # in an adopted folder: the user's files that were there before
 REPLACED = "replaced"  # the first version of every file of the user's that healer replaced
@@ -85,14 +86,13 @@ class Workspace:
         (self.state / ADOPTED).write_text(json.dumps({"untracked": untracked}, indent=2) + "\n")
 
     def _planned(self) -> list[str]:
-        """The files of healer's saved file list (`.healer/files.json`)."""
-        path = self.state / "files.json"
+        """The files of healer's saved file list."""
+        path = self.state / FILE_LIST
         try:
-            files = json.loads(path.read_text()).get("files", []) if path.is_file() else []
-        except (ValueError, AttributeError):
+            paths = FileList.model_validate_json(path.read_text()).paths if path.is_file() else []
+        except ValueError:  # pydantic's ValidationError included
             return []
-        return [f["path"] for f in files if isinstance(f, dict) and isinstance(f.get("path"), str)
-                and not is_secret_like(f["path"])]
+        return [p for p in paths if not is_secret_like(p)]
 
     def _users_files(self) -> set[str]:
         if not self.adopted:
