@@ -178,3 +178,25 @@ def test_the_same_attacks_on_a_fixed_project_are_still_voided(sandbox, contract,
     calc = FIXED + "import unittest\nunittest.TestCase.assertEqual = lambda *a, **k: None\n"
     check = acceptance.run(project(tmp_path, {"calc.py": calc}), contract, sandbox, timeout=60)
     assert not check.passed and check.tests_passed == 0
+
+
+def test_a_data_file_the_tests_read_cannot_be_rewritten(sandbox, tmp_path) -> None:
+    test = ("import json\nfrom pathlib import Path\n\nfrom calc import add\n\n\n"
+            "def test_cases():\n"
+            "    for a, b, want in json.loads((Path(__file__).parent / 'cases.json').read_text()):\n"
+            "        assert add(a, b) == want\n")
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "test_cases.py").write_text(test)
+    (user / "cases.json").write_text("[[1, 2, 3], [2, 2, 4]]\n")
+    files = {"test_cases.py": user / "test_cases.py", "cases.json": user / "cases.json"}
+    contract = acceptance.collect(files, sandbox, timeout=60)
+    calc = BUGGY + "open('cases.json', 'w').write('[[1, 2, -1], [2, 2, 0]]')\n"
+    root = tmp_path / "project"
+    root.mkdir()
+    for rel, text in {"calc.py": calc, "test_cases.py": test,
+                      "cases.json": (user / "cases.json").read_text()}.items():
+        (root / rel).write_text(text)
+    check = acceptance.run(root, contract, sandbox, timeout=60)
+    assert not check.passed and check.tests_passed == 0
+    assert "cases.json is not the user's file" in verdict_text(check)

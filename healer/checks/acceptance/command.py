@@ -49,7 +49,8 @@ def _conftest_sweep(keep: Iterable[str]) -> str:
 
 
 def acceptance_command(files: dict[str, str], *, mode: str, keep_infra: Iterable[str] = ()) -> str:
-    """pytest over the acceptance `files` (rel path -> sha256) in `mode` "collect" or "run".
+    """pytest over the acceptance test files among `files` (every acceptance file, test or
+    data: rel path -> sha256, which the plugin holds them to) in `mode` "collect" or "run".
 
     Prints the plugin's key, pytest's output, the signed report and then pytest's JUnit XML.
     """
@@ -68,7 +69,7 @@ def acceptance_command(files: dict[str, str], *, mode: str, keep_infra: Iterable
             "-vv", "--tb=short", "-o", "junit_family=xunit1"]
     if mode == "collect":
         args.append("--collect-only")
-    targets = " ".join(shlex.quote(f) for f in sorted(files))
+    targets = " ".join(shlex.quote(f) for f in sorted(files) if f.endswith(".py"))
     return "\n".join([
         'd=$(mktemp -d) || exit 125',
         f"cat > \"$d/{PLUGIN_MODULE}.py\" <<'{EOF}'",

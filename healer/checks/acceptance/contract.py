@@ -82,8 +82,7 @@ def collect(files: dict[str, Path], sandbox: Sandbox, *, timeout: float) -> Cont
         for rel, path in files.items():
             (pristine / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, pristine / rel)
-        command = acceptance_command({r: digests[r] for r in tests}, mode="collect",
-                                     keep_infra=[r for r in files if r not in tests])
+        command = acceptance_command(digests, mode="collect")
         result = sandbox.run(pristine, command, timeout=timeout)
     report, _ = read_report(result.stdout)
     if report is None:
@@ -116,12 +115,10 @@ def _contract(tests: dict[str, Path], digests: dict[str, str], report: SignedRep
 def run(project: Path, contract: Contract, sandbox: Sandbox, *, timeout: float,
         keep_infra: Iterable[str] = ()) -> CheckResult:
     """The round's acceptance check: the acceptance tests alone, judged by the contract."""
-    tests = {rel: d for rel, d in contract.files.items() if rel.endswith(".py")}
-    keep = [*keep_infra, *(r for r in contract.files if r not in tests)]
-    suspicious = static_tamper(project, set(contract.files) | set(keep))
+    suspicious = static_tamper(project, set(contract.files) | set(keep_infra))
     checks = []
     if any(_file_of(i).endswith(".py") for i in contract.ids):
-        command = acceptance_command(tests, mode="run", keep_infra=keep)
+        command = acceptance_command(contract.files, mode="run", keep_infra=keep_infra)
         checks.append(judge(contract, sandbox.run(project, command, timeout=timeout),
                             suspicious))
     node_files = {_file_of(i) for i in contract.ids if node.is_node_test(_file_of(i))}

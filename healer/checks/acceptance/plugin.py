@@ -197,6 +197,10 @@ def pytest_make_collect_report(collector):
             _tamper(f"acceptance test {rel} was changed before it was collected")
 
 
+def pytest_runtest_call(item):
+    _check_files(str(item.config.rootpath))  # data files the tests read, too
+
+
 def pytest_collectreport(report):
     if report.failed:
         text = str(report.longrepr or "").strip().splitlines()
