@@ -19,7 +19,7 @@ from healer.config import Settings, load_settings
 from healer.errors import HealerError, UsageError
 from healer.models import verdict
 from healer.report import outcome
-from healer.ui import Progress, checks_table, console, report_table
+from healer.ui import checks_table, console, live_progress, report_table
 
 EXIT_GREEN, EXIT_NOT_GREEN, EXIT_USAGE, EXIT_INFRA = 0, 1, 2, 3
 
@@ -114,9 +114,10 @@ def generate(spec: str, output: Path | None, only_file: str | None, tests: tuple
     from healer.commands import run_generate
 
     settings = settings_from(spec_folder(spec), opts)
-    result = run_generate(spec, output or default_output(spec), settings, only_file=only_file,
-                          tests=from_here(tests), events=Progress(quiet=quiet or as_json),
-                          into_existing=into_existing)
+    with live_progress(quiet=quiet or as_json) as progress:
+        result = run_generate(spec, output or default_output(spec), settings,
+                              only_file=only_file, tests=from_here(tests), events=progress,
+                              into_existing=into_existing)
     if as_json:
         click.echo(json.dumps(result, indent=2))
     elif not quiet:
@@ -147,9 +148,10 @@ def build(spec: str, output: Path | None, max_iters: int, max_tokens: int | None
 
     settings = settings_from(spec_folder(spec), opts)
     budget = Budget(max_iters=max_iters, max_tokens=max_tokens, max_cost=max_cost, timeout=timeout)
-    report = run_build(spec, output or default_output(spec), settings, budget, tests=from_here(tests),
-                       unsafe_local=unsafe_local, events=Progress(quiet=quiet or as_json),
-                       into_existing=into_existing)
+    with live_progress(quiet=quiet or as_json) as progress:
+        report = run_build(spec, output or default_output(spec), settings, budget,
+                           tests=from_here(tests), unsafe_local=unsafe_local, events=progress,
+                           into_existing=into_existing)
     if as_json:
         click.echo(report.model_dump_json(indent=2))
     elif not quiet:
@@ -193,8 +195,9 @@ def debug(error: str | None, folder: Path, error_file: Any, apply: bool, **opts:
     text = error_file.read() if error_file else (sys.stdin.read() if error in (None, "-") else error)
     if not text.strip():
         raise UsageError("no error text given (pass it as an argument, --error-file or stdin)")
-    result = run_debug(text, folder, settings_from(Path.cwd(), opts, untrusted=folder),
-                       apply=apply)
+    with live_progress() as progress:
+        result = run_debug(text, folder, settings_from(Path.cwd(), opts, untrusted=folder),
+                           apply=apply, events=progress)
     console.print(f"[bold]Diagnosis:[/] {result.diagnosis or '(none given)'}")
     click.echo(result.diff)
     if result.error:

@@ -34,7 +34,7 @@ def run_generate(spec_arg: str, output: Path, settings: Settings, *, only_file: 
     spec = load_spec(spec_arg, tests=tests)
     ws = Workspace(output, adopt=into_existing)
     ws.init()
-    with open_llm(settings) as llm:
+    with open_llm(settings, events) as llm:
         if only_file:
             files = [regenerate_one(llm, spec, ws, only_file).path]
         else:
@@ -51,7 +51,7 @@ def run_build(spec_arg: str, output: Path, settings: Settings, budget: Budget, *
     workspace = Workspace(output, adopt=into_existing)
     workspace.init()  # a folder healer did not create is refused before any model call
     with open_checks_sandbox(settings, unsafe_local=unsafe_local) as sandbox, \
-            open_llm(settings) as llm:
+            open_llm(settings, events) as llm:
         where = "the bundled model" if settings.uses_local_model else llm.endpoint
         events.stage("using", f"model {llm.model} at {where}; checks in the {sandbox.name} sandbox")
         # the settings of the endpoint in use: the bundled model's context, not a hosted one's
@@ -92,11 +92,12 @@ class DebugResult(Value):
     error: str = ""
 
 
-def run_debug(error: str, folder: Path, settings: Settings, *, apply: bool) -> DebugResult:
+def run_debug(error: str, folder: Path, settings: Settings, *, apply: bool,
+              events: Events = NO_EVENTS) -> DebugResult:
     """Diagnose `error`, try the edits on a scratch copy, and apply them for real on request."""
     root = folder.resolve()
     private = private_files(root)  # secret-like or git-ignored: never shown to the model
-    with tempfile.TemporaryDirectory() as tmp, open_llm(settings) as llm:
+    with tempfile.TemporaryDirectory() as tmp, open_llm(settings, events) as llm:
         scratch = Path(tmp) / "project"
         shutil.copytree(root, scratch, ignore=SCRATCH_IGNORE, symlinks=True)
         for rel in private:

@@ -14,6 +14,11 @@ class Events(Protocol):
 
     def round_done(self, round: Round) -> None: ...
 
+    def tokens(self, stage: str, count: int) -> None:
+        """A model call of `stage` has written `count` tokens so far (called per token, from
+        the threads that make the calls)."""
+        ...
+
 
 class NoEvents:
     def stage(self, name: str, detail: str = "") -> None:
@@ -23,6 +28,9 @@ class NoEvents:
         pass
 
     def round_done(self, round: Round) -> None:
+        pass
+
+    def tokens(self, stage: str, count: int) -> None:
         pass
 
 

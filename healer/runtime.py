@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 from healer.config import Settings
+from healer.events import NO_EVENTS, Events
 from healer.llm.client import LLMClient
 from healer.llm.local_server import local_endpoint
 from healer.sandbox import open_sandbox
@@ -13,10 +14,12 @@ from healer.sandbox.base import Sandbox
 
 
 @contextlib.contextmanager
-def open_llm(settings: Settings) -> Iterator[LLMClient]:
-    """A client for the configured endpoint, or for the bundled model served for this run."""
+def open_llm(settings: Settings, events: Events = NO_EVENTS) -> Iterator[LLMClient]:
+    """A client for the configured endpoint, or for the bundled model served for this run;
+    it reports the tokens of answers as they stream in to `events`."""
     with local_endpoint(settings) as effective:
         client = LLMClient(effective)
+        client.on_tokens = events.tokens
         try:
             yield client
         finally:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+
 from rich.console import Console
 from rich.table import Table
 
@@ -11,11 +16,52 @@ from healer.report import acceptance_cell, outcome
 console = Console(stderr=True, highlight=False)
 
 
-class Progress:
-    """Renders pipeline events as one line each on stderr; silent when quiet."""
+LIVE_INTERVAL = 0.25  # seconds between redraws of the live token line
 
-    def __init__(self, *, quiet: bool = False) -> None:
+
+class Progress:
+    """Renders pipeline events as one line each on stderr; silent when quiet.
+
+    On a terminal, the tokens of the answers being written show on one live line below, which
+    the next event line replaces; `clear()` removes it when the command is done.
+    """
+
+    def __init__(self, *, quiet: bool = False, live: bool | None = None) -> None:
         self.quiet = quiet
+        self.live = console.is_terminal if live is None else live
+        self._writing: dict[tuple[str, int], int] = {}  # (stage, thread) -> tokens so far
+        self._lock = threading.Lock()
+        self._drawn_at = 0.0
+        self._shown = False
+
+    def tokens(self, stage: str, count: int) -> None:
+        if self.quiet or not self.live:
+            return
+        with self._lock:
+            self._writing[(stage, threading.get_ident())] = count
+            now = time.monotonic()
+            if now - self._drawn_at < LIVE_INTERVAL:
+                return
+            self._drawn_at = now
+            by_stage: dict[str, int] = {}
+            for (name, _), n in self._writing.items():
+                by_stage[name] = by_stage.get(name, 0) + n
+            line = ", ".join(f"{name} {n} tokens" for name, n in by_stage.items())
+            console.file.write(f"\r\x1b[2K  writing: {line}")
+            console.file.flush()
+            self._shown = True
+
+    def clear(self) -> None:
+        """Remove the live token line, if one is drawn."""
+        with self._lock:
+            self._erase()
+
+    def _erase(self) -> None:
+        self._writing.clear()
+        if self._shown:
+            console.file.write("\r\x1b[2K")
+            console.file.flush()
+            self._shown = False
 
     def stage(self, name: str, detail: str = "") -> None:
         self._say(f"[bold cyan]{name}[/] {detail}")
@@ -39,7 +85,19 @@ class Progress:
 
     def _say(self, text: str) -> None:
         if not self.quiet:
-            console.print(text)
+            with self._lock:
+                self._erase()
+                console.print(text)
+
+
+@contextlib.contextmanager
+def live_progress(*, quiet: bool = False) -> Iterator[Progress]:
+    """A `Progress` whose live line is gone when the command ends, however it ends."""
+    progress = Progress(quiet=quiet)
+    try:
+        yield progress
+    finally:
+        progress.clear()
 
 
 def checks_table(results: list[CheckResult]) -> Table:

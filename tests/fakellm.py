@@ -1,6 +1,6 @@
 """A scripted OpenAI-compatible HTTP server on loopback, for tests and benchmarks.
 
-It speaks enough of the OpenAI API (POST /v1/chat/completions without streaming, GET /v1/models)
+It speaks enough of the OpenAI API (POST /v1/chat/completions, streamed or not, GET /v1/models)
 that the real `openai` client works against it. What it answers is scripted:
 
     server = FakeLLM().start()
@@ -42,7 +42,9 @@ class Reply:
     delay: seconds to wait before answering; status: an HTTP status other than 200 gives an
     OpenAI-style error body; body: a raw JSON body that replaces the generated one; drop: close
     the connection without answering; usage: False leaves `usage` out of the answer;
-    headers: extra response headers (e.g. {"retry-after": "0"}).
+    headers: extra response headers (e.g. {"retry-after": "0"}); chunk_delay: seconds between
+    the chunks of a streamed answer. A raw `body` is sent as one JSON answer even when the
+    request asks for a stream, as servers that ignore `stream` do.
     """
 
     text: str | None = "ok"
@@ -53,6 +55,7 @@ class Reply:
     drop: bool = False
     usage: bool = True
     headers: dict[str, str] | None = None
+    chunk_delay: float = 0.0
 
 
 Responder = Callable[[dict[str, Any]], "str | Reply"]
@@ -93,6 +96,24 @@ def completion_body(request: dict[str, Any], reply: Reply) -> dict[str, Any]:
     return body
 
 
+def stream_chunks(request: dict[str, Any], reply: Reply) -> list[dict[str, Any]]:
+    """The chunks an OpenAI endpoint streams for `reply`: the text in pieces (of 8 characters,
+    more for long answers), the finish reason, and the usage when the request asks for it."""
+    whole = completion_body(request, reply)
+    base = {k: whole[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+    text = reply.text or ""
+    size = max(8, len(text) // 500)
+    deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+    deltas += [{"content": text[i:i + size]} for i in range(0, len(text), size)]
+    chunks = [base | {"choices": [{"index": 0, "delta": d, "finish_reason": None}]}
+              for d in deltas]
+    chunks.append(base | {"choices": [{"index": 0, "delta": {},
+                                       "finish_reason": reply.finish_reason}]})
+    if (request.get("stream_options") or {}).get("include_usage") and "usage" in whole:
+        chunks.append(base | {"choices": [], "usage": whole["usage"]})
+    return chunks
+
+
 def error_body(status: int, message: str) -> dict[str, Any]:
     kind = ERROR_TYPES.get(status, "server_error")
     return {"error": {"message": message, "type": kind, "param": None, "code": None}}
@@ -111,6 +132,7 @@ class FakeLLM:
         self._lock = threading.Lock()
         self._in_flight = 0
         self.max_in_flight = 0
+        self.chunks_sent = 0  # of streamed answers, all together
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -243,9 +265,31 @@ class _Handler(BaseHTTPRequestHandler):
             body = reply.body
         elif reply.status != 200:
             body = error_body(reply.status, f"fakellm: scripted status {reply.status}")
+        elif request.get("stream"):
+            self._send_stream(stream_chunks(request, reply), reply)
+            return
         else:
             body = completion_body(request, reply)
         self._send_json(reply.status, body, reply.headers or {})
+
+    def _send_stream(self, chunks: list[dict[str, Any]], reply: Reply) -> None:
+        self.close_connection = True  # no content-length: the end of the stream ends the body
+        try:
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            for name, value in (reply.headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            for chunk in chunks:
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+                with self.fake._lock:
+                    self.fake.chunks_sent += 1
+                if reply.chunk_delay:
+                    time.sleep(reply.chunk_delay)
+            self.wfile.write(b"data: [DONE]\n\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client stopped reading
 
     def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()

@@ -15,6 +15,11 @@ from tests.fakellm import FakeLLM, Reply, error_body
 ASK = [{"role": "user", "content": "Write hello world."}]
 
 
+def varied(size: int) -> str:
+    """`size` characters of text that never repeats itself (a loop would be stopped)."""
+    return " ".join(f"w{i}" for i in range(size))[:size]
+
+
 def _client(settings: Settings, **changes: object) -> LLMClient:
     return LLMClient(settings.model_copy(update={"cache": False, **changes}))
 
@@ -199,7 +204,7 @@ def test_local_model_is_continued_by_prefill(
     fake_settings: Settings, fast_retries: None, fake_llm: FakeLLM
 ) -> None:
     client = _client(fake_settings, model="local-qwen2.5-coder-1.5b")
-    assert client.continue_by_prefill
+    assert client.llama_cpp
     partial = "def add(a, b):\n    return a"
     fake_llm.enqueue(Reply(text=partial, finish_reason="length"), partial + " + b\n")
     answer = client.complete(ASK, stage="generate")
@@ -332,7 +337,7 @@ def test_cost_is_estimated_for_a_priced_model(
     fake_settings: Settings, fast_retries: None, fake_llm: FakeLLM
 ) -> None:
     client = _client(fake_settings, model="gpt-4o-mini-2024-07-18")
-    fake_llm.enqueue("x" * 4000)  # 1000 completion tokens
+    fake_llm.enqueue(varied(4000))  # 1000 completion tokens
     usage = client.complete(ASK, stage="debug").usage
     expected = (usage.prompt_tokens * 0.15 + usage.completion_tokens * 0.60) / 1e6
     assert usage.completion_tokens == 1000
@@ -391,6 +396,6 @@ def test_an_oversized_answer_is_refused(fake_llm, fake_settings) -> None:
     from healer.errors import ModelOutputError
     from healer.llm.client import MAX_ANSWER_CHARS, LLMClient
 
-    fake_llm.enqueue("x" * (MAX_ANSWER_CHARS + 1))
+    fake_llm.enqueue(varied(MAX_ANSWER_CHARS + 1))
     with pytest.raises(ModelOutputError, match="longer than"):
         LLMClient(fake_settings).complete([{"role": "user", "content": "plan"}], stage="plan")

@@ -2,6 +2,8 @@
 
 - transient failures (429, 5xx, timeouts, dropped connections) are retried by tenacity with
   jittered exponential backoff; misuse (400, 401, 403, 404, 422) fails at once with a hint;
+- answers are streamed (see `answers`): tokens are reported as they come, and an answer that
+  loops is stopped instead of running to `max_tokens`;
 - an answer cut off by the token limit is continued, never silently accepted;
 - every call is recorded in a `UsageLedger` under its pipeline stage;
 - answers are cached on disk, so a repeated run is free.
@@ -16,6 +18,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +41,9 @@ from healer.errors import (
     HealerError,
     ModelOutputError,
 )
-from healer.llm.accounting import UsageLedger, estimate_cost, estimate_tokens
+from healer.llm import answers
+from healer.llm.accounting import UsageLedger, estimate_cost
+from healer.llm.answers import Part
 from healer.llm.cache import FILE_NAME, ResponseCache, cache_key
 from healer.models import Completion, Usage
 from healer.prompts import render
@@ -54,7 +59,7 @@ MAX_CONTINUATIONS = 3
 MAX_ANSWER_CHARS = 256_000  # about 64k tokens: more is not an answer healer can use or re-send
 PLACEHOLDER_API_KEY = "none"  # local servers want no key, the SDK wants a string
 TRANSIENT_STATUSES = frozenset({408, 409, 429})
-PREFILL_MODEL_PREFIXES = ("local",)  # the bundled model is served by llama.cpp
+LLAMA_CPP_MODEL_PREFIXES = ("local",)  # the bundled model is served by llama.cpp
 _REOPENED_FENCE = re.compile(r"\A\s*```[\w+.-]*[ \t]*\n")
 
 REFUSAL_HINTS = {
@@ -88,15 +93,6 @@ class _Request:
     seed: int | None
 
 
-@dataclass(frozen=True)
-class _Part:
-    """What one HTTP answer carried."""
-
-    text: str | None
-    finish_reason: str
-    usage: Usage
-
-
 class LLMClient:
     """Chat completions against `settings.base_url` with `settings.model`."""
 
@@ -125,8 +121,11 @@ class LLMClient:
         self.schema_supported = True
         self.token_limit_param = "max_tokens"
         self.temperature_supported = True
-        self.continue_by_prefill = self.model.startswith(PREFILL_MODEL_PREFIXES)
+        self.stream_supported = settings.stream
+        # llama.cpp continues a prefilled answer and counts its prompt cache per token
+        self.llama_cpp = self.model.startswith(LLAMA_CPP_MODEL_PREFIXES)
         self.limits: CallLimits | None = None  # the build's budget, set by the loop
+        self.on_tokens: Callable[[str, int], None] | None = None  # (stage, tokens so far)
         self._slots = threading.BoundedSemaphore(settings.concurrency)
         self._closed = threading.Event()
         self._openai = openai.OpenAI(
@@ -193,7 +192,8 @@ class LLMClient:
         messages = request.messages
         for attempt in range(MAX_CONTINUATIONS + 1):
             try:
-                part = self._answer(messages, request, with_schema=attempt == 0)
+                part = self._answer(messages, request, stage, with_schema=attempt == 0,
+                                    written=usage.completion_tokens)
             except HealerError:
                 if attempt:  # the parts already answered were paid for
                     self._record(stage, usage, started)
@@ -203,7 +203,10 @@ class LLMClient:
                 self._record(stage, usage, started)
                 raise self._empty_answer(stage)
             text, finish = join_continuation(text, part.text), part.finish_reason
-            if len(text) > MAX_ANSWER_CHARS:
+            if finish == answers.LOOPED:
+                log.warning("stage %s: the answer of model %s started repeating itself; stopped"
+                            " after %d tokens", stage, self.model, usage.completion_tokens)
+            if len(text) > MAX_ANSWER_CHARS or finish == answers.TOO_LONG:
                 self._record(stage, usage, started)
                 raise ModelOutputError(
                     f"stage {stage}: the answer of model {self.model} is longer than "
@@ -211,9 +214,7 @@ class LLMClient:
             if finish != "length":
                 break
             log.info("stage %s: answer cut off at %d tokens, continuing", stage, request.max_tokens)
-            messages = continuation_messages(
-                request.messages, text, prefill=self.continue_by_prefill
-            )
+            messages = continuation_messages(request.messages, text, prefill=self.llama_cpp)
         usage = self._record(stage, usage, started)
         self._check_answer(stage, text, finish, request)
         return Completion(text=text, finish_reason=finish or "stop", usage=usage)
@@ -243,9 +244,11 @@ class LLMClient:
     # ------------------------------------------------------------ one answered request
 
     def _answer(
-        self, messages: list[dict[str, str]], request: _Request, *, with_schema: bool
-    ) -> _Part:
-        """One answer, sent in the shape this endpoint accepts (see `_learn`)."""
+        self, messages: list[dict[str, str]], request: _Request, stage: str, *,
+        with_schema: bool, written: int = 0,
+    ) -> Part:
+        """One answer, sent in the shape this endpoint accepts (see `_learn`); `written`: the
+        tokens earlier parts of this call wrote, for the live count."""
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
@@ -255,18 +258,27 @@ class LLMClient:
         if request.seed is not None:
             kwargs["seed"] = request.seed
         schema = request.json_schema if with_schema else None
-        return self._parse(self._request(kwargs, schema), messages)
+        report = self.on_tokens
+        on_tokens = None if report is None else lambda n: report(stage, written + n)
+        return self._request(kwargs, messages, schema, on_tokens)
 
-    def _request(self, kwargs: dict[str, Any], schema: dict[str, Any] | None = None) -> Any:
+    def _request(self, kwargs: dict[str, Any], messages: list[dict[str, str]],
+                 schema: dict[str, Any] | None = None,
+                 on_tokens: Callable[[int], None] | None = None) -> Part:
         """Send; a parameter the endpoint refuses is adapted once, and remembered."""
         while True:
             sent = self._adapted(kwargs)
             if schema is not None and self.schema_supported:
                 sent["response_format"] = response_format(schema)
             try:
-                return self._call(sent)
+                return self._call(sent, messages, on_tokens)
             except openai.BadRequestError as exc:
                 if self._learn(exc):
+                    continue
+                if sent.get("stream") and "stream" in describe(exc).lower():
+                    log.info("%s refused a streamed answer (%s); asking without streaming",
+                             self.endpoint, exc)
+                    self.stream_supported = False
                     continue
                 if "response_format" in sent:
                     log.info("%s refused response_format (%s); asking without it",
@@ -283,6 +295,11 @@ class LLMClient:
             sent[self.token_limit_param] = sent.pop("max_tokens")
         if not self.temperature_supported:
             sent.pop("temperature", None)
+        if self.stream_supported:
+            sent["stream"] = True
+            sent["stream_options"] = {"include_usage": True}
+            if self.llama_cpp:  # its usage, cache hits included, on every chunk
+                sent["extra_body"] = {"timings_per_token": True}
         return sent
 
     def _learn(self, error: openai.BadRequestError) -> bool:
@@ -303,17 +320,6 @@ class LLMClient:
             return True
         return False
 
-    def _parse(self, response: Any, messages: list[dict[str, str]]) -> _Part:
-        try:
-            choice = response.choices[0] if response.choices else None
-            text = choice.message.content if choice is not None else None
-            finish = (choice.finish_reason if choice is not None else None) or "stop"
-            if text is not None and not isinstance(text, str):
-                raise TypeError(f"content is {type(text).__name__}")
-            return _Part(text=text, finish_reason=finish, usage=_usage(response, messages, text))
-        except (AttributeError, TypeError, IndexError, KeyError) as exc:
-            raise self._not_a_completion(exc) from exc
-
     def _not_a_completion(self, error: BaseException) -> EndpointError:
         return EndpointError(
             f"LLM endpoint {self.endpoint} answered something that is not an OpenAI chat "
@@ -321,7 +327,8 @@ class LLMClient:
             hint="check that base_url is the API's address and ends with /v1, not a web page "
                  "or a proxy's login page")
 
-    def _call(self, kwargs: dict[str, Any]) -> Any:
+    def _call(self, kwargs: dict[str, Any], messages: list[dict[str, str]],
+              on_tokens: Callable[[int], None] | None) -> Part:
         """Send with retries; raises the SDK's error for misuse, EndpointError when exhausted."""
         retrying = Retrying(
             sleep=self._closed.wait,  # a closed client wakes from its backoff at once
@@ -331,7 +338,7 @@ class LLMClient:
             before_sleep=self._log_retry,
         )
         try:
-            return retrying(self._send, kwargs)
+            return retrying(self._send, kwargs, messages, on_tokens)
         except RetryError as exc:
             attempt = exc.last_attempt
             error = attempt.exception()
@@ -343,15 +350,21 @@ class LLMClient:
                 hint=EXHAUSTED_HINT,
             ) from error
 
-    def _send(self, kwargs: dict[str, Any]) -> Any:
+    def _send(self, kwargs: dict[str, Any], messages: list[dict[str, str]],
+              on_tokens: Callable[[int], None] | None) -> Part:
         with self._slots:
             if self._closed.is_set():
                 raise EndpointError(f"the client for {self.endpoint} was closed")
             timeout = self.settings.request_timeout
             if self.limits is not None:
                 timeout = self.limits.seconds(timeout)
+            deadline = time.monotonic() + timeout
             try:
-                return self._openai.chat.completions.create(**kwargs, timeout=timeout)
+                response = self._openai.chat.completions.create(**kwargs, timeout=timeout)
+                if not kwargs.get("stream"):
+                    return answers.whole(response, messages)
+                return answers.streamed(response, messages, deadline=deadline,
+                                        max_chars=MAX_ANSWER_CHARS, on_tokens=on_tokens)
             except ValueError as exc:  # a 200 answer that is not JSON: an HTML page, a proxy
                 raise self._not_a_completion(exc) from exc
 
@@ -469,28 +482,3 @@ def join_continuation(partial: str, more: str, *, min_overlap: int = 16) -> str:
         if partial.endswith(more[:size]):
             return partial + more[size:]
     return partial + more
-
-
-def _usage(response: Any, messages: list[dict[str, str]], text: str | None) -> Usage:
-    reported = getattr(response, "usage", None)
-    if reported is not None and reported.prompt_tokens is not None:
-        prompt, completion = reported.prompt_tokens, reported.completion_tokens or 0
-    else:
-        prompt = sum(estimate_tokens(str(m.get("content") or "")) for m in messages)
-        completion = estimate_tokens(text or "")
-    cached = min(prompt, prompt_cache_hits(response, reported))
-    return Usage(calls=1, prompt_tokens=prompt, prompt_cached_tokens=cached,
-                 completion_tokens=completion)
-
-
-def prompt_cache_hits(response: Any, reported: Any) -> int:
-    """Prompt tokens the endpoint served from its cache: OpenAI's and vLLM's
-    `usage.prompt_tokens_details.cached_tokens`, or llama.cpp's `timings.cache_n`."""
-    details = getattr(reported, "prompt_tokens_details", None)
-    cached = getattr(details, "cached_tokens", None) if details is not None else None
-    if isinstance(cached, int):
-        return max(0, cached)
-    extra = getattr(response, "model_extra", None) or {}
-    timings = extra.get("timings") if isinstance(extra, dict) else None
-    value = timings.get("cache_n") if isinstance(timings, dict) else None
-    return max(0, value) if isinstance(value, int) else 0
