@@ -27,6 +27,7 @@ def _one(phase: str, timeout: float, tmp: Path) -> tuple[float, int, str]:
     (tmp / "test_calc.py").write_text(TESTS)
     spec = tmp / "calc.md"
     spec.write_text("# Calc\nA module `calc.py` with `add(a, b)`.\n## Tests\n- test_calc.py\n")
+    (tmp / "healer.toml").write_text('plan = "always"\n')  # a one-file spec skips the plan
     model = ProjectModel({"calc.py": BUGGY})
 
     def respond(request):

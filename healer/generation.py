@@ -19,6 +19,7 @@ from healer.models import FileList, GeneratedFile, Plan, Spec
 from healer.pipeline.file_list import make_file_list, stated_file_list
 from healer.pipeline.generate import generate_file, generate_files
 from healer.pipeline.plan import make_plan
+from healer.prompts import render
 from healer.spec import acceptance_files
 from healer.workspace import FILE_LIST, Workspace
 
@@ -52,8 +53,9 @@ def generate_project(
             (ws.state / stale).unlink(missing_ok=True)
         (ws.state / SPEC).write_text(spec.text, encoding="utf-8")
         (ws.state / SPEC_HASH).write_text(spec_hash(spec) + "\n")
-    plan = _plan(llm, spec, ws, events)
-    file_list = _file_list(llm, spec, ws, plan, events)
+    stated = stated_file_list(spec)
+    plan = _plan(llm, spec, ws, events, stated)
+    file_list = _file_list(llm, spec, ws, plan, events, stated)
     install_acceptance_tests(spec, ws)
     todo = [f.path for f in file_list.files
             if not (resume and (ws.root / f.path).is_file())]
@@ -112,9 +114,14 @@ def load_file_list(ws: Workspace) -> FileList | None:
     return FileList.model_validate_json(path.read_text()) if path.is_file() else None
 
 
-def _plan(llm: LLMClient, spec: Spec, ws: Workspace, events: Events) -> Plan:
+def _plan(llm: LLMClient, spec: Spec, ws: Workspace, events: Events,
+          stated: FileList | None) -> Plan:
     plan = load_plan(ws)
-    if plan is None:
+    if plan is None and needs_no_plan(llm.settings.plan, stated):
+        events.stage("plan", "none needed: the spec names its one file and its interfaces")
+        plan = Plan(text=render("plan_from_spec").strip())
+        (ws.state / PLAN).write_text(plan.text + "\n", encoding="utf-8")
+    elif plan is None:
         events.stage("plan")
         plan = make_plan(llm, spec)
         (ws.state / PLAN).write_text(plan.text + "\n", encoding="utf-8")
@@ -122,10 +129,16 @@ def _plan(llm: LLMClient, spec: Spec, ws: Workspace, events: Events) -> Plan:
     return plan
 
 
-def _file_list(llm: LLMClient, spec: Spec, ws: Workspace, plan: Plan, events: Events) -> FileList:
+def needs_no_plan(mode: str, stated: FileList | None) -> bool:
+    """A plan says what the files share; a project of one file the spec names shares nothing."""
+    return mode == "auto" and stated is not None and len(stated.files) == 1
+
+
+def _file_list(llm: LLMClient, spec: Spec, ws: Workspace, plan: Plan, events: Events,
+               stated: FileList | None) -> FileList:
     file_list = load_file_list(ws)
     if file_list is None:
-        file_list = stated_file_list(spec)
+        file_list = stated
         if file_list is not None:
             events.stage("file list", f"as the spec names it: {', '.join(file_list.paths)}")
         else:
