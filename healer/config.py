@@ -55,6 +55,7 @@ class Settings(BaseModel):
     max_retries: int = Field(5, ge=0)
     temperature: float = Field(0.2, ge=0, le=2)
     max_tokens: int = Field(4096, ge=16)
+    stream: bool = True  # stream answers: live token counts, a looping answer stopped early
     cache: bool = True
     cache_dir: Path = Field(default_factory=default_cache_dir)
     # what names the endpoint in the response cache; default its base_url (the bundled model
@@ -72,7 +73,10 @@ class Settings(BaseModel):
     local_ctx: int = Field(8192, ge=512)
     local_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1)
     local_repeat_penalty: float = Field(1.1, gt=0)
+    local_speculative: Literal["none", "ngram-simple", "ngram-map-k", "ngram-mod"] = "ngram-map-k"
 
+    # "auto": no plan call for a spec that names its one file; "always": plan every project
+    plan: Literal["auto", "always"] = "auto"
     context_tokens: int = Field(60_000, ge=1000)  # codebase shown to the debugger
     edit_format: Literal["auto", "search-replace", "whole-file"] = "auto"
 

@@ -336,6 +336,32 @@ def test_real_model_answers_through_the_openai_client(real_endpoint: Settings):
     assert answer.usage and answer.usage.completion_tokens > 0
 
 
+def test_one_build_sends_the_bundled_model_one_call_at_a_time_unless_told():
+    from healer.llm.local_server import _concurrency
+
+    assert _concurrency(Settings()) == 1
+    assert _concurrency(Settings(concurrency=3)) == 3  # the user's choice stands
+
+
+@pytest.mark.localmodel
+def test_real_model_streams_and_reuses_the_prompt_prefix(real_endpoint: Settings):
+    from healer.llm.client import LLMClient
+
+    assert real_endpoint.concurrency == 1
+    client = LLMClient(real_endpoint.model_copy(update={"cache": False}))
+    counts: dict[str, list[int]] = {}
+    client.on_tokens = lambda stage, n: counts.setdefault(stage, []).append(n)
+    spec = "# Spec\n" + "".join(f"- rule {i}: numbers above {i} are big.\n" for i in range(60))
+    first = client.complete([{"role": "user", "content": spec + "Say one word."}],
+                            stage="plan", max_tokens=8, temperature=0)
+    second = client.complete([{"role": "user", "content": spec + "Say two words."}],
+                             stage="generate", max_tokens=8, temperature=0)
+    assert set(counts) == {"plan", "generate"}  # tokens were shown as they came
+    assert all(n == sorted(n) and n[-1] >= 1 for n in counts.values())
+    assert first.usage.prompt_cached_tokens < first.usage.prompt_tokens
+    assert second.usage.prompt_cached_tokens > 0.8 * first.usage.prompt_tokens  # the prefix
+
+
 @pytest.mark.localmodel
 def test_real_model_follows_a_json_schema(real_endpoint: Settings):
     schema = {

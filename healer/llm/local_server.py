@@ -7,10 +7,13 @@ stopped on exit, on exceptions and on Ctrl-C, and it exits by itself if its pare
 
 `serve(settings)` runs the same server in the foreground for `healer serve`.
 
-Defaults, chosen for a 2-core machine: 2 parallel slots (the pipeline sends several calls at
-once; more slots only split the same two cores), each slot with the full `local_ctx` tokens
-of context (so the KV cache holds 2 x 8192 tokens, about 0.5 GB for this model), a 1 GiB
-prompt cache in RAM, and a repeat penalty of 1.1 because at 1.0 the model loops.
+Defaults, chosen for a 2-core machine: 2 parallel slots (one build sends one call at a time,
+see `_concurrency`; two builds of a benchmark get a slot each), each slot with the full
+`local_ctx` tokens of context (so the KV cache holds 2 x 8192 tokens, about 0.5 GB for this
+model), a 1 GiB prompt cache in RAM, a repeat penalty of 1.1 because at 1.0 the model loops,
+and n-gram speculative decoding (`ngram-map-k`), which drafts tokens from text already in the
+context: a whole-file rewrite mostly copies the file its prompt holds, and was written about
+1.5 times as fast with it (benchmarks/results/server_settings.md).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ class ServerOptions:
     parallel: int = DEFAULT_PARALLEL
     threads: int = 2
     repeat_penalty: float = 1.1
+    speculative: str = "ngram-map-k"  # draft-free speculative decoding, or "none"
 
     @classmethod
     def from_settings(
@@ -73,6 +77,7 @@ class ServerOptions:
             ctx_per_slot=settings.local_ctx,
             threads=settings.local_threads,
             repeat_penalty=settings.local_repeat_penalty,
+            speculative=settings.local_speculative,
         )
 
     def to_argv(self) -> list[str]:
@@ -84,6 +89,7 @@ class ServerOptions:
             "--parallel", str(self.parallel),
             "--threads", str(self.threads),
             "--repeat-penalty", str(self.repeat_penalty),
+            "--speculative", self.speculative,
         ]  # fmt: skip
 
 
@@ -123,6 +129,9 @@ def build_params(options: ServerOptions) -> Any:
     params.cpuparams_batch.n_threads = options.threads
     params.sampling.penalty_repeat = options.repeat_penalty
     params.cache_ram_mib = PROMPT_CACHE_MIB
+    if options.speculative != "none":  # drafts taken from the prompt: rewrites copy much of it
+        kind = "COMMON_SPECULATIVE_TYPE_" + options.speculative.upper().replace("-", "_")
+        params.speculative.types = [getattr(xllamacpp.common_speculative_type, kind)]
     params.offline = True
     return params
 
@@ -308,9 +317,18 @@ def local_endpoint(settings: Settings) -> Iterator[Settings]:
         scope = (f"bundled:{MODEL_ALIAS}:ctx={options.ctx_per_slot}:"
                  f"repeat_penalty={settings.local_repeat_penalty}")
         yield settings.model_copy(update={"base_url": server.base_url, "model": MODEL_ALIAS,
-                                          "api_key": LOCAL_API_KEY, "cache_scope": scope})
+                                          "api_key": LOCAL_API_KEY, "cache_scope": scope,
+                                          "concurrency": _concurrency(settings)})
     finally:
         server.stop()
+
+
+def _concurrency(settings: Settings) -> int:
+    """Calls one build sends at once: one, unless the user chose. On a CPU, two calls at once
+    share its cores and each processes the whole prompt in its own slot; one after the other,
+    each call reuses the prompt prefix the last one left in the slot (measured in
+    benchmarks/results/server_settings.md)."""
+    return settings.concurrency if "concurrency" in settings.model_fields_set else 1
 
 
 # ---------------------------------------------------------------- child entry point
@@ -325,6 +343,7 @@ def _parse_args(argv: list[str] | None) -> tuple[ServerOptions, int | None]:
     parser.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat-penalty", type=float, default=1.1)
+    parser.add_argument("--speculative", default="ngram-map-k")
     parser.add_argument("--parent-pid", type=int, default=None)
     args = parser.parse_args(argv)
     options = ServerOptions(
@@ -335,6 +354,7 @@ def _parse_args(argv: list[str] | None) -> tuple[ServerOptions, int | None]:
         parallel=args.parallel,
         threads=args.threads,
         repeat_penalty=args.repeat_penalty,
+        speculative=args.speculative,
     )
     return options, args.parent_pid
 
