@@ -71,6 +71,25 @@ def parse(argv: list[str]) -> argparse.Namespace:
     tamper = sub.add_parser("tamper", help="attempts to fake green and what each one gets")
     tamper.add_argument("--out", type=Path,
                         default=REPO_ROOT / "benchmarks" / "results" / "tamper.md")
+    compare = sub.add_parser("compare", help="an earlier commit against this one, same specs")
+    compare.add_argument("--before", required=True, help="the earlier commit")
+    compare.add_argument("--after", default="HEAD", help="the later commit (default: HEAD)")
+    compare.add_argument("--before-env", nargs="+", default=[], metavar="HEALER_NAME=VALUE",
+                         help="settings of the before arm")
+    compare.add_argument("--after-env", nargs="+", default=[], metavar="HEALER_NAME=VALUE",
+                         help="settings of the after arm")
+    compare.add_argument("--only", nargs="+", required=True, metavar="NAME", help="the specs")
+    compare.add_argument("--out", type=Path, required=True, help="results folder")
+    compare.add_argument("--max-iters", type=int, default=3)
+    compare.add_argument("--timeout", type=float, help="wall-time budget per spec, seconds")
+    compare.add_argument("--request-timeout", type=float, default=1800.0)
+    server = sub.add_parser("server-settings",
+                            help="prompt reuse and speculative decoding of the bundled server")
+    server.add_argument("--exercise", default="clock", help="the Exercism exercise to use")
+    server.add_argument("--only", nargs="+", help="configurations whose name holds one of these")
+    server.add_argument("--exercism-dir", type=Path, default=None)
+    server.add_argument("--out", type=Path,
+                        default=REPO_ROOT / "benchmarks" / "results" / "server_settings.md")
     return parser.parse_args(argv)
 
 
@@ -181,6 +200,24 @@ def main(argv: list[str] | None = None) -> int:
         command = "python -m benchmarks " + shlex.join(argv)
         args.out.write_text(f"# Attempts to fake green\n\n`{command}`\n\n{text}\n")
         print(text)
+        return 0
+    if args.command == "compare":
+        from benchmarks.compare import main as compare
+
+        run_args = ["--max-iters", str(args.max_iters), "--request-timeout",
+                    str(args.request_timeout)]
+        if args.timeout:
+            run_args += ["--timeout", str(args.timeout)]
+        envs = tuple(dict(item.split("=", 1) for item in items)
+                     for items in (args.before_env, args.after_env))
+        print(compare(args.before, args.after, args.only, args.out, run_args,
+                      "python -m benchmarks " + shlex.join(argv), envs))
+        return 0
+    if args.command == "server-settings":
+        from benchmarks.server_settings import main as server_settings
+
+        folder = (args.exercism_dir or default_exercism_dir()) / args.exercise
+        server_settings(folder, args.out, args.only)
         return 0
     if args.command == "fuzzy-margins":
         from benchmarks.fuzzy_margins import main as fuzzy_margins

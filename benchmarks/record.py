@@ -27,6 +27,9 @@ class SpecResult(BaseModel):
     prompt_tokens: int = 0
     prompt_cached_tokens: int = 0  # of the prompt tokens, served from the endpoint's cache
     completion_tokens: int = 0
+    # acceptance tests passed by round k (the best so far), and how many there are
+    tests_passed_at: list[int] = Field(default_factory=list)
+    tests_total: int | None = None
     calls: int = 0
     cost_usd: float | None = None
     wall_seconds: float = 0.0
@@ -54,12 +57,27 @@ def green_by_round(report: RunReport, max_iters: int) -> list[bool]:
     return curve
 
 
+def tests_by_round(report: RunReport, max_iters: int) -> tuple[list[int], int | None]:
+    """Acceptance tests passed by round k for k = 0..max_iters (the best round so far)."""
+    best, total, curve = 0, None, []
+    checked = {r.index: r for r in report.rounds if r.acceptance is not None}
+    for k in range(max_iters + 1):
+        rnd = checked.get(k)
+        if rnd is not None:
+            best = max(best, rnd.acceptance.tests_passed or 0)
+            total = rnd.acceptance.tests_total
+        curve.append(best)
+    return curve, total
+
+
 def from_report(report: RunReport, *, name: str, suite: str, difficulty: int | None,
                 max_iters: int, wall: float) -> SpecResult:
     usage = report.usage
     model = sum(r.usage.seconds for r in report.rounds)
     sandbox = sum(c.duration for r in report.rounds for c in r.checks)
+    passed, total = tests_by_round(report, max_iters)
     return SpecResult(
+        tests_passed_at=passed, tests_total=total,
         name=name, suite=suite, difficulty=difficulty, status=report.status,
         stop_reason=report.stop_reason, green_at=green_by_round(report, max_iters),
         rounds_used=max(0, len(report.rounds) - 1),

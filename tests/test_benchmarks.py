@@ -111,6 +111,38 @@ def test_green_by_round_stays_green_and_curve_averages() -> None:
     assert pass_rate_curve(results) == [1 / 3, 2 / 3]
 
 
+def test_tests_by_round_keeps_the_best_so_far() -> None:
+    from benchmarks.record import tests_by_round
+
+    def rnd(i: int, passed: int) -> Round:
+        check = CheckResult(name="acceptance", passed=False, tests_passed=passed, tests_total=5)
+        return Round(index=i, checks=[check])
+
+    report = RunReport(spec="s", output="o", status="not_green", stop_reason="",
+                       rounds=[rnd(0, 3), rnd(1, 1)])
+    assert tests_by_round(report, 2) == ([3, 3, 3], 5)
+
+
+def test_compare_counts_what_the_server_log_says_it_evaluated(tmp_path: Path) -> None:
+    from benchmarks.compare import Arm, evaluated_tokens, summary
+
+    arm = Arm("after (abc1234)", tmp_path, tmp_path / "after", tmp_path / "cache", {})
+    arm.kept_logs.mkdir(parents=True)
+    (arm.kept_logs / "local-server-1.log").write_text(
+        "slot print_timing: id  0 | task 3 | prompt eval time =   11689.44 ms /   495 tokens\n"
+        "slot print_timing: id  0 | task 3 |        eval time =   26283.91 ms /   370 tokens\n"
+        "slot print_timing: id  1 | task 9 | prompt eval time =     697.67 ms /    40 tokens\n")
+    assert evaluated_tokens(arm) == 535
+    record = SpecResult(name="acronym", suite="exercism", status="green", prompt_tokens=1070,
+                        prompt_cached_tokens=500, completion_tokens=370, wall_seconds=61.0,
+                        tests_passed_at=[4, 9], tests_total=9)
+    (arm.out / "results.json").write_text(json.dumps(
+        {"meta": {}, "results": {"acronym": record.model_dump()}}))
+    text = summary([arm], "python -m benchmarks compare ...")
+    assert "| after (abc1234) | 1 | 1 | 9/9 | 61 | 1,070 | 535 | 50% | 500 | 370 |" in text
+    assert "| acronym | green | 61 |" in text
+
+
 @pytest.mark.docker
 @pytest.mark.usefixtures("docker_ready")
 def test_mini_suite_curve_crash_resume_and_outputs(exercism, settings, fake_llm, tmp_path):

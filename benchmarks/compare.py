@@ -1,0 +1,164 @@
+"""Two healers on the same specs, in one run on one machine: an earlier commit against this one.
+
+Both commits are checked out in git worktrees (so editing the repository while it runs
+changes neither arm). Spec by spec, each arm builds the spec
+with its own `python -m benchmarks run` (so each arm is the healer of its commit, benchmark
+runner included), alternating which arm goes first. Both use the bundled model with the same
+settings, one build at a time.
+
+What each arm's calls cost the model server is read from the server's own log (llama.cpp
+prints the prompt tokens it evaluated for every task), so the prompt tokens evaluated are
+counted the same way for a healer that does not count them itself.
+
+    python -m benchmarks compare --before COMMIT [--after COMMIT] --only SPEC ... --out DIR
+
+Re-running the same command resumes: specs an arm has recorded are not built again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.cases import EXERCISM_ENV, REPO_ROOT, default_exercism_dir
+
+EVALUATED = re.compile(r"prompt eval time =\s*[\d.]+ ms /\s*(\d+) tokens")
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    root: Path  # the repository the arm's healer runs from
+    out: Path  # its benchmark results
+    cache: Path  # its HEALER_CACHE_DIR: response cache (unused), server logs
+    env: dict[str, str]  # settings of this arm, as HEALER_<NAME> variables
+
+    @property
+    def kept_logs(self) -> Path:
+        return self.out / "server-logs"
+
+
+def worktree(commit: str, where: Path) -> Path:
+    if not (where / ".git").exists():
+        subprocess.run(["git", "worktree", "add", "--detach", str(where), commit],
+                       cwd=REPO_ROOT, check=True)
+    return where
+
+
+def _keep_logs(arm: Arm, stop: threading.Event) -> None:
+    """Hard-link each server log as it appears: the server deletes its log when it stops."""
+    source = arm.cache / "logs"
+    arm.kept_logs.mkdir(parents=True, exist_ok=True)
+    while not stop.wait(0.5):
+        for log in source.glob("local-server-*.log") if source.is_dir() else []:
+            target = arm.kept_logs / log.name
+            if not target.exists():
+                try:
+                    os.link(log, target)
+                except OSError:
+                    pass
+
+
+def _share_weights(arm: Arm) -> None:
+    """The arm's cache folder uses the assembled model weights of the user's cache."""
+    from healer.config import default_cache_dir
+
+    models = arm.cache / "models"
+    if not models.exists():
+        arm.cache.mkdir(parents=True, exist_ok=True)
+        models.symlink_to(default_cache_dir() / "models")
+
+
+def build(arm: Arm, spec: str, run_args: list[str]) -> int:
+    _share_weights(arm)
+    env = {**os.environ, **arm.env, "HEALER_CACHE_DIR": str(arm.cache),
+           EXERCISM_ENV: str(default_exercism_dir())}  # a worktree has no ../shared
+    command = [sys.executable, "-m", "benchmarks", "run", "--suite", "all", "--only", spec,
+               "--workers", "1", "--out", str(arm.out), *run_args]
+    stop = threading.Event()
+    keeper = threading.Thread(target=_keep_logs, args=(arm, stop), daemon=True)
+    keeper.start()
+    try:
+        print(f"[{arm.name}] {spec}", flush=True)
+        return subprocess.run(command, cwd=arm.root, env=env, check=False).returncode
+    finally:
+        stop.set()
+        keeper.join()
+
+
+def evaluated_tokens(arm: Arm) -> int:
+    return sum(int(m.group(1)) for log in arm.kept_logs.glob("*.log")
+               for m in EVALUATED.finditer(log.read_text(errors="replace")))
+
+
+def _records(arm: Arm) -> list[dict]:
+    path = arm.out / "results.json"
+    return list(json.loads(path.read_text())["results"].values()) if path.is_file() else []
+
+
+def summary(arms: list[Arm], command: str) -> str:
+    lines = [f"# Before and after, one machine\n\n```\n{command}\n```\n",
+             ("| arm | specs | green | median wall s | prompt tokens sent | evaluated (server log) "
+             "| evaluated / sent | cached, as healer counted | tokens written |"),
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for arm in arms:
+        rows = _records(arm)
+        sent = sum(r.get("prompt_tokens", 0) for r in rows)
+        written = sum(r.get("completion_tokens", 0) for r in rows)
+        evaluated = evaluated_tokens(arm)
+        walls = [r.get("wall_seconds", 0.0) for r in rows]
+        green = sum(1 for r in rows if r.get("status") == "green")
+        counted = (f"{sum(r['prompt_cached_tokens'] for r in rows):,}"
+                   if rows and all("prompt_cached_tokens" in r for r in rows) else "not counted")
+        ratio = f"{evaluated / sent:.0%}" if sent else "-"
+        tests = (f"{sum(r['tests_passed_at'][-1] for r in rows if r['tests_passed_at'])}/"
+                 f"{sum(r.get('tests_total') or 0 for r in rows)}"
+                 if rows and all(r.get("tests_passed_at") for r in rows) else "not recorded")
+        lines.append(f"| {arm.name} | {len(rows)} | {green} | {tests} | "
+                     f"{statistics.median(walls) if walls else 0:.0f} | {sent:,} | {evaluated:,} "
+                     f"| {ratio} | {counted} | {written:,} |")
+    lines += ["", "| spec | " + " | ".join(f"{a.name} status | {a.name} wall s" for a in arms)
+              + " |", "|---|" + "---|---:|" * len(arms)]
+    by_arm = [{r["name"]: r for r in _records(a)} for a in arms]
+    for name in sorted(set().union(*by_arm)):
+        cells = []
+        for rows in by_arm:
+            r = rows.get(name)
+            cells += [r["status"], f"{r.get('wall_seconds', 0):.0f}"] if r else ["-", "-"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def resolve(commit: str) -> str:
+    return subprocess.run(["git", "rev-parse", commit], cwd=REPO_ROOT, capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def main(before: str, after: str, specs: list[str], out: Path, run_args: list[str],
+         command: str, envs: tuple[dict[str, str], dict[str, str]] = ({}, {})) -> str:
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    scratch = Path(os.environ.get("TMPDIR", "/tmp"))
+    arms = []
+    for (name, commit), env in zip((("before", resolve(before)), ("after", resolve(after))),
+                                   envs, strict=True):
+        root = worktree(commit, scratch / f"healer-{commit[:12]}")
+        label = " ".join([f"{name} ({commit[:7]})", *(f"{k}={v}" for k, v in env.items())])
+        arms.append(Arm(label, root, out / name, scratch / f"healer-compare-{name}", env))
+    for i, spec in enumerate(specs):
+        for arm in arms if i % 2 == 0 else arms[::-1]:
+            if not any(r["name"] == spec for r in _records(arm)):
+                build(arm, spec, run_args)
+        text = summary(arms, command)
+        (out / "README.md").write_text(text)
+    for arm in arms:  # the response caches and links to weights are not results
+        shutil.rmtree(arm.cache, ignore_errors=True)
+    return summary(arms, command)
