@@ -67,7 +67,8 @@ def settings_from(folder: Path | None, opts: dict[str, Any], *,
                   untrusted: Path | None = None) -> Settings:
     """Settings from the user's `folder`, the environment and the flags; `untrusted` is a
     folder being checked or debugged (see healer.config)."""
-    flags = {k: opts.pop(k, None) for k in ("model", "base_url", "api_key", "concurrency")}
+    flags = {k: opts.pop(k, None)
+             for k in ("model", "base_url", "api_key", "concurrency", "candidates")}
     if opts.pop("no_cache", False):
         flags["cache"] = False
     return load_settings(folder, untrusted=untrusted, **flags)
@@ -133,6 +134,8 @@ def generate(spec: str, output: Path | None, only_file: str | None, tests: tuple
 @click.option("--max-cost", type=click.FloatRange(0), help="Stop after this many dollars.")
 @click.option("--timeout", type=click.FloatRange(1), help="Stop after this many seconds.")
 @click.option("--tests", multiple=True, help="Acceptance test file or folder (repeatable).")
+@click.option("--candidates", type=click.IntRange(1, 16),
+              help="Write round 0 this many times, each on its own branch; keep the best.")
 @click.option("--unsafe-local", is_flag=True, help="Run checks on this machine, unsandboxed.")
 @click.option("--into-existing", is_flag=True, help="Use an output folder healer did not create "
               "(on its own branch, keeping copies of replaced files).")
@@ -141,12 +144,12 @@ def generate(spec: str, output: Path | None, only_file: str | None, tests: tuple
 @llm_options
 def build(spec: str, output: Path | None, max_iters: int, max_tokens: int | None,
           max_cost: float | None, timeout: float | None, tests: tuple[str, ...],
-          unsafe_local: bool, into_existing: bool, quiet: bool, as_json: bool,
-          **opts: Any) -> None:
+          candidates: int | None, unsafe_local: bool, into_existing: bool, quiet: bool,
+          as_json: bool, **opts: Any) -> None:
     """Generate SPEC, run its checks in a sandbox and repair it until green or out of budget."""
     from healer.commands import run_build
 
-    settings = settings_from(spec_folder(spec), opts)
+    settings = settings_from(spec_folder(spec), {**opts, "candidates": candidates})
     budget = Budget(max_iters=max_iters, max_tokens=max_tokens, max_cost=max_cost, timeout=timeout)
     with live_progress(quiet=quiet or as_json) as progress:
         report = run_build(spec, output or default_output(spec), settings, budget,

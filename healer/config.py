@@ -75,6 +75,7 @@ class Settings(BaseModel):
     local_repeat_penalty: float = Field(1.1, gt=0)
     local_speculative: Literal["none", "ngram-simple", "ngram-map-k", "ngram-mod"] = "ngram-map-k"
 
+    candidates: int = Field(1, ge=1, le=16)  # independent candidates of round 0
     # "auto": no plan call for a spec that names its one file; "always": plan every project
     plan: Literal["auto", "always"] = "auto"
     context_tokens: int = Field(60_000, ge=1000)  # codebase shown to the debugger

@@ -63,6 +63,10 @@ class BudgetSpentError(HealerError):
     """`--timeout` or `--max-tokens` ran out while a call or check was under way."""
 
 
+class CancelledError(HealerError):
+    """A call or a check that is no longer wanted (another candidate already won)."""
+
+
 class InfrastructureError(HealerError):
     exit_code = 3
 

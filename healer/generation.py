@@ -46,6 +46,21 @@ def generate_project(
     llm: LLMClient, spec: Spec, ws: Workspace, *, workers: int = 8, events: Events = NO_EVENTS
 ) -> list[str]:
     """Generate (or finish generating) the project; returns the paths written by this call."""
+    plan, file_list, todo = prepare_project(llm, spec, ws, events)
+    events.stage("generate", f"{len(todo)} files")
+    done = _Counter(len(todo))
+    files = generate_files(
+        llm, spec, plan, file_list, only=todo, workers=workers,
+        on_file=lambda f: (ws.write([f], keep=spec.keep), events.file_done(f.path, *done.next())),
+    )
+    ws.commit(f"round 0: generate {len(files)} files")
+    return [f.path for f in files]
+
+
+def prepare_project(llm: LLMClient, spec: Spec, ws: Workspace, events: Events = NO_EVENTS
+                    ) -> tuple[Plan, FileList, list[str]]:
+    """The plan, the file list and the acceptance tests in place; with the files still to
+    write (all of them, unless a run of the same spec stopped half-way)."""
     ws.init()
     resume = same_spec(ws, spec)
     if not resume:
@@ -59,14 +74,7 @@ def generate_project(
     install_acceptance_tests(spec, ws)
     todo = [f.path for f in file_list.files
             if not (resume and (ws.root / f.path).is_file())]
-    events.stage("generate", f"{len(todo)} files")
-    done = _Counter(len(todo))
-    files = generate_files(
-        llm, spec, plan, file_list, only=todo, workers=workers,
-        on_file=lambda f: (ws.write([f], keep=spec.keep), events.file_done(f.path, *done.next())),
-    )
-    ws.commit(f"round 0: generate {len(files)} files")
-    return [f.path for f in files]
+    return plan, file_list, todo
 
 
 def regenerate_one(llm: LLMClient, spec: Spec, ws: Workspace, path: str) -> GeneratedFile:

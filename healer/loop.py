@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from healer.budget import BoundedSandbox, Budget, CallLimits, Meter
@@ -27,16 +28,28 @@ from healer.generation import (
     load_contract,
     load_file_list,
     load_plan,
+    prepare_project,
     same_spec,
     save_contract,
 )
 from healer.llm.accounting import difference
-from healer.models import Failure, Plan, Round, RunReport, Spec, Usage, verdict
+from healer.models import (
+    Candidate,
+    CheckResult,
+    Failure,
+    Plan,
+    Round,
+    RunReport,
+    Spec,
+    Usage,
+    verdict,
+)
 from healer.pipeline.debug import repair
 from healer.pipeline.failures import implicated_files
 from healer.pipeline.policy import EditPolicy
 from healer.pipeline.regenerate import regenerate_file
 from healer.report import load_report, save_report
+from healer.search import FirstRound
 from healer.spec import acceptance_files
 from healer.workspace import Workspace
 
@@ -135,26 +148,54 @@ class _Loop:
             return
         self.s.events.stage("generate")
         started, before = time.monotonic(), self._usage()
-        written = generate_project(self.s.llm, self.spec, self.ws,
-                                   workers=self.s.settings.concurrency, events=self.s.events)
-        rnd = self._new_round("generate", self.ws.head(), files=written)
+        if self.s.settings.candidates > 1:
+            rnd = self._search_first_round(self.s.settings.candidates)
+        else:
+            written = generate_project(self.s.llm, self.spec, self.ws,
+                                       workers=self.s.settings.concurrency, events=self.s.events)
+            rnd = self._new_round("generate", self.ws.head(), files=written)
         rnd.usage, rnd.seconds = difference(self._usage(), before), time.monotonic() - started
+        if rnd.checks:
+            self._save()
+            self.s.events.round_done(rnd)
+
+    def _search_first_round(self, count: int) -> Round:
+        """Round 0 as the best of `count` candidates, each checked on its own branch."""
+        plan, file_list, todo = prepare_project(self.s.llm, self.spec, self.ws, self.s.events)
+        self.s.events.stage("candidates", f"{count} of {', '.join(todo)}")
+        search = FirstRound(self.s.llm, self.spec, self.ws, plan, file_list, todo,
+                            check=self._checks_of, on_candidate=self._candidate_done)
+        outcome = search.run(count)
+        rnd = self._new_round("generate", outcome.commit, files=outcome.files)
+        rnd.checks, rnd.candidates = outcome.checks, outcome.candidates
+        return rnd
+
+    def _candidate_done(self, c: Candidate) -> None:
+        tests = f"acceptance tests {c.tests_passed} of {c.tests_total}; " \
+            if c.tests_total is not None else ""
+        state = ("green" if c.green else f"failing: {', '.join(c.failing) or '-'}") \
+            if c.status == "checked" else (c.note or c.status)
+        self.s.events.stage(f"  candidate {c.number}", f"{c.branch}: {tests}{state}")
 
     def _check(self, rnd: Round) -> None:
         self.s.events.stage("check", f"round {rnd.index}")
         install_acceptance_tests(self.spec, self.ws)
         started = time.monotonic()
+        rnd.checks = self._checks_of(self.ws.root)
+        rnd.seconds += time.monotonic() - started
+        self._save()
+        self.s.events.round_done(rnd)
+
+    def _checks_of(self, folder: Path) -> list[CheckResult]:
+        """The checks of the project in `folder` (the build's, or a candidate's checkout)."""
         declared = [*self.spec.checks, *self.s.settings.checks]
-        checks = run_checks(self.ws.root, self.sandbox, declared=declared,
+        checks = run_checks(folder, self.sandbox, declared=declared,
                             timeout=self.s.settings.check_timeout, spec_text=self.spec.text,
                             contract=self.contract, keep_infra=sorted(self.policy.project_infra))
         left = self.meter.seconds_left()
         if left is not None and left <= 0 and not verdict(checks):
             raise BudgetSpentError(self.meter.time_spent())  # checks cut short: not a verdict
-        rnd.checks = checks
-        rnd.seconds += time.monotonic() - started
-        self._save()
-        self.s.events.round_done(rnd)
+        return checks
 
     def _repair_round(self) -> None:
         previous = self.report.rounds[-1]

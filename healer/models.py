@@ -160,10 +160,28 @@ class Edit(Value):
     replace: str = ""
 
 
+class Candidate(Value):
+    """One of a round's candidates: where it is kept, what its checks found, what it cost."""
+
+    number: int  # 1..N within its round
+    branch: str
+    commit: str | None = None
+    status: Literal["checked", "duplicate", "cancelled", "failed"] = "checked"
+    tests_passed: int | None = None  # acceptance tests, when there is a contract
+    tests_total: int | None = None
+    failing: list[str] = Field(default_factory=list)  # checks that failed
+    green: bool = False
+    kept: bool = False  # the round's result
+    usage: Usage = Field(default_factory=Usage)
+    seconds: float = 0.0
+    note: str = ""  # why it was not checked
+
+
 class Round(Value):
     index: int
     commit: str | None = None
     checks: list[CheckResult] = Field(default_factory=list)
+    candidates: list[Candidate] = Field(default_factory=list)  # when a round had several
     diagnosis: str = ""
     files_changed: list[str] = Field(default_factory=list)
     strategy: str = "generate"

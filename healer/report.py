@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from healer.models import Round, RunReport
+from healer.models import Candidate, Round, RunReport
 from healer.workspace import STATE_DIR, Workspace
 
 log = logging.getLogger(__name__)
@@ -96,12 +96,25 @@ def _round_row(rnd: Round) -> str:
             f"{files or '-'} | {rnd.usage.total_tokens} | {rnd.seconds:.1f}s |")
 
 
+def _candidate_row(c: Candidate) -> str:
+    tests = f"{c.tests_passed} of {c.tests_total}" if c.tests_total is not None else "-"
+    failing = ", ".join(c.failing) or ("none" if c.status == "checked" else "-")
+    state = "kept" if c.kept else (c.note or c.status if c.status != "checked" else "")
+    return (f"| {c.number} | `{c.branch}` | {tests} | {failing} | {c.usage.total_tokens} | "
+            f"{c.seconds:.1f}s | {state} |")
+
+
 def _round_details(rnd: Round) -> list[str]:
     out = ["", f"## Round {rnd.index} ({rnd.strategy})"]
     if rnd.acceptance is not None:
         out.append(f"acceptance tests passed: {acceptance_cell(rnd)}")
     if rnd.diagnosis:
         out.append(f"Diagnosis: {rnd.diagnosis}")
+    if rnd.candidates:
+        out += ["", ("| candidate | branch | acceptance tests passed | failing checks | tokens "
+                "| time | |"), "|---|---|---|---|---|---|---|"]
+        out += [_candidate_row(c) for c in rnd.candidates]
+        out.append("")
     for failure in rnd.failures[:10]:
         where = failure.file or "?"
         if failure.line:

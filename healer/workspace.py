@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import json
 import logging
 import shutil
 import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from healer.errors import HealerError, UsageError
@@ -23,6 +27,7 @@ ADOPTED = "adopted.json"  # in an adopted folder: the user's files that were the
 REPLACED = "replaced"  # the first version of every file of the user's that healer replaced
 SKIP_DIRS = {".git", STATE_DIR, "node_modules", "__pycache__", ".venv", ".pytest_cache"}
 MAX_TEXT_BYTES = 200_000
+_GIT_LOCK = threading.Lock()  # candidates add worktrees and branches from several threads
 
 
 class Workspace:
@@ -197,6 +202,40 @@ class Workspace:
         for rel in added:
             (self.root / rel).unlink(missing_ok=True)
         self._git("checkout", "-q", commit, "--", *project_only)
+
+    # ------------------------------------------------------------------ candidates' branches
+
+    @contextlib.contextmanager
+    def scratch_tree(self, commit: str) -> Iterator[Path]:
+        """A checkout of `commit` in a temporary folder (a git worktree), gone afterwards."""
+        folder = Path(tempfile.mkdtemp(prefix="healer-candidate-")) / "tree"
+        with _GIT_LOCK:
+            self._git("worktree", "add", "-q", "--detach", str(folder), commit)
+        try:
+            yield folder
+        finally:
+            with _GIT_LOCK:
+                self._git("worktree", "remove", "--force", str(folder), check=False)
+                self._git("worktree", "prune", check=False)
+            shutil.rmtree(folder.parent, ignore_errors=True)
+
+    def commit_tree(self, tree: Path, branch: str, message: str) -> str:
+        """Commit everything in the scratch tree `tree` on `branch` (made or moved there)."""
+        worktree = Workspace(tree)
+        worktree._git("add", "-A")
+        staged = worktree._git("diff", "--cached", "--name-only", "-z").stdout.split("\0")
+        secret = [p for p in staged if p and is_secret_like(p)]
+        if secret:
+            worktree._git("reset", "-q", "--", *secret)
+        worktree._git("commit", "-q", "--allow-empty", "--no-verify", "-m", message)
+        commit = worktree.head() or ""
+        with _GIT_LOCK:
+            self._git("branch", "-f", branch, commit)
+        return commit
+
+    def advance_to(self, commit: str) -> None:
+        """Move the current branch forward to `commit`, a descendant of its head."""
+        self._git("merge", "-q", "--ff-only", commit)
 
     def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = ["git", "-c", "user.name=healer", "-c", "user.email=healer@localhost",

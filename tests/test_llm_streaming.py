@@ -140,3 +140,31 @@ def test_streaming_can_be_turned_off(fake_settings: Settings, fake_llm: FakeLLM)
     fake_llm.enqueue("x = 1\n")
     assert _client(fake_settings, stream=False).complete(ASK, stage="s").text == "x = 1\n"
     assert "stream" not in fake_llm.requests[0]
+
+
+def test_a_stopped_call_is_not_sent(fake_settings: Settings, fake_llm: FakeLLM) -> None:
+    import threading
+
+    from healer.errors import CancelledError
+
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(CancelledError):
+        _client(fake_settings).complete(ASK, stage="generate", stop=stop)
+    assert fake_llm.count == 0
+
+
+def test_a_call_stopped_while_it_streams_ends_at_the_next_token(
+    fake_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    import threading
+
+    from healer.errors import CancelledError
+
+    fake_llm.enqueue(Reply(text="".join(f"line {i}\n" for i in range(2000)), chunk_delay=0.005))
+    stop = threading.Event()
+    client = _client(fake_settings)
+    client.on_tokens = lambda stage, n: stop.set() if n == 20 else None
+    with pytest.raises(CancelledError):
+        client.complete(ASK, stage="generate", stop=stop)
+    assert fake_llm.chunks_sent < 100  # of about 2,000

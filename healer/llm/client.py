@@ -35,6 +35,7 @@ from tenacity import (
 from healer.config import Settings
 from healer.errors import (
     BudgetSpentError,
+    CancelledError,
     ConfigError,
     ContextOverflowError,
     EndpointError,
@@ -91,6 +92,7 @@ class _Request:
     max_tokens: int
     json_schema: dict[str, Any] | None
     seed: int | None
+    stop: threading.Event | None = None
 
 
 class LLMClient:
@@ -147,14 +149,20 @@ class LLMClient:
         json_schema: dict[str, Any] | None = None,
         seed: int | None = None,
         use_cache: bool = True,
+        stop: threading.Event | None = None,
     ) -> Completion:
-        """The model's complete answer to `messages`; its usage is added to the ledger."""
+        """The model's complete answer to `messages`; its usage is added to the ledger.
+
+        Setting `stop` cancels the call (CancelledError): before it is sent, or, while its
+        answer streams in, at the next token.
+        """
         request = _Request(
             messages=messages,
             temperature=self.settings.temperature if temperature is None else temperature,
             max_tokens=max_tokens or self.settings.max_tokens,
             json_schema=json_schema,
             seed=seed,
+            stop=stop,
         )
         cache = self.cache if use_cache else None
         key = self._key(request) if cache is not None else ""
@@ -258,9 +266,15 @@ class LLMClient:
         if request.seed is not None:
             kwargs["seed"] = request.seed
         schema = request.json_schema if with_schema else None
-        report = self.on_tokens
-        on_tokens = None if report is None else lambda n: report(stage, written + n)
-        return self._request(kwargs, messages, schema, on_tokens)
+        report, stop = self.on_tokens, request.stop
+
+        def watch(tokens: int) -> None:  # before the request is sent (0), then per token
+            if stop is not None and stop.is_set():
+                raise CancelledError(f"stage {stage}: call cancelled")
+            if report is not None and tokens:
+                report(stage, written + tokens)
+
+        return self._request(kwargs, messages, schema, watch)
 
     def _request(self, kwargs: dict[str, Any], messages: list[dict[str, str]],
                  schema: dict[str, Any] | None = None,
@@ -358,6 +372,8 @@ class LLMClient:
             timeout = self.settings.request_timeout
             if self.limits is not None:
                 timeout = self.limits.seconds(timeout)
+            if on_tokens is not None:
+                on_tokens(0)  # a call cancelled while it waited for a slot is not sent
             deadline = time.monotonic() + timeout
             try:
                 response = self._openai.chat.completions.create(**kwargs, timeout=timeout)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from healer.errors import ModelOutputError
@@ -19,6 +21,16 @@ STAGE = "generate"
 OnFile = Callable[[GeneratedFile], None]
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """How one candidate is sampled: temperature and seed (None: the settings'), and a hint
+    added after the task, so that the prompt's prefix stays the same for every candidate."""
+
+    temperature: float | None = None
+    seed: int | None = None
+    hint: str = ""
+
+
 def generate_files(
     llm: LLMClient,
     spec: Spec,
@@ -29,12 +41,16 @@ def generate_files(
     existing: dict[str, str] | None = None,
     workers: int = 8,
     on_file: OnFile | None = None,
+    sampling: Sampling | None = None,
+    stop: threading.Event | None = None,
 ) -> list[GeneratedFile]:
-    """Generate every planned file (or the `only` ones); results keep the file list's order."""
+    """Generate every planned file (or the `only` ones); results keep the file list's order.
+    Setting `stop` cancels the calls not yet answered (CancelledError)."""
     targets = [f.path for f in file_list.files if only is None or f.path in only]
 
     def one(path: str) -> GeneratedFile:
-        result = generate_file(llm, spec, plan, file_list, path, existing=existing)
+        result = generate_file(llm, spec, plan, file_list, path, existing=existing,
+                               sampling=sampling, stop=stop)
         if on_file:
             on_file(result)
         return result
@@ -50,7 +66,10 @@ def generate_file(
     path: str,
     *,
     existing: dict[str, str] | None = None,
+    sampling: Sampling | None = None,
+    stop: threading.Event | None = None,
 ) -> GeneratedFile:
+    sampling = sampling or Sampling()
     file_spec = spec.file_specs.get(path, "")
     if file_spec:
         file_spec = f"\n# Spec of `{path}`\n{file_spec.strip()}\n"
@@ -59,7 +78,10 @@ def generate_file(
     files = "\n".join(f"- `{f.path}`: {f.purpose}" for f in file_list.files)
     messages = chat("generate", spec=prompt_text(spec), plan=plan.text, files=files,
                     file_spec=file_spec, existing=existing_note, path=path)
-    answer = llm.complete(messages, stage=STAGE)
+    if sampling.hint:
+        messages[-1]["content"] += f"\n{sampling.hint}\n"
+    answer = llm.complete(messages, stage=STAGE, temperature=sampling.temperature,
+                          seed=sampling.seed, stop=stop)
     content = strip_fences(answer.text, path)
     if not content.strip():
         raise ModelOutputError(f"the model returned an empty file for {path}")

@@ -1,0 +1,96 @@
+"""`healer build --candidates N`: round 0 written N times, each checked on its own branch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from healer.models import GeneratedFile
+from healer.search import fingerprint, sampling_for
+from tests.fakellm import Reply
+from tests.test_loop import BUGGY, build, calc_spec, report
+
+CORRECT = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n"
+SLOW_PAD = '"""' + "".join(f"note {i}\n" for i in range(600)) + '"""\n'
+
+
+def _fenced(code: str) -> str:
+    return f"```python\n{code}```\n"
+
+
+def _git(out: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=out, capture_output=True, text=True,
+                          check=False).stdout
+
+
+def test_candidates_are_sampled_apart_and_keep_the_prompt_prefix() -> None:
+    first, second, third = (sampling_for(n, 0.2) for n in (1, 2, 3))
+    assert first.temperature is None and first.seed is None and not first.hint
+    assert (second.seed, third.seed) == (2, 3) and second.hint and second.hint != third.hint
+    assert second.temperature is not None and third.temperature > second.temperature
+
+
+def test_the_same_code_with_other_comments_and_blank_lines_is_the_same_candidate() -> None:
+    a = [GeneratedFile(path="calc.py", content=CORRECT)]
+    b = [GeneratedFile(path="calc.py", content="# calc\n" + CORRECT.replace("\n\n", "\n  \n"))]
+    c = [GeneratedFile(path="calc.py", content=BUGGY)]
+    assert fingerprint(a) == fingerprint(b) != fingerprint(c)
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+def test_the_green_candidate_wins_and_the_search_stops(fake_llm, llm_env, tmp_path) -> None:
+    spec = calc_spec(tmp_path)
+
+    def respond(request: dict) -> str | Reply:
+        seed = request.get("seed")
+        if seed == 2:
+            return _fenced(CORRECT)
+        if seed == 3:  # still writing when candidate 2 is green
+            return Reply(text=_fenced(SLOW_PAD + BUGGY), chunk_delay=0.05)
+        return _fenced(BUGGY)
+
+    fake_llm.responder = respond
+    out = tmp_path / "out"
+    result = build(spec, out, llm_env, "--candidates", "3", "--max-iters", "0")
+    assert result.exit_code == 0, result.output
+    data = report(out)
+    assert data["status"] == "green" and len(data["rounds"]) == 1
+    by_number = {c["number"]: c for c in data["rounds"][0]["candidates"]}
+    assert by_number[1]["status"] == "checked" and not by_number[1]["green"]
+    assert by_number[1]["tests_passed"] == 1 and by_number[1]["tests_total"] == 2
+    assert by_number[2]["green"] and by_number[2]["kept"]
+    assert by_number[3]["status"] == "cancelled" and not by_number[3]["kept"]
+    assert (out / "calc.py").read_text() == CORRECT
+    assert "a - b" in _git(out, "show", "healer/r0-c1:calc.py")
+    assert _git(out, "rev-parse", "healer/r0-c2").strip() == by_number[2]["commit"]
+    assert _git(out, "merge-base", "--is-ancestor", by_number[2]["commit"], "HEAD") == ""
+    assert "healer-candidate" not in _git(out, "worktree", "list")  # scratch trees are gone
+    assert "| `healer/r0-c2` | 2 of 2 |" in (out / ".healer" / "report.md").read_text()
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+def test_a_duplicate_is_sampled_again_then_the_best_is_kept(fake_llm, llm_env, tmp_path) -> None:
+    spec = calc_spec(tmp_path)
+    seeds: list[int | None] = []
+
+    def respond(request: dict) -> str:
+        seeds.append(request.get("seed"))
+        if request.get("seed") == 2:  # candidate 1's code with a comment: the same candidate
+            return _fenced("# the same\n" + BUGGY)
+        return _fenced(BUGGY)
+
+    fake_llm.responder = respond
+    out = tmp_path / "out"
+    result = build(spec, out, llm_env, "--candidates", "2", "--max-iters", "0")
+    assert result.exit_code == 1, result.output
+    candidates = report(out)["rounds"][0]["candidates"]
+    # whichever of the two was written second was sampled once more (seed 1 + 2 or 2 + 2)
+    assert len(seeds) == 3 and seeds.count(None) == 1 and {2} < set(seeds) <= {None, 2, 3, 4}
+    assert sorted(c["status"] for c in candidates) == ["checked", "duplicate"]
+    assert [c["kept"] for c in candidates] == [c["status"] == "checked" for c in candidates]
+    assert json.loads((out / ".healer" / "report.json").read_text())["best_round"] == 0
