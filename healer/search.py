@@ -16,6 +16,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from healer.parallel import bounded_map
 from healer.paths import confined
 from healer.pipeline.generate import Sampling, generate_files
 from healer.prompts import render
+from healer.spec import acceptance_files
 
 if TYPE_CHECKING:
     from healer.llm.client import LLMClient
@@ -138,6 +140,8 @@ class FirstRound:
                     candidate.status, candidate.note = "duplicate", "the same code as another"
             with self.ws.scratch_tree(base) as tree:
                 _write(tree, files, self.spec.keep)
+                for rel, source in acceptance_files(self.spec).items():  # as the user wrote them
+                    shutil.copyfile(source, confined(tree, rel))
                 candidate.commit = self.ws.commit_tree(
                     tree, branch, f"round 0: candidate {number} of {count}")
                 if candidate.status == "checked":
