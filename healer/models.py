@@ -129,6 +129,7 @@ class Failure(Value):
     file: str | None = None
     line: int | None = None
     excerpt: str = ""
+    facts: dict[str, str] = Field(default_factory=dict)  # a failing test's: line, values, frame
 
     @property
     def signature(self) -> str:

@@ -6,6 +6,7 @@ from healer.models import Failure
 
 MAX_FAILURES = 12
 MAX_EXCERPT = 2500
+EXCERPT_WITH_FACTS = 800  # the log matters less once the facts are stated
 
 
 def format_failures(failures: list[Failure], *, limit: int = MAX_FAILURES) -> str:
@@ -16,10 +17,11 @@ def format_failures(failures: list[Failure], *, limit: int = MAX_FAILURES) -> st
         if f.line:
             where += f":{f.line}"
         entry = f"## {f.check} - {where}\n{f.message.strip()}"
+        entry += "".join(f"\n- {name}: {value}" for name, value in f.facts.items())
         if f.excerpt.strip():
-            excerpt = f.excerpt.strip()
-            if len(excerpt) > MAX_EXCERPT:
-                excerpt = excerpt[:MAX_EXCERPT // 2] + "\n[...]\n" + excerpt[-MAX_EXCERPT // 2:]
+            excerpt, most = f.excerpt.strip(), EXCERPT_WITH_FACTS if f.facts else MAX_EXCERPT
+            if len(excerpt) > most:
+                excerpt = excerpt[:most // 2] + "\n[...]\n" + excerpt[-most // 2:]
             entry += f"\n```\n{excerpt}\n```"
         parts.append(entry)
     if len(failures) > limit:

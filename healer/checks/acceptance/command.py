@@ -94,6 +94,7 @@ class SignedReport:
     errors: dict[str, str] = field(default_factory=dict)  # collector nodeid -> error line
     tamper: list[str] = field(default_factory=list)
     exitstatus: int | None = None
+    facts: dict[str, dict[str, str]] = field(default_factory=dict)  # nodeid -> what failed
 
 
 def read_report(stdout: str) -> tuple[SignedReport | None, list[str]]:
@@ -121,8 +122,16 @@ def read_report(stdout: str) -> tuple[SignedReport | None, list[str]]:
     report = SignedReport(collected=list(data.get("collected", [])),
                           outcomes=dict(data.get("outcomes", {})),
                           errors=dict(data.get("errors", {})), tamper=list(data.get("tamper", [])),
-                          exitstatus=data.get("exitstatus"))
+                          exitstatus=data.get("exitstatus"), facts=_facts(data.get("facts")))
     return report, forged
+
+
+def _facts(data: object) -> dict[str, dict[str, str]]:
+    """The facts of the failing tests, as strings (what the sandbox printed is untrusted)."""
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): {str(n): str(v)[:1000] for n, v in list(facts.items())[:8]}
+            for k, facts in list(data.items())[:100] if isinstance(facts, dict)}
 
 
 def pytest_log(stdout: str) -> str:

@@ -9,6 +9,7 @@ does a run whose report is absent, forged, or names something that rewired pytes
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import tempfile
 import xml.etree.ElementTree as ET
@@ -222,10 +223,22 @@ def judge(contract: Contract, result: RunResult, suspicious: list[str] = ()) -> 
     check.tests_passed = len(passed)
     check.passed = len(passed) == total and not tamper
     check.detail = f"acceptance tests passed: {len(passed)} of {total}"
-    check.failures = (failures_from_junit(xml) or [])[:50]
+    check.failures = [_with_facts(f, report.facts) for f in (failures_from_junit(xml) or [])[:50]]
     check.failures += _missing_failures(verdicts, report, total)
     check.failures += _tamper_failures(tamper)
     return check
+
+
+def _with_facts(failure: Failure, facts: dict[str, dict[str, str]]) -> Failure:
+    """The failure with what the plugin saw of it; located at its frame in the project's code."""
+    found = facts.get(failure.message.split(" ", 1)[0])
+    if not found:
+        return failure
+    update: dict[str, object] = {"facts": found}
+    frame = re.match(r"(.+?):(\d+) in ", found.get("in project code", ""))
+    if frame:
+        update.update(file=frame.group(1), line=int(frame.group(2)))
+    return failure.model_copy(update=update)
 
 
 def _verdicts(ids: list[str], report: SignedReport) -> dict[str, str]:

@@ -9,6 +9,9 @@ before any project code is imported; standard library and pytest only.
   pytest's helpers, the builtins) and the plugins registered, and at the end reports anything
   that changed, any plugin that project code registered, and any acceptance file whose content
   is not the user's.
+- For every failing test it records the facts of the failure: the test's line that failed, the
+  values an assertion compared (pytest's assertion introspection, or unittest's assertEqual
+  family), the exception, and the last frame in the project's own code.
 - In collect mode (HEALER_ACCEPTANCE_MODE=collect) modules that nothing provides are stubbed,
   so the acceptance tests can be collected without the project's code.
 """
@@ -36,7 +39,9 @@ _UNTRUSTED = tuple(os.path.realpath(p) for p in [
 _KEY = os.urandom(32)
 _OUT = os.dup(1)
 os.write(_OUT, f"\n{KEY_TAG}{_KEY.hex()}=====\n".encode())
-_state = {"results": {}, "collected": None, "errors": {}, "tamper": [], "plugins": None}
+_state = {"results": {}, "collected": None, "errors": {}, "tamper": [], "plugins": None,
+          "facts": {}}
+_SHOWN = 300  # characters of a value or a line in the facts
 
 
 def _untrusted(path):
@@ -170,7 +175,83 @@ def _new_plugins(config):
     return found
 
 
+# ---------------------------------------------------------------- facts of a failure
+
+
+def _short(text):
+    text = " ".join(str(text).split())
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + " [...]"
+
+
+def _repr(value):
+    try:
+        return _short(repr(value))
+    except Exception as exc:  # noqa: BLE001 - a project object whose repr fails
+        return f"<repr failed: {type(exc).__name__}>"
+
+
+def _statement(entry):
+    try:
+        return _short(str(entry.statement).strip())
+    except Exception:  # noqa: BLE001 - source not readable
+        return "?"
+
+
+def _unittest_compare(error):
+    """The values of a failed `self.assertEqual(first, second)` (and its family), read from
+    unittest's own frame (pytest leaves it out of the traceback it shows)."""
+    tb, found = error.__traceback__, None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        values = tb.tb_frame.f_locals
+        if (code.co_name.startswith("assert") and os.sep + "unittest" + os.sep in code.co_filename
+                and "first" in values and "second" in values):
+            found = (f"{code.co_name}(first={_repr(values['first'])}, "
+                     f"second={_repr(values['second'])})")
+        tb = tb.tb_next
+    return found
+
+
+def _facts(item, excinfo):
+    root = str(item.config.rootpath)
+    test_file = os.path.realpath(str(item.path))
+    message = str(excinfo.value).strip().splitlines()
+    facts = {"raised": _short(f"{excinfo.typename}: {message[0] if message else ''}")}
+    for entry in excinfo.traceback:
+        path = os.path.realpath(str(entry.path))
+        rel = os.path.relpath(path, root)
+        where = f"{rel}:{entry.lineno + 1}"
+        if path == test_file:
+            facts["test line"] = f"{where}: {_statement(entry)}"
+        elif (path.startswith(root + os.sep) and rel not in _EXPECTED
+              and os.sep + "site-packages" + os.sep not in path):
+            facts["in project code"] = f"{where} in {entry.name}: {_statement(entry)}"
+    compared = _unittest_compare(excinfo.value) or _state.pop("compare", None)
+    if compared:
+        facts["compared"] = compared
+    return facts
+
+
 # ---------------------------------------------------------------- hooks
+
+
+def pytest_assertrepr_compare(config, op, left, right):
+    _state["compare"] = f"{_repr(left)} {op} {_repr(right)} is false"
+    # pytest's own explanation still goes in the log
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if call.when == "setup":
+        _state.pop("compare", None)
+    if report.failed and call.excinfo is not None and item.nodeid not in _state["facts"]:
+        try:
+            _state["facts"][item.nodeid] = _facts(item, call.excinfo)
+        except Exception as exc:  # noqa: BLE001 - facts help a repair, never decide
+            _state["facts"][item.nodeid] = {"raised": _short(f"(facts not read: {exc!r})")}
+
 
 
 def pytest_configure(config):
@@ -248,6 +329,7 @@ def pytest_sessionfinish(session, exitstatus):
         "outcomes": {nodeid: _verdict(p) for nodeid, p in _state["results"].items()},
         "errors": _state["errors"],
         "tamper": _state["tamper"],
+        "facts": _state["facts"],
         "exitstatus": int(exitstatus),
     }
     body = base64.b64encode(json.dumps(report, sort_keys=True).encode()).decode()
