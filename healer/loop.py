@@ -1,6 +1,7 @@
 """The repair loop: generate, check, repair implicated files, check again, keep the best round.
 
-Strategies, so that a small model that repeats itself still makes progress:
+With `candidates` above 1 every round is a search over that many candidates (search.py).
+With one, a chain of strategies, so that a small model that repeats itself still makes progress:
 - `repair`: the debugger sees the codebase and the failures and sends search/replace edits.
 - `regenerate`: when the last repair changed nothing or the same failures came back, the
   implicated files are rewritten from scratch with the failures in view.
@@ -49,7 +50,7 @@ from healer.pipeline.failures import implicated_files
 from healer.pipeline.policy import EditPolicy
 from healer.pipeline.regenerate import regenerate_file
 from healer.report import load_report, save_report
-from healer.search import FirstRound
+from healer.search import FirstRound, RepairRound, Seen, portfolio
 from healer.spec import acceptance_files
 from healer.workspace import Workspace
 
@@ -88,6 +89,7 @@ class _Loop:
         self.prior_usage: dict[str, Usage] = {}
         self.context_scale = 1.0  # halved each time a prompt does not fit the model's context
         self.contract: acceptance.Contract | None = None
+        self.seen = Seen()  # the code of every candidate checked in this build
         self.limits = CallLimits(self.meter, lambda: self._usage().total_tokens)
         session.llm.limits = self.limits
         self.sandbox = BoundedSandbox(session.sandbox, self.limits)  # no run past the deadline
@@ -164,7 +166,8 @@ class _Loop:
         plan, file_list, todo = prepare_project(self.s.llm, self.spec, self.ws, self.s.events)
         self.s.events.stage("candidates", f"{count} of {', '.join(todo)}")
         search = FirstRound(self.s.llm, self.spec, self.ws, plan, file_list, todo,
-                            check=self._checks_of, on_candidate=self._candidate_done)
+                            check=self._checks_of, on_candidate=self._candidate_done,
+                            seen=self.seen)
         outcome = search.run(count)
         rnd = self._new_round("generate", outcome.commit, files=outcome.files)
         rnd.checks, rnd.candidates = outcome.checks, outcome.candidates
@@ -175,7 +178,7 @@ class _Loop:
             if c.tests_total is not None else ""
         state = ("green" if c.green else f"failing: {', '.join(c.failing) or '-'}") \
             if c.status == "checked" else (c.note or c.status)
-        self.s.events.stage(f"  candidate {c.number}", f"{c.branch}: {tests}{state}")
+        self.s.events.stage(f"  candidate {c.number}", f"{c.branch} ({c.strategy}): {tests}{state}")
 
     def _check(self, rnd: Round) -> None:
         self.s.events.stage("check", f"round {rnd.index}")
@@ -198,6 +201,9 @@ class _Loop:
         return checks
 
     def _repair_round(self) -> None:
+        if self.s.settings.candidates > 1:
+            self._portfolio_round(self.s.settings.candidates)
+            return
         previous = self.report.rounds[-1]
         strategy = self._strategy()
         self.s.events.stage(strategy, f"round {previous.index + 1}")
@@ -215,6 +221,37 @@ class _Loop:
         rnd = self._new_round(strategy, commit, files=changed, diagnosis=diagnosis)
         rnd.usage, rnd.seconds = difference(self._usage(), before), time.monotonic() - started
         self._save()
+
+    def _portfolio_round(self, count: int) -> None:
+        """A repair round as `count` candidates made from the best round so far."""
+        base = self._best() or self.report.rounds[-1]
+        index = len(self.report.rounds)
+        tried = [c for r in self.report.rounds for c in r.candidates
+                 if c.strategy == "repair" and c.status == "checked"]
+        left = None
+        if base.acceptance is not None and base.acceptance.tests_total is not None:
+            left = base.acceptance.tests_total - (base.acceptance.tests_passed or 0)
+        strategies = portfolio(count, left, tried)
+        self.s.events.stage("candidates", f"round {index}: {strategies.count('repair')} repair,"
+                            f" {strategies.count('fresh')} fresh, from round {base.index}")
+        started, before = time.monotonic(), self._usage()
+        planned = load_file_list(self.ws)
+        search = RepairRound(
+            self.s.llm, self.spec, self.ws, load_plan(self.ws) or Plan(text=""), self._checks_of,
+            self.policy, base.failures, self._context_budget(), self.s.settings.edit_format,
+            main_files=[p for p in (planned.paths if planned else []) if "test" not in p.lower()],
+            seen=self.seen, on_candidate=self._candidate_done)
+        outcome = search.run(index, base, strategies)
+        if base.commit:
+            self.ws.restore(outcome.commit or base.commit)
+        commit = self.ws.commit(f"round {index} (candidates): {outcome.diagnosis[:200]}")
+        rnd = self._new_round("candidates", commit, files=outcome.files,
+                              diagnosis=outcome.diagnosis)
+        rnd.checks, rnd.candidates = outcome.checks, outcome.candidates
+        rnd.usage, rnd.seconds = difference(self._usage(), before), time.monotonic() - started
+        self._save()
+        if rnd.checks:
+            self.s.events.round_done(rnd)
 
     # ------------------------------------------------------------------ strategies
 

@@ -166,10 +166,12 @@ class Candidate(Value):
 
     number: int  # 1..N within its round
     branch: str
+    strategy: str = "generate"  # generate, repair or fresh
     commit: str | None = None
     status: Literal["checked", "duplicate", "cancelled", "failed"] = "checked"
     tests_passed: int | None = None  # acceptance tests, when there is a contract
     tests_total: int | None = None
+    gain: int | None = None  # acceptance tests passed beyond the code it was made from
     failing: list[str] = Field(default_factory=list)  # checks that failed
     green: bool = False
     kept: bool = False  # the round's result

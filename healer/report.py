@@ -100,7 +100,7 @@ def _candidate_row(c: Candidate) -> str:
     tests = f"{c.tests_passed} of {c.tests_total}" if c.tests_total is not None else "-"
     failing = ", ".join(c.failing) or ("none" if c.status == "checked" else "-")
     state = "kept" if c.kept else (c.note or c.status if c.status != "checked" else "")
-    return (f"| {c.number} | `{c.branch}` | {tests} | {failing} | {c.usage.total_tokens} | "
+    return (f"| {c.number} | {c.strategy} | `{c.branch}` | {tests} | {failing} | {c.usage.total_tokens} | "
             f"{c.seconds:.1f}s | {state} |")
 
 
@@ -111,8 +111,8 @@ def _round_details(rnd: Round) -> list[str]:
     if rnd.diagnosis:
         out.append(f"Diagnosis: {rnd.diagnosis}")
     if rnd.candidates:
-        out += ["", ("| candidate | branch | acceptance tests passed | failing checks | tokens "
-                "| time | |"), "|---|---|---|---|---|---|---|"]
+        out += ["", ("| candidate | strategy | branch | acceptance tests passed | failing checks "
+                "| tokens | time | |"), "|---|---|---|---|---|---|---|---|"]
         out += [_candidate_row(c) for c in rnd.candidates]
         out.append("")
     for failure in rnd.failures[:10]:

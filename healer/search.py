@@ -1,14 +1,20 @@
 """Candidate search: several independent candidates of one round, each on its own branch.
 
-With a small model, a fresh sample is worth more than a repair of a failing one. So round 0
-can write N candidates of the implementation files from the same plan, each sampled
-differently (`sampling_for`): its own temperature, seed and a short hint after the task, so
-that every candidate's prompt starts with the same prefix and an endpoint's prompt cache
-serves it. Each candidate is committed on `healer/r0-cK` and checked in its own scratch
-checkout; they are ranked like rounds (acceptance tests passed first), and the best one
-becomes round 0 on the build's branch. A green candidate ends the search at once: calls not
-yet answered are cancelled. A candidate identical to an earlier one (ignoring blank lines,
-trailing spaces and comments) is sampled once more, then counted as a duplicate unchecked.
+With a small model, a fresh sample is worth more than a repair of a failing one. So a round
+can be N candidates, each sampled differently (`sampling_for`): its own temperature, seed and,
+for new code, a short hint after the task, so that every candidate's prompt starts with the
+same prefix and an endpoint's prompt cache serves it. Each candidate is committed on
+`healer/rR-cK` and checked in its own scratch checkout; they are ranked like rounds (acceptance
+tests passed first), and the best one becomes the round on the build's branch. A green
+candidate ends the search at once: calls not yet answered are cancelled. A candidate whose
+code is one already checked in this build (ignoring blank lines, trailing spaces and comments)
+is sampled once more, then counted as a duplicate, unchecked.
+
+- Round 0 (`FirstRound`): N candidates of the implementation files from the same plan.
+- A repair round (`RepairRound`) works from the best round so far, with a portfolio of
+  `repair` candidates (the debugger sees that code and the facts of its failures) and `fresh`
+  ones (the implicated files written anew from the spec, plan and failures, without the
+  failing version). `portfolio` splits the N between them from what worked in this build.
 """
 
 from __future__ import annotations
@@ -25,11 +31,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from healer.errors import BudgetSpentError, CancelledError, HealerError
-from healer.models import Candidate, CheckResult, FileList, GeneratedFile, Plan, Round, Spec, Usage
+from healer.models import (
+    Candidate,
+    CheckResult,
+    Failure,
+    FileList,
+    GeneratedFile,
+    Plan,
+    Round,
+    Spec,
+    Usage,
+)
 from healer.models import verdict as checks_pass
 from healer.parallel import bounded_map
 from healer.paths import confined
+from healer.pipeline.debug import repair
+from healer.pipeline.failures import implicated_files
 from healer.pipeline.generate import Sampling, generate_files
+from healer.pipeline.policy import EditPolicy
+from healer.pipeline.regenerate import regenerate_file
 from healer.prompts import render
 from healer.spec import acceptance_files
 
@@ -37,6 +57,7 @@ if TYPE_CHECKING:
     from healer.llm.client import LLMClient
     from healer.workspace import Workspace
 
+FRESH_TEMPERATURE = 0.8  # a fresh sample sampled as a single build would be, but hotter
 CHECKS_AT_ONCE = 2  # candidates checked in parallel (each check run is its own container)
 TEMPERATURE_STEP = 0.25
 MAX_TEMPERATURE = 1.0
@@ -61,25 +82,51 @@ def sampling_for(number: int, base_temperature: float) -> Sampling:
                     hint=variants[(number - 2) % len(variants)] if variants else "")
 
 
-def fingerprint(files: list[GeneratedFile]) -> str:
+def fingerprint(files: dict[str, str]) -> str:
     """The same code, whatever its blank lines, trailing spaces and whole-line comments."""
     digest = hashlib.sha256()
-    for f in sorted(files, key=lambda f: f.path):
-        body = "\n".join(line.rstrip() for line in _COMMENT.sub("", f.content).splitlines()
+    for path, content in sorted(files.items()):
+        body = "\n".join(line.rstrip() for line in _COMMENT.sub("", content).splitlines()
                          if line.strip())
-        digest.update(f"{f.path}\0{body}\0".encode())
+        digest.update(f"{path}\0{body}\0".encode())
     return digest.hexdigest()
 
 
+def _implementation(tree: Path, protected: list[str]) -> dict[str, str]:
+    """The project's own text files in a checkout: what a candidate is, for comparing."""
+    from healer.workspace import Workspace
+
+    return {p: t for p, t in Workspace(tree).text_files().items() if p not in protected}
+
+
+def _reset(tree: Path, original: dict[str, str]) -> None:
+    """Put the checkout's files back as they were before a candidate was written into it."""
+    for path in set(_implementation(tree, [])) - set(original):
+        confined(tree, path).unlink(missing_ok=True)
+    for path, content in original.items():
+        target = confined(tree, path)
+        if not target.is_file() or target.read_text(encoding="utf-8") != content:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+
+
 @dataclass
-class _Counting:
-    """The client, counting the usage of the calls made through it (one candidate's)."""
+class _Client:
+    """The client as one candidate uses it: its seed, its cancel event, and the usage of its
+    calls counted."""
 
     llm: LLMClient
+    sampling: Sampling
+    stop: threading.Event
     usage: Usage = field(default_factory=Usage)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def complete(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("stop", self.stop)
+        if kwargs.get("seed") is None:
+            kwargs["seed"] = self.sampling.seed
+        if kwargs.get("temperature") is None:
+            kwargs["temperature"] = self.sampling.temperature
         answer = self.llm.complete(*args, **kwargs)
         with self._lock:
             self.usage = self.usage + answer.usage
@@ -90,13 +137,116 @@ class _Counting:
 
 
 @dataclass
+class Made:
+    """What one candidate's strategy wrote into its checkout."""
+
+    files: list[GeneratedFile]
+    diagnosis: str = ""
+
+
+# a strategy: writes a candidate into the checkout `tree`, with the candidate's client
+Make = Callable[[_Client, Path, Sampling], Made]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    strategy: str  # "generate", "repair", "fresh"
+    make: Make
+
+
+@dataclass
 class Outcome:
-    """What the search leaves: the candidates, and the kept one's checks and files."""
+    """What the search leaves: the candidates, and the kept one's checks, files and commit."""
 
     candidates: list[Candidate]
     checks: list[CheckResult]
     files: list[str]
     commit: str | None
+    diagnosis: str = ""
+
+
+@dataclass
+class Search:
+    """The candidates of one round, made from the commit `base`, checked, ranked."""
+
+    llm: LLMClient
+    spec: Spec
+    ws: Workspace
+    check: Check
+    seen: Seen
+    on_candidate: Callable[[Candidate], None] = lambda c: None
+    protected: list[str] = field(default_factory=list)
+
+    def run(self, index: int, base: str, attempts: list[Attempt],
+            base_tests: int | None = None) -> tuple[list[Candidate], dict[int, list[CheckResult]],
+                                                    dict[int, Made]]:
+        stop = threading.Event()
+        checks: dict[int, list[CheckResult]] = {}
+        made: dict[int, Made] = {}
+        gate = threading.BoundedSemaphore(CHECKS_AT_ONCE)
+        count = len(attempts)
+
+        def one(number: int) -> Candidate:
+            attempt = attempts[number - 1]
+            candidate = Candidate(number=number, branch=f"healer/r{index}-c{number}",
+                                  strategy=attempt.strategy)
+            started = time.monotonic()
+            client = _Client(self.llm, sampling_for(number, self.llm.settings.temperature), stop)
+            try:
+                with self.ws.scratch_tree(base) as tree:
+                    made[number] = self._make(attempt, client, tree, candidate, number + count)
+                    for rel, source in acceptance_files(self.spec).items():  # as the user wrote
+                        shutil.copyfile(source, confined(tree, rel))
+                    candidate.commit = self.ws.commit_tree(
+                        tree, candidate.branch,
+                        f"round {index}: candidate {number} of {count} ({attempt.strategy})")
+                    if candidate.status == "checked":
+                        if stop.is_set():
+                            raise CancelledError("another candidate is green")
+                        with gate:
+                            result = self.check(tree)
+                        checks[number] = result
+                        _summarise(candidate, result, base_tests)
+                        if candidate.green:
+                            stop.set()
+            except CancelledError:
+                candidate.status, candidate.note = "cancelled", "another candidate was green first"
+            except BudgetSpentError:  # the build's budget, not this candidate's: the search ends
+                stop.set()
+                raise
+            except HealerError as exc:  # one candidate's failure is not the search's
+                candidate.status, candidate.note = "failed", exc.message[:300]
+            candidate.usage, candidate.seconds = client.usage, time.monotonic() - started
+            self.on_candidate(candidate)
+            return candidate
+
+        candidates = bounded_map(one, list(range(1, count + 1)), workers=count)
+        return candidates, checks, made
+
+    def _make(self, attempt: Attempt, client: _Client, tree: Path, candidate: Candidate,
+              second: int) -> Made:
+        """The candidate written into `tree`; sampled once more (as candidate `second` would
+        be) when its code is one already seen."""
+        original = _implementation(tree, self.protected)
+        self.seen.add(fingerprint(original), "base")  # the code it starts from is no candidate
+        made = attempt.make(client, tree, client.sampling)
+        if self.seen.add(fingerprint(_implementation(tree, self.protected)), candidate.branch):
+            return made
+        _reset(tree, original)
+        client.sampling = sampling_for(second, self.llm.settings.temperature)
+        made = attempt.make(client, tree, client.sampling)
+        if not self.seen.add(fingerprint(_implementation(tree, self.protected)), candidate.branch):
+            candidate.status, candidate.note = "duplicate", "the same code as one already checked"
+        return made
+
+
+def best_of(candidates: list[Candidate], checks: dict[int, list[CheckResult]]) -> Candidate | None:
+    checked = [c for c in candidates if c.number in checks]
+    if not checked:
+        return None
+    best = min(checked, key=lambda c: Round(index=c.number, checks=checks[c.number]).rank())
+    best.kept = True
+    return best
 
 
 @dataclass
@@ -111,89 +261,128 @@ class FirstRound:
     todo: list[str]
     check: Check
     on_candidate: Callable[[Candidate], None] = lambda c: None
+    seen: Seen = field(default_factory=lambda: Seen())
 
     def run(self, count: int) -> Outcome:
         base = self.ws.commit("round 0: plan, file list and acceptance tests for the candidates")
-        stop, seen = threading.Event(), _Seen()
-        checks: dict[int, list[CheckResult]] = {}
-        gate = threading.BoundedSemaphore(CHECKS_AT_ONCE)
-
-        def one(number: int) -> Candidate:
-            candidate = self._one(number, count, base, stop, seen, gate, checks)
-            self.on_candidate(candidate)
-            return candidate
-
-        candidates = bounded_map(one, list(range(1, count + 1)), workers=count)
-        return self._keep_best(candidates, checks)
-
-    def _one(self, number: int, count: int, base: str, stop: threading.Event, seen: _Seen,
-             gate: threading.BoundedSemaphore, checks: dict[int, list[CheckResult]]
-             ) -> Candidate:
-        branch = f"healer/r0-c{number}"
-        started, counting = time.monotonic(), _Counting(self.llm)
-        candidate = Candidate(number=number, branch=branch)
-        try:
-            files = self._sample(counting, number, stop)
-            if not seen.add(fingerprint(files), number):  # the same code again: once more
-                files = self._sample(counting, number + count, stop)
-                if not seen.add(fingerprint(files), number):
-                    candidate.status, candidate.note = "duplicate", "the same code as another"
-            with self.ws.scratch_tree(base) as tree:
-                _write(tree, files, self.spec.keep)
-                for rel, source in acceptance_files(self.spec).items():  # as the user wrote them
-                    shutil.copyfile(source, confined(tree, rel))
-                candidate.commit = self.ws.commit_tree(
-                    tree, branch, f"round 0: candidate {number} of {count}")
-                if candidate.status == "checked":
-                    if stop.is_set():
-                        raise CancelledError("another candidate is green")
-                    with gate:
-                        result = self.check(tree)
-                    checks[number] = result
-                    _summarise(candidate, result)
-                    if candidate.green:
-                        stop.set()
-        except CancelledError:
-            candidate.status, candidate.note = "cancelled", "another candidate was green first"
-        except BudgetSpentError:  # the build's budget, not this candidate's: the search ends
-            stop.set()
-            raise
-        except HealerError as exc:  # one candidate's failure is not the search's
-            candidate.status, candidate.note = "failed", exc.message[:300]
-        candidate.usage, candidate.seconds = counting.usage, time.monotonic() - started
-        return candidate
-
-    def _sample(self, llm: _Counting, number: int, stop: threading.Event) -> list[GeneratedFile]:
-        sampling = sampling_for(number, self.llm.settings.temperature)
-        return generate_files(llm, self.spec, self.plan, self.file_list,  # type: ignore[arg-type]
-                              only=self.todo, workers=self.llm.settings.concurrency,
-                              sampling=sampling, stop=stop)
-
-    def _keep_best(self, candidates: list[Candidate], checks: dict[int, list[CheckResult]]
-                   ) -> Outcome:
-        checked = [c for c in candidates if c.number in checks]
-        if not checked:
+        search = Search(self.llm, self.spec, self.ws, self.check, self.seen, self.on_candidate,
+                        protected=list(acceptance_files(self.spec)))
+        attempts = [Attempt("generate", self._generate)] * count
+        candidates, checks, _ = search.run(0, base or "HEAD", attempts)
+        best = best_of(candidates, checks)
+        if best is None:
             raise HealerError("no candidate of round 0 could be checked: " + "; ".join(
                 f"candidate {c.number}: {c.note or c.status}" for c in candidates))
-        best = min(checked, key=lambda c: Round(index=c.number, checks=checks[c.number]).rank())
-        best.kept = True
         self.ws.advance_to(best.commit or "")
         return Outcome(candidates=candidates, checks=checks[best.number], files=self.todo,
                        commit=best.commit)
 
+    def _generate(self, llm: _Client, tree: Path, sampling: Sampling) -> Made:
+        files = generate_files(llm, self.spec, self.plan, self.file_list,  # type: ignore[arg-type]
+                               only=self.todo, workers=self.llm.settings.concurrency,
+                               sampling=sampling, stop=llm.stop)
+        _write(tree, files, self.spec.keep)
+        return Made(files)
 
-class _Seen:
-    """Fingerprints of the candidates so far, shared by the threads of one search."""
+
+def portfolio(count: int, left: int | None, repairs_tried: list[Candidate]) -> list[str]:
+    """How a repair round's `count` candidates split between `repair` and `fresh`.
+
+    One acceptance test left: half of them repair it. Repairs tried in this build and none
+    passed more tests than the code it started from: all fresh. Otherwise one repair, the
+    rest fresh (for a small model a fresh sample is worth more than a repair)."""
+    if left == 1:
+        repairs = max(1, count // 2)
+    elif repairs_tried and all((c.gain or 0) <= 0 for c in repairs_tried):
+        repairs = 0
+    else:
+        repairs = 1
+    return ["repair"] * repairs + ["fresh"] * (count - repairs)
+
+
+@dataclass
+class RepairRound:
+    """A repair round as N candidates, all made from the best round so far."""
+
+    llm: LLMClient
+    spec: Spec
+    ws: Workspace
+    plan: Plan
+    check: Check
+    policy: EditPolicy
+    failures: list[Failure]
+    budget_tokens: int
+    edit_format: str
+    main_files: list[str]  # what `fresh` rewrites when no failure points at a file
+    seen: Seen
+    on_candidate: Callable[[Candidate], None] = lambda c: None
+
+    @property
+    def protected(self) -> list[str]:
+        return list(self.policy.protected)
+
+    def run(self, index: int, base: Round, strategies: list[str]) -> Outcome:
+        search = Search(self.llm, self.spec, self.ws, self.check, self.seen, self.on_candidate,
+                        protected=self.protected)
+        makers = {"repair": self._repair, "fresh": self._fresh}
+        attempts = [Attempt(s, makers[s]) for s in strategies]
+        base_tests = base.acceptance.tests_passed if base.acceptance is not None else None
+        candidates, checks, made = search.run(index, base.commit or "HEAD", attempts, base_tests)
+        best = best_of(candidates, checks)
+        if best is None:
+            why = "; ".join(f"candidate {c.number}: {c.note or c.status}" for c in candidates)
+            return Outcome(candidates, [], [], None, f"no candidate could be checked ({why})")
+        kept = made[best.number]
+        diagnosis = f"candidate {best.number} ({best.strategy}) kept: {kept.diagnosis}"
+        return Outcome(candidates, checks[best.number], [f.path for f in kept.files],
+                       best.commit, diagnosis)
+
+    def _repair(self, llm: _Client, tree: Path, sampling: Sampling) -> Made:
+        result = repair(llm, tree, self.spec, self.plan, self.failures,  # type: ignore[arg-type]
+                        protected=self.protected, budget_tokens=self.budget_tokens,
+                        temperature=sampling.temperature, edit_format=self.edit_format,
+                        policy=self.policy)
+        diagnosis = result.diagnosis or "(no diagnosis)"
+        if result.error:
+            diagnosis += f" [edits not applied: {result.error[:300]}]"
+        files = [GeneratedFile(path=p, content=confined(tree, p).read_text(encoding="utf-8"))
+                 for p in result.changed if confined(tree, p).is_file()]
+        return Made(files, diagnosis)
+
+    def _fresh(self, llm: _Client, tree: Path, sampling: Sampling) -> Made:
+        from healer.workspace import Workspace
+
+        files = Workspace(tree).text_files()
+        known = set(files) - set(self.protected)
+        targets = (implicated_files(self.failures, known)[:2]
+                   or [p for p in self.main_files if p in known][:1])
+        written = []
+        for path in targets:
+            new = regenerate_file(llm, tree, self.spec, self.plan, path,  # type: ignore[arg-type]
+                                  self.failures, protected=self.protected,
+                                  budget_tokens=self.budget_tokens,
+                                  temperature=sampling.temperature or FRESH_TEMPERATURE)
+            if self.policy.refusal(path, files.get(path), new.content):
+                continue
+            if new.content != files.get(path):
+                _write(tree, [new], self.spec.keep)
+                written.append(new)
+        return Made(written, f"{', '.join(targets) or 'nothing'} written anew with the failures"
+                             " in view")
+
+
+class Seen:
+    """Fingerprints of the code checked so far in a build, shared by the threads of a search."""
 
     def __init__(self) -> None:
-        self._prints: dict[str, int] = {}
+        self._prints: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def add(self, fingerprint: str, number: int) -> bool:
-        """False when another candidate already had this code."""
+    def add(self, fingerprint: str, owner: str) -> bool:
+        """False when other code (another candidate, the code it starts from) already had it."""
         with self._lock:
-            first = self._prints.setdefault(fingerprint, number)
-            return first == number
+            first = self._prints.setdefault(fingerprint, owner)
+            return first == owner
 
 
 def _write(tree: Path, files: list[GeneratedFile], keep: list[str]) -> None:
@@ -205,7 +394,7 @@ def _write(tree: Path, files: list[GeneratedFile], keep: list[str]) -> None:
         target.write_text(f.content, encoding="utf-8")
 
 
-def _summarise(candidate: Candidate, checks: list[CheckResult]) -> None:
+def _summarise(candidate: Candidate, checks: list[CheckResult], base_tests: int | None) -> None:
     rnd = Round(index=0, checks=checks)
     acceptance = rnd.acceptance
     candidate.green = rnd.green and checks_pass(checks)
@@ -213,3 +402,5 @@ def _summarise(candidate: Candidate, checks: list[CheckResult]) -> None:
     if acceptance is not None:
         candidate.tests_passed = acceptance.tests_passed or 0
         candidate.tests_total = acceptance.tests_total
+        if base_tests is not None:
+            candidate.gain = candidate.tests_passed - base_tests

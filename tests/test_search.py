@@ -1,4 +1,4 @@
-"""`healer build --candidates N`: round 0 written N times, each checked on its own branch."""
+"""`healer build --candidates N`: every round written N times, each checked on its own branch."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from healer.models import GeneratedFile
-from healer.search import fingerprint, sampling_for
+from healer.models import Candidate
+from healer.search import fingerprint, portfolio, sampling_for
 from tests.fakellm import Reply
 from tests.test_loop import BUGGY, build, calc_spec, report
 
@@ -34,10 +34,21 @@ def test_candidates_are_sampled_apart_and_keep_the_prompt_prefix() -> None:
 
 
 def test_the_same_code_with_other_comments_and_blank_lines_is_the_same_candidate() -> None:
-    a = [GeneratedFile(path="calc.py", content=CORRECT)]
-    b = [GeneratedFile(path="calc.py", content="# calc\n" + CORRECT.replace("\n\n", "\n  \n"))]
-    c = [GeneratedFile(path="calc.py", content=BUGGY)]
-    assert fingerprint(a) == fingerprint(b) != fingerprint(c)
+    a = {"calc.py": CORRECT}
+    b = {"calc.py": "# calc\n" + CORRECT.replace("\n\n", "\n  \n")}
+    assert fingerprint(a) == fingerprint(b) != fingerprint({"calc.py": BUGGY})
+    assert fingerprint(a) != fingerprint({"other.py": CORRECT})
+
+
+def _tried(gain: int) -> Candidate:
+    return Candidate(number=1, branch="healer/r1-c1", strategy="repair", gain=gain)
+
+
+def test_the_portfolio_follows_what_worked_in_this_build() -> None:
+    assert portfolio(4, 3, []) == ["repair", "fresh", "fresh", "fresh"]
+    assert portfolio(4, 3, [_tried(0), _tried(-1)]) == ["fresh"] * 4  # repairs never helped
+    assert portfolio(4, 3, [_tried(0), _tried(2)]) == ["repair", "fresh", "fresh", "fresh"]
+    assert portfolio(4, 1, [_tried(0)]) == ["repair", "repair", "fresh", "fresh"]  # one left
 
 
 @pytest.mark.docker
@@ -94,3 +105,47 @@ def test_a_duplicate_is_sampled_again_then_the_best_is_kept(fake_llm, llm_env, t
     assert sorted(c["status"] for c in candidates) == ["checked", "duplicate"]
     assert [c["kept"] for c in candidates] == [c["status"] == "checked" for c in candidates]
     assert json.loads((out / ".healer" / "report.json").read_text())["best_round"] == 0
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+def test_a_repair_round_of_candidates_keeps_the_fresh_sample_that_turns_green(
+        fake_llm, llm_env, tmp_path) -> None:
+    spec = calc_spec(tmp_path)
+    prompts: dict[str, list[str]] = {"debug": [], "regenerate": []}
+
+    def respond(request: dict) -> str:
+        last = request["messages"][-1]["content"]
+        if "Write the file `calc.py` anew" in last:
+            prompts["regenerate"].append(last)
+            return _fenced(CORRECT)
+        if "Find why the checks fail" in last:  # a repair that changes the wrong line
+            prompts["debug"].append(last)
+            return ("Diagnosis: mul.\n\ncalc.py\n<<<<<<< SEARCH\n    return a * b\n=======\n"
+                    "    return b * a\n>>>>>>> REPLACE\n")
+        if request.get("seed") is None:
+            return _fenced(BUGGY)
+        return _fenced(BUGGY.replace("a * b", "b * a"))  # round 0's other candidate
+
+    fake_llm.responder = respond
+    out = tmp_path / "out"
+    result = build(spec, out, llm_env, "--candidates", "2", "--max-iters", "2")
+    assert result.exit_code == 0, result.output
+    data = report(out)
+    assert data["status"] == "green" and [r["strategy"] for r in data["rounds"]] == [
+        "generate", "candidates"]
+    by_strategy = {c["strategy"]: c for c in data["rounds"][1]["candidates"]}
+    # one test left: one repair beside one fresh sample; the repair's code is round 0's other
+    # candidate (b * a), already checked, so it was sampled once more, then not checked again
+    assert set(by_strategy) == {"repair", "fresh"}
+    assert by_strategy["repair"]["status"] == "duplicate" and not by_strategy["repair"]["kept"]
+    assert len(prompts["debug"]) == 2
+    fresh = by_strategy["fresh"]
+    assert fresh["green"] and fresh["kept"] and fresh["gain"] == 1
+    assert (out / "calc.py").read_text() == CORRECT
+    assert "return a + b" in _git(out, "show", f"{fresh['branch']}:calc.py")
+    # the fresh sample saw the facts of the failure, not the failing code
+    assert "- compared: -1 == 3 is false" in prompts["regenerate"][0]
+    assert "return a - b" not in prompts["regenerate"][0]
+    assert f"| fresh | `{fresh['branch']}` | 2 of 2 |" in (out / ".healer" / "report.md").read_text()
+    assert f"{fresh['branch']} (fresh): acceptance tests 2 of 2; green" in result.output
