@@ -18,14 +18,24 @@ from healer.budget import Budget
 from healer.config import Settings, load_settings
 from healer.errors import HealerError, UsageError
 from healer.models import verdict
-from healer.report import outcome
+from healer.report import outcome, report_data
 from healer.ui import checks_table, console, live_progress, report_table
 
 EXIT_GREEN, EXIT_NOT_GREEN, EXIT_USAGE, EXIT_INFRA = 0, 1, 2, 3
 
 
+VERBOSE_FLAGS = ("-v", "-vv", "--verbose")
+
+
 class HealerGroup(click.Group):
-    """Turns healer's errors into one clear message and an exit code, in one place."""
+    """Turns healer's errors into one clear message and an exit code, in one place; takes `-v`
+    anywhere on the command line."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        end = args.index("--") if "--" in args else len(args)
+        flags = [a for a in args[:end] if a in VERBOSE_FLAGS]
+        rest = [a for a in args[:end] if a not in VERBOSE_FLAGS] + args[end:]
+        return super().parse_args(ctx, [*flags, *rest])
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -97,6 +107,7 @@ def cli(verbose: int) -> None:
     """Turn a Markdown spec into a working codebase, and repair it until its checks pass."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)  # also where logging was set up before (a library user)
 
 
 @cli.command()
@@ -156,7 +167,7 @@ def build(spec: str, output: Path | None, max_iters: int, max_tokens: int | None
                            tests=from_here(tests), unsafe_local=unsafe_local, events=progress,
                            into_existing=into_existing)
     if as_json:
-        click.echo(report.model_dump_json(indent=2))
+        click.echo(json.dumps(report_data(report), indent=2))
     elif not quiet:
         console.print(report_table(report))
         console.print(f"report: {Path(report.output) / '.healer' / 'report.md'}")

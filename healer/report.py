@@ -16,12 +16,18 @@ JSON = "report.json"
 MARKDOWN = "report.md"
 
 
-def save_report(ws: Workspace, report: RunReport) -> None:
-    ws.state.mkdir(parents=True, exist_ok=True)
+def report_data(report: RunReport) -> dict:
+    """What `report.json` holds (and `healer build --json` prints): the report and its total
+    usage."""
     data = report.model_dump(mode="json")
     data["usage"] = report.usage.model_dump(mode="json")
+    return data
+
+
+def save_report(ws: Workspace, report: RunReport) -> None:
+    ws.state.mkdir(parents=True, exist_ok=True)
     tmp = ws.state / (JSON + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.write_text(json.dumps(report_data(report), indent=2) + "\n")
     tmp.replace(ws.state / JSON)
     (ws.state / MARKDOWN).write_text(render_markdown(report), encoding="utf-8")
 

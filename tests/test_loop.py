@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 from pathlib import Path
 
@@ -48,19 +49,24 @@ def report(out: Path) -> dict:
     return json.loads((out / ".healer" / "report.json").read_text())
 
 
-def test_real_bug_is_repaired_in_round_one(fake_llm, llm_env, spec, tmp_path) -> None:
+def test_real_bug_is_repaired_in_round_one(fake_llm, llm_env, spec, tmp_path, caplog) -> None:
     model = ProjectModel({"calc.py": BUGGY}, debug=[FIX])
     fake_llm.responder = model
+    caplog.set_level(logging.WARNING)  # and the root logger's level back after the test
     out = tmp_path / "out"
-    result = build(spec, out, llm_env, "--max-iters", "3")
+    result = build(spec, out, llm_env, "--max-iters", "3", "--json", "-v")  # -v after the command
     assert result.exit_code == 0, result.output + result.stderr
     data = report(out)
+    assert json.loads(result.stdout) == data  # --json prints report.json, usage included
+    assert data["usage"]["calls"] >= 2
+    assert logging.getLogger().level == logging.INFO  # -v took effect
     assert data["status"] == "green" and data["best_round"] == 1
     first, second = data["rounds"]
     assert "acceptance" in [c["name"] for c in first["checks"] if not c["passed"]]
     assert all(c["passed"] for c in second["checks"])
     debug_prompt = next(p for k, p in model.prompts if k == "debug")
     assert "test_add" in debug_prompt and "assert" in debug_prompt  # the real traceback
+    assert "- compared: -1 == 3 is false" in debug_prompt  # and the facts of the failure
     assert "return a + b" in (out / "calc.py").read_text()
     assert (out / "test_calc.py").read_text() == TESTS
     log = subprocess.run(["git", "log", "--format=%s"], cwd=out, capture_output=True, text=True,
