@@ -103,7 +103,7 @@ def run_debug(error: str, folder: Path, settings: Settings, *, apply: bool,
         for rel in private:
             (scratch / rel).unlink(missing_ok=True)
         context = build_context(scratch, [], budget_tokens=settings.context_budget())
-        fmt = choose_format(settings.edit_format, llm.model, scratch, context.full)
+        fmt = choose_format(settings.edit_format, llm.profile.small, scratch, context.full)
         example = context.full[0] if context.full else "app.py"
         messages = chat("debug_error", codebase=context.text, error=error.strip()[:8000],
                         edit_format=format_instructions(fmt, example))

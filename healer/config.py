@@ -61,6 +61,12 @@ class Settings(BaseModel):
     # what names the endpoint in the response cache; default its base_url (the bundled model
     # is named by its weights and settings, since it listens on a new port every run)
     cache_scope: str | None = None
+    # what serves the model (llama.cpp continues cut-off answers and reports its prompt cache
+    # per token), its context window in tokens (None: larger than healer's prompts), and
+    # whether it is small (whole-file edits for small files); the bundled model sets its own
+    model_server: Literal["other", "llama.cpp"] = "other"
+    context_window: int | None = Field(None, ge=2048)
+    small_model: bool = False
 
     # sandbox and checks
     sandbox: Literal["docker", "bwrap", "unsafe-local"] = "docker"
@@ -111,8 +117,9 @@ class Settings(BaseModel):
 
     def context_budget(self) -> int:
         """Tokens of codebase the debugger may see, leaving room for the rest of the prompt."""
-        if self.uses_local_model or (self.model or "").startswith("local"):
-            return max(1000, min(self.context_tokens, self.local_ctx - self.max_tokens - 2000))
+        window = self.local_ctx if self.uses_local_model else self.context_window
+        if window is not None:
+            return max(1000, min(self.context_tokens, window - self.max_tokens - 2000))
         return self.context_tokens
 
 

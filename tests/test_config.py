@@ -4,6 +4,7 @@ import pytest
 
 from healer.config import Settings, load_settings
 from healer.errors import ConfigError
+from healer.llm.profile import bundled_profile
 
 
 def test_flags_beat_environment_beat_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,11 +47,15 @@ def test_any_setting_from_a_healer_variable(tmp_path: Path, monkeypatch: pytest.
 
 def test_the_bundled_model_gets_a_context_budget_that_fits_its_window() -> None:
     before_serving = Settings()  # no endpoint: the bundled model will be served
-    serving = Settings(base_url="http://127.0.0.1:5000/v1", model="local-qwen2.5-coder-1.5b")
+    serving = Settings(base_url="http://127.0.0.1:5000/v1", model="local-qwen2.5-coder-1.5b",
+                       **bundled_profile(8192))
     hosted = Settings(base_url="https://api.example/v1", model="gpt-4.1")
+    named_local = Settings(base_url="https://api.example/v1", model="local-but-hosted")
     fits = before_serving.local_ctx - before_serving.max_tokens - 2000
     assert before_serving.context_budget() == serving.context_budget() == fits
-    assert hosted.context_budget() == 60_000
+    assert hosted.context_budget() == named_local.context_budget() == 60_000  # not by its name
+    own_server = Settings(base_url="http://gpu:8080/v1", model="qwen", context_window=16384)
+    assert own_server.context_budget() == 16384 - own_server.max_tokens - 2000
 
 
 def test_a_key_alone_means_openai(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

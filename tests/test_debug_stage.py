@@ -20,13 +20,13 @@ def project(tmp_path: Path, lines: int = 2) -> Path:
     return root
 
 
-def test_auto_format_is_whole_file_for_a_local_model_on_small_files(tmp_path: Path) -> None:
+def test_auto_format_is_whole_file_for_a_small_model_on_small_files(tmp_path: Path) -> None:
     root = project(tmp_path)
-    assert choose_format("auto", "local-qwen2.5-coder-1.5b", root, ["geo.py"]) == "whole-file"
-    assert choose_format("auto", "gpt-4.1", root, ["geo.py"]) == "search-replace"
+    assert choose_format("auto", True, root, ["geo.py"]) == "whole-file"
+    assert choose_format("auto", False, root, ["geo.py"]) == "search-replace"
     big = project(tmp_path / "big", lines=400)
-    assert choose_format("auto", "local-qwen2.5-coder-1.5b", big, ["geo.py"]) == "search-replace"
-    assert choose_format("whole-file", "gpt-4.1", root, ["geo.py"]) == "whole-file"
+    assert choose_format("auto", True, big, ["geo.py"]) == "search-replace"
+    assert choose_format("whole-file", False, root, ["geo.py"]) == "whole-file"
 
 
 def test_last_retry_asks_for_whole_files_and_applies_them(fake_llm: FakeLLM,
@@ -126,7 +126,7 @@ def test_a_local_model_rewrites_the_implicated_small_file_whole_beside_big_ones(
     fixed = "Diagnosis: it adds.\n\n```python\n# geometry\ndef area(w, h):\n    return w * h\n```\n"
     fake_llm.enqueue(fixed)
     failure = Failure(check="pytest", file="geo.py", line=2, message="assert 5 == 6")
-    local = LLMClient(fake_settings.model_copy(update={"model": "local-test"}))
+    local = LLMClient(fake_settings.model_copy(update={"small_model": True}))
     result = repair(local, root, Spec(text="Area."), Plan(text="plan"), [failure], protected=[],
                     budget_tokens=10_000)
     assert "the whole\ncorrected file" in fake_llm.requests[0]["messages"][-1]["content"]

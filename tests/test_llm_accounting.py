@@ -26,7 +26,8 @@ def test_known_models_are_priced_per_million(model: str, expected: float) -> Non
 
 
 def test_local_models_are_free_and_unknown_ones_unpriced() -> None:
-    assert estimate_cost("local-qwen2.5-coder-1.5b", 5000, 5000) == 0.0
+    assert estimate_cost("local-qwen2.5-coder-1.5b", 5000, 5000, (0.0, 0.0)) == 0.0  # bundled
+    assert estimate_cost("local-qwen2.5-coder-1.5b", 5000, 5000) is None  # a name is no price
     assert estimate_cost("qwen2.5-coder:7b", 5000, 5000) is None
     assert estimate_cost("test-model", 1, 1) is None
 

@@ -9,6 +9,7 @@ import pytest
 from healer.config import Settings
 from healer.errors import ConfigError, ContextOverflowError, EndpointError, ModelOutputError
 from healer.llm.client import LLMClient, join_continuation
+from healer.llm.profile import bundled_profile
 from healer.prompts import render
 from tests.fakellm import FakeLLM, Reply, error_body
 
@@ -203,7 +204,7 @@ def test_continuation_accepts_an_echoed_prefix() -> None:
 def test_local_model_is_continued_by_prefill(
     fake_settings: Settings, fast_retries: None, fake_llm: FakeLLM
 ) -> None:
-    client = _client(fake_settings, model="local-qwen2.5-coder-1.5b")
+    client = _client(fake_settings, **bundled_profile(8192))
     assert client.llama_cpp
     partial = "def add(a, b):\n    return a"
     fake_llm.enqueue(Reply(text=partial, finish_reason="length"), partial + " + b\n")

@@ -130,7 +130,7 @@ def test_the_bundled_model_is_asked_for_timings_on_every_chunk(
     fake_settings: Settings, fake_llm: FakeLLM
 ) -> None:
     fake_llm.enqueue("x = 1\n", "y = 2\n")
-    _client(fake_settings, model="local-qwen2.5-coder-1.5b").complete(ASK, stage="s")
+    _client(fake_settings, model_server="llama.cpp").complete(ASK, stage="s")
     _client(fake_settings).complete(ASK, stage="s")
     assert fake_llm.requests[0].get("timings_per_token") is True
     assert "timings_per_token" not in fake_llm.requests[1]  # hosted APIs refuse unknown fields

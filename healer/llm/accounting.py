@@ -23,9 +23,6 @@ PRICES_PER_MILLION: dict[str, tuple[float, float]] = {
     "o3-mini": (1.10, 4.40),
 }
 
-LOCAL_PREFIX = "local"
-
-
 def estimate_tokens(text: str) -> int:
     """Characters / 4, rounded up: tokenizer-free, close enough for code and prose."""
     return -(-len(text) // 4)
@@ -39,18 +36,16 @@ def _price(model: str) -> tuple[float, float] | None:
 
 def price_of(model: str, configured: tuple[float | None, float | None] = (None, None)
              ) -> tuple[float, float] | None:
-    """(input, output) dollars per million tokens: the configured prices when both are set,
-    else the public list price; (0, 0) for the bundled local model; None when unknown."""
+    """(input, output) dollars per million tokens: the configured prices when both are set (the
+    bundled model's endpoint sets 0 and 0), else the public list price; None when unknown."""
     if configured[0] is not None and configured[1] is not None:
         return configured[0], configured[1]
-    if model.lower().startswith(LOCAL_PREFIX):
-        return 0.0, 0.0
     return _price(model)
 
 
 def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int,
                   configured: tuple[float | None, float | None] = (None, None)) -> float | None:
-    """Dollars for one call, 0.0 for the bundled local model, None for an unknown model."""
+    """Dollars for one call; None for a model without a known or configured price."""
     price = price_of(model, configured)
     if price is None:
         return None

@@ -46,6 +46,7 @@ from healer.llm import answers
 from healer.llm.accounting import UsageLedger, estimate_cost
 from healer.llm.answers import Part
 from healer.llm.cache import FILE_NAME, ResponseCache, cache_key
+from healer.llm.profile import profile_of
 from healer.models import Completion, Usage
 from healer.prompts import render
 
@@ -60,7 +61,6 @@ MAX_CONTINUATIONS = 3
 MAX_ANSWER_CHARS = 256_000  # about 64k tokens: more is not an answer healer can use or re-send
 PLACEHOLDER_API_KEY = "none"  # local servers want no key, the SDK wants a string
 TRANSIENT_STATUSES = frozenset({408, 409, 429})
-LLAMA_CPP_MODEL_PREFIXES = ("local",)  # the bundled model is served by llama.cpp
 _REOPENED_FENCE = re.compile(r"\A\s*```[\w+.-]*[ \t]*\n")
 
 REFUSAL_HINTS = {
@@ -124,8 +124,10 @@ class LLMClient:
         self.token_limit_param = "max_tokens"
         self.temperature_supported = True
         self.stream_supported = settings.stream
+        self._learning = threading.Lock()
         # llama.cpp continues a prefilled answer and counts its prompt cache per token
-        self.llama_cpp = self.model.startswith(LLAMA_CPP_MODEL_PREFIXES)
+        self.profile = profile_of(settings)
+        self.llama_cpp = self.profile.llama_cpp
         self.limits: CallLimits | None = None  # the build's budget, set by the loop
         self.on_tokens: Callable[[str, int], None] | None = None  # (stage, tokens so far)
         self._slots = threading.BoundedSemaphore(settings.concurrency)
@@ -287,17 +289,7 @@ class LLMClient:
             try:
                 return self._call(sent, messages, on_tokens)
             except openai.BadRequestError as exc:
-                if self._learn(exc):
-                    continue
-                if sent.get("stream") and "stream" in describe(exc).lower():
-                    log.info("%s refused a streamed answer (%s); asking without streaming",
-                             self.endpoint, exc)
-                    self.stream_supported = False
-                    continue
-                if "response_format" in sent:
-                    log.info("%s refused response_format (%s); asking without it",
-                             self.endpoint, exc)
-                    self.schema_supported = False
+                if self._adapt(exc, sent):
                     continue
                 raise self._refused(exc) from exc
             except openai.OpenAIError as exc:
@@ -315,6 +307,24 @@ class LLMClient:
             if self.llama_cpp:  # its usage, cache hits included, on every chunk
                 sent["extra_body"] = {"timings_per_token": True}
         return sent
+
+    def _adapt(self, error: openai.BadRequestError, sent: dict[str, Any]) -> bool:
+        """Learn what the endpoint refused, once for all the threads of this client; True when
+        the request is worth sending again in another shape."""
+        with self._learning:
+            if self._learn(error):
+                return True
+            if sent.get("stream") and "stream" in describe(error).lower():
+                log.info("%s refused a streamed answer (%s); asking without streaming",
+                         self.endpoint, error)
+                self.stream_supported = False
+                return True
+            if "response_format" in sent:
+                log.info("%s refused response_format (%s); asking without it",
+                         self.endpoint, error)
+                self.schema_supported = False
+                return True
+            return False
 
     def _learn(self, error: openai.BadRequestError) -> bool:
         """Adapt to a refused parameter (reasoning models want `max_completion_tokens` and only

@@ -39,6 +39,7 @@ from typing import IO, Any
 
 from healer.config import Settings
 from healer.errors import LocalModelError
+from healer.llm.profile import bundled_profile
 from healer.llm.weights import INSTALL_HINT, ensure_model
 
 log = logging.getLogger(__name__)
@@ -318,7 +319,8 @@ def local_endpoint(settings: Settings) -> Iterator[Settings]:
                  f"repeat_penalty={settings.local_repeat_penalty}")
         yield settings.model_copy(update={"base_url": server.base_url, "model": MODEL_ALIAS,
                                           "api_key": LOCAL_API_KEY, "cache_scope": scope,
-                                          "concurrency": _concurrency(settings)})
+                                          "concurrency": _concurrency(settings),
+                                          **bundled_profile(options.ctx_per_slot)})
     finally:
         server.stop()
 

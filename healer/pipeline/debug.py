@@ -63,7 +63,7 @@ def repair(
     """Ask for a diagnosis and edits, apply them; a failed edit goes back to the model."""
     context = build_context(root, failures, budget_tokens=budget_tokens, plan_text=plan.text)
     likely = [p for p in implicated_files(failures, set(context.full)) if p not in protected]
-    fmt = choose_format(edit_format, llm.model, root, likely or context.full)
+    fmt = choose_format(edit_format, llm.profile.small, root, likely or context.full)
     example = next((p for p in [*likely, *context.full] if p not in protected), "app.py")
     messages = chat(
         "debug", spec=prompt_text(spec), plan=plan.text, codebase=context.text,
@@ -81,14 +81,13 @@ def format_instructions(edit_format: str, example_path: str) -> str:
     return render(FORMATS[edit_format], path=example_path, lang=lang)
 
 
-def choose_format(setting: str, model: str, root: Path, shown: list[str]) -> str:
-    """The edit format to ask for: `auto` means whole files for a local model when the files
+def choose_format(setting: str, small_model: bool, root: Path, shown: list[str]) -> str:
+    """The edit format to ask for: `auto` means whole files for a small model when the files
     it would rewrite (those the failures implicate, else all it is shown) are small."""
     if setting in FORMATS:
         return setting
     lines = sum(len((root / p).read_text(encoding="utf-8", errors="replace").splitlines())
                 for p in shown if (root / p).is_file())
-    small_model = model.startswith("local")
     return "whole-file" if small_model and lines <= WHOLE_FILE_MAX_LINES else "search-replace"
 
 
