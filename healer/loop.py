@@ -1,12 +1,5 @@
-"""The repair loop: generate, check, repair implicated files, check again, keep the best round.
-
-With `candidates` above 1 every round is a search over that many candidates (search.py).
-With one, a chain of strategies, so that a small model that repeats itself still makes progress:
-- `repair`: the debugger sees the codebase and the failures and sends search/replace edits.
-- `regenerate`: when the last repair changed nothing or the same failures came back, the
-  implicated files are rewritten from scratch with the failures in view.
-- `narrow`: after a regeneration that did not help, repair again with hotter sampling and
-  only the first failure as evidence.
+"""The repair loop: generate, check, repair, check again, keep the best round; it sequences
+rounds and budgets. What a round does (and what healer does when stuck) is in strategies/.
 """
 
 from __future__ import annotations
@@ -27,7 +20,6 @@ from healer.generation import (
     generate_project,
     install_acceptance_tests,
     load_contract,
-    load_file_list,
     load_plan,
     prepare_project,
     same_spec,
@@ -37,7 +29,6 @@ from healer.llm.accounting import difference
 from healer.models import (
     Candidate,
     CheckResult,
-    Failure,
     Plan,
     Round,
     RunReport,
@@ -45,13 +36,10 @@ from healer.models import (
     Usage,
     verdict,
 )
-from healer.pipeline.debug import repair
-from healer.pipeline.failures import implicated_files
 from healer.pipeline.policy import EditPolicy
-from healer.pipeline.regenerate import regenerate_file
 from healer.report import load_report, save_report
-from healer.search import FirstRound, RepairRound, Seen, portfolio
 from healer.spec import acceptance_files
+from healer.strategies import Chain, FirstRound, RepairRound, Seen, next_in_chain, portfolio
 from healer.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -59,7 +47,6 @@ if TYPE_CHECKING:
     from healer.sandbox.base import Sandbox
 
 log = logging.getLogger(__name__)
-HOT = 0.8
 MIN_CONTEXT_SCALE = 0.25  # the least share of the codebase budget a prompt is cut to
 
 
@@ -205,11 +192,13 @@ class _Loop:
             self._portfolio_round(self.s.settings.candidates)
             return
         previous = self.report.rounds[-1]
-        strategy = self._strategy()
+        strategy = next_in_chain(self.report.rounds)
         self.s.events.stage(strategy, f"round {previous.index + 1}")
         started, before = time.monotonic(), self._usage()
+        chain = Chain(self.s.llm, self.spec, self.ws, load_plan(self.ws) or Plan(text=""),
+                      self.policy, self._context_budget(), self.s.settings.edit_format)
         try:
-            diagnosis, changed = self._apply_strategy(strategy, previous)
+            diagnosis, changed = chain.run(strategy, previous.failures)
         except ContextOverflowError as exc:  # a round lost, not the run: smaller prompts next
             self.context_scale = max(MIN_CONTEXT_SCALE, self.context_scale / 2)
             log.warning("%s; the codebase shown is cut to %.0f%% of its budget from now on",
@@ -226,20 +215,13 @@ class _Loop:
         """A repair round as `count` candidates made from the best round so far."""
         base = self._best() or self.report.rounds[-1]
         index = len(self.report.rounds)
-        tried = [c for r in self.report.rounds for c in r.candidates
-                 if c.strategy == "repair" and c.status == "checked"]
-        left = None
-        if base.acceptance is not None and base.acceptance.tests_total is not None:
-            left = base.acceptance.tests_total - (base.acceptance.tests_passed or 0)
-        strategies = portfolio(count, left, tried)
+        strategies = portfolio(count, base, self.report.rounds)
         self.s.events.stage("candidates", f"round {index}: {strategies.count('repair')} repair,"
                             f" {strategies.count('fresh')} fresh, from round {base.index}")
         started, before = time.monotonic(), self._usage()
-        planned = load_file_list(self.ws)
         search = RepairRound(
             self.s.llm, self.spec, self.ws, load_plan(self.ws) or Plan(text=""), self._checks_of,
             self.policy, base.failures, self._context_budget(), self.s.settings.edit_format,
-            main_files=[p for p in (planned.paths if planned else []) if "test" not in p.lower()],
             seen=self.seen, on_candidate=self._candidate_done)
         outcome = search.run(index, base, strategies)
         if base.commit:
@@ -252,57 +234,6 @@ class _Loop:
         self._save()
         if rnd.checks:
             self.s.events.round_done(rnd)
-
-    # ------------------------------------------------------------------ strategies
-
-    def _strategy(self) -> str:
-        rounds = [r for r in self.report.rounds if r.checks]
-        last = self.report.rounds[-1]
-        stuck = last.index > 0 and not last.files_changed and last.strategy != "recheck"
-        if len(rounds) >= 2:
-            stuck = stuck or _signature(rounds[-1]) == _signature(rounds[-2])
-        if not stuck:
-            return "repair"
-        return "narrow" if last.strategy == "regenerate" else "regenerate"
-
-    def _apply_strategy(self, strategy: str, previous: Round) -> tuple[str, list[str]]:
-        plan = load_plan(self.ws) or Plan(text="")
-        failures = previous.failures
-        if strategy == "regenerate":
-            return self._regenerate(plan, failures)
-        hot = strategy == "narrow"
-        result = repair(
-            self.s.llm, self.ws.root, self.spec, plan, failures[:1] if hot else failures,
-            protected=self.protected, budget_tokens=self._context_budget(),
-            temperature=HOT if hot else None, edit_format=self.s.settings.edit_format,
-            policy=self.policy,
-        )
-        diagnosis = result.diagnosis or "(no diagnosis)"
-        if result.error:
-            diagnosis += f" [edits not applied: {result.error[:300]}]"
-        return diagnosis, result.changed
-
-    def _regenerate(self, plan: Plan, failures: list[Failure]) -> tuple[str, list[str]]:
-        files = self.ws.text_files()
-        known = set(files) - set(self.protected)
-        targets = implicated_files(failures, known)[:2] or self._main_files(known)
-        changed = []
-        for path in targets:
-            new = regenerate_file(self.s.llm, self.ws.root, self.spec, plan, path, failures,
-                                  protected=self.protected, budget_tokens=self._context_budget(),
-                                  temperature=HOT)
-            refusal = self.policy.refusal(path, files.get(path), new.content)
-            if refusal:
-                log.warning("regenerated %s not written: %s", path, refusal)
-                continue
-            if new.content != files.get(path) and self.ws.write([new], keep=self.spec.keep):
-                changed.append(path)
-        return f"regenerated {', '.join(targets)} with the failures in view", changed
-
-    def _main_files(self, known: set[str]) -> list[str]:
-        planned = load_file_list(self.ws)
-        paths = planned.paths if planned else sorted(known)
-        return [p for p in paths if p in known and "test" not in p.lower()][:1]
 
     def _context_budget(self) -> int:
         return int(self.s.settings.context_budget() * self.context_scale)
@@ -405,6 +336,4 @@ def _evidence(contract: acceptance.Contract | None, best: Round | None) -> str:
     return "no tests"
 
 
-def _signature(rnd: Round) -> frozenset[str]:
-    return frozenset(f.signature for f in rnd.failures) | frozenset(rnd.failing)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from healer.models import Candidate
-from healer.search import fingerprint, portfolio, sampling_for
+from healer.models import Candidate, CheckResult, Round
+from healer.strategies.candidates import fingerprint, portfolio, sampling_for
 from tests.fakellm import Reply
 from tests.test_loop import BUGGY, build, calc_spec, report
 
@@ -40,15 +40,21 @@ def test_the_same_code_with_other_comments_and_blank_lines_is_the_same_candidate
     assert fingerprint(a) != fingerprint({"other.py": CORRECT})
 
 
-def _tried(gain: int) -> Candidate:
-    return Candidate(number=1, branch="healer/r1-c1", strategy="repair", gain=gain)
+def _round(passed: int, *gains: int) -> Round:
+    acceptance = CheckResult(name="acceptance", passed=False, tests_passed=passed, tests_total=4)
+    tried = [Candidate(number=n, branch=f"healer/r1-c{n}", strategy="repair", gain=g)
+             for n, g in enumerate(gains, 1)]
+    return Round(index=1, checks=[acceptance], candidates=tried)
 
 
 def test_the_portfolio_follows_what_worked_in_this_build() -> None:
-    assert portfolio(4, 3, []) == ["repair", "fresh", "fresh", "fresh"]
-    assert portfolio(4, 3, [_tried(0), _tried(-1)]) == ["fresh"] * 4  # repairs never helped
-    assert portfolio(4, 3, [_tried(0), _tried(2)]) == ["repair", "fresh", "fresh", "fresh"]
-    assert portfolio(4, 1, [_tried(0)]) == ["repair", "repair", "fresh", "fresh"]  # one left
+    assert portfolio(4, _round(1), [_round(1)]) == ["repair", "fresh", "fresh", "fresh"]
+    never = [_round(1, 0, -1)]  # repairs were tried and none passed more tests
+    assert portfolio(4, _round(1), never) == ["fresh"] * 4
+    helped = [_round(1, 0, 2)]
+    assert portfolio(4, _round(1), helped) == ["repair", "fresh", "fresh", "fresh"]
+    one_left = _round(3)
+    assert portfolio(4, one_left, never) == ["repair", "repair", "fresh", "fresh"]
 
 
 @pytest.mark.docker

@@ -52,6 +52,7 @@ from healer.pipeline.policy import EditPolicy
 from healer.pipeline.regenerate import regenerate_file
 from healer.prompts import render
 from healer.spec import acceptance_files
+from healer.strategies.chain import main_files
 
 if TYPE_CHECKING:
     from healer.llm.client import LLMClient
@@ -285,12 +286,19 @@ class FirstRound:
         return Made(files)
 
 
-def portfolio(count: int, left: int | None, repairs_tried: list[Candidate]) -> list[str]:
-    """How a repair round's `count` candidates split between `repair` and `fresh`.
+def portfolio(count: int, base: Round, rounds: list[Round]) -> list[str]:
+    """How a repair round's `count` candidates, made from `base`, split between `repair` and
+    `fresh`, after `rounds`.
 
     One acceptance test left: half of them repair it. Repairs tried in this build and none
     passed more tests than the code it started from: all fresh. Otherwise one repair, the
     rest fresh (for a small model a fresh sample is worth more than a repair)."""
+    repairs_tried = [c for r in rounds for c in r.candidates
+                     if c.strategy == "repair" and c.status == "checked"]
+    acceptance = base.acceptance
+    left = None
+    if acceptance is not None and acceptance.tests_total is not None:
+        left = acceptance.tests_total - (acceptance.tests_passed or 0)
     if left == 1:
         repairs = max(1, count // 2)
     elif repairs_tried and all((c.gain or 0) <= 0 for c in repairs_tried):
@@ -313,7 +321,6 @@ class RepairRound:
     failures: list[Failure]
     budget_tokens: int
     edit_format: str
-    main_files: list[str]  # what `fresh` rewrites when no failure points at a file
     seen: Seen
     on_candidate: Callable[[Candidate], None] = lambda c: None
 
@@ -354,8 +361,7 @@ class RepairRound:
 
         files = Workspace(tree).text_files()
         known = set(files) - set(self.protected)
-        targets = (implicated_files(self.failures, known)[:2]
-                   or [p for p in self.main_files if p in known][:1])
+        targets = implicated_files(self.failures, known)[:2] or main_files(self.ws, known)
         written = []
         for path in targets:
             new = regenerate_file(llm, tree, self.spec, self.plan, path,  # type: ignore[arg-type]
