@@ -158,6 +158,7 @@ class _Loop:
         outcome = search.run(count)
         rnd = self._new_round("generate", outcome.commit, files=outcome.files)
         rnd.checks, rnd.candidates = outcome.checks, outcome.candidates
+        rnd.screenshot = next((c.screenshot for c in rnd.candidates if c.kept), None)
         return rnd
 
     def _candidate_done(self, c: Candidate) -> None:
@@ -171,17 +172,20 @@ class _Loop:
         self.s.events.stage("check", f"round {rnd.index}")
         install_acceptance_tests(self.spec, self.ws)
         started = time.monotonic()
-        rnd.checks = self._checks_of(self.ws.root)
+        rnd.checks = self._checks_of(self.ws.root, f"round-{rnd.index}")
+        rnd.screenshot = self.ws.screenshot(f"round-{rnd.index}")
         rnd.seconds += time.monotonic() - started
         self._save()
         self.s.events.round_done(rnd)
 
-    def _checks_of(self, folder: Path) -> list[CheckResult]:
-        """The checks of the project in `folder` (the build's, or a candidate's checkout)."""
+    def _checks_of(self, folder: Path, name: str) -> list[CheckResult]:
+        """The checks of the project in `folder` (the build's, or a candidate's checkout
+        called `name`); an extension's popup screenshot is kept under that name."""
         declared = [*self.spec.checks, *self.s.settings.checks]
         checks = run_checks(folder, self.sandbox, declared=declared,
                             timeout=self.s.settings.check_timeout, spec_text=self.spec.text,
                             contract=self.contract, keep_infra=sorted(self.policy.project_infra))
+        self.ws.keep_screenshot(folder, name)
         left = self.meter.seconds_left()
         if left is not None and left <= 0 and not verdict(checks):
             raise BudgetSpentError(self.meter.time_spent())  # checks cut short: not a verdict
@@ -230,6 +234,7 @@ class _Loop:
         rnd = self._new_round("candidates", commit, files=outcome.files,
                               diagnosis=outcome.diagnosis)
         rnd.checks, rnd.candidates = outcome.checks, outcome.candidates
+        rnd.screenshot = next((c.screenshot for c in rnd.candidates if c.kept), None)
         rnd.usage, rnd.seconds = difference(self._usage(), before), time.monotonic() - started
         self._save()
         if rnd.checks:

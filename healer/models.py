@@ -178,6 +178,7 @@ class Candidate(Value):
     usage: Usage = Field(default_factory=Usage)
     seconds: float = 0.0
     note: str = ""  # why it was not checked
+    screenshot: str | None = None  # the popup's, relative to .healer/ (an extension's checks)
 
 
 class Round(Value):
@@ -190,6 +191,7 @@ class Round(Value):
     strategy: str = "generate"
     usage: Usage = Field(default_factory=Usage)
     seconds: float = 0.0
+    screenshot: str | None = None  # the popup's, relative to .healer/ (an extension's checks)
 
     @property
     def failing(self) -> list[str]:

@@ -116,6 +116,8 @@ def _round_details(rnd: Round) -> list[str]:
         out.append(f"acceptance tests passed: {acceptance_cell(rnd)}")
     if rnd.diagnosis:
         out.append(f"Diagnosis: {rnd.diagnosis}")
+    if rnd.screenshot:
+        out.append(f"Popup: [screenshot]({rnd.screenshot})")
     if rnd.candidates:
         out += ["", ("| candidate | strategy | branch | acceptance tests passed | failing checks "
                 "| tokens | time | |"), "|---|---|---|---|---|---|---|---|"]

@@ -21,6 +21,8 @@ from healer.secrets import is_secret_like
 log = logging.getLogger(__name__)
 
 STATE_DIR = ".healer"
+SCREENSHOTS = "screenshots"  # under STATE_DIR: where an extension's popup screenshots go
+POPUP_SHOT = "popup.png"
 FILE_LIST = "files.json"  # healer's file list of the project, in STATE_DIR
 BRANCH = "healer/build"
 ADOPTED = "adopted.json"  # in an adopted folder: the user's files that were there before
@@ -203,6 +205,22 @@ class Workspace:
             (self.root / rel).unlink(missing_ok=True)
         self._git("checkout", "-q", commit, "--", *project_only)
 
+    # ------------------------------------------------------------------ screenshots
+
+    def keep_screenshot(self, checked: Path, name: str) -> None:
+        """Keep the popup screenshot the checks of the checkout `checked` left, as `name`
+        (a round's, a candidate's): the next check writes its own."""
+        shot = checked / STATE_DIR / SCREENSHOTS / POPUP_SHOT
+        if shot.is_file() and not shot.is_symlink():
+            target = self.state / SCREENSHOTS / _shot_name(name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(shot), target)
+
+    def screenshot(self, name: str) -> str | None:
+        """The kept screenshot of `name`, relative to the state folder; None if there is none."""
+        rel = f"{SCREENSHOTS}/{_shot_name(name)}"
+        return rel if (self.state / rel).is_file() else None
+
     # ------------------------------------------------------------------ candidates' branches
 
     @contextlib.contextmanager
@@ -244,3 +262,7 @@ class Workspace:
         if check and result.returncode != 0:
             raise HealerError(f"git {' '.join(args)} failed in {self.root}: {result.stderr.strip()}")
         return result
+
+
+def _shot_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name) + ".png"

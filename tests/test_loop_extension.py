@@ -48,3 +48,8 @@ def test_popup_error_found_in_chromium_and_repaired(fake_llm, tmp_path, monkeypa
     debug_prompt = next(p for k, p in model.prompts if k == "debug")
     assert "popup.js" in debug_prompt and "null" in debug_prompt
     assert report["status"] == "green" and BUG not in (out / "popup.js").read_text()
+    # every round's popup screenshot is kept, and report.md links it
+    shots = [r["screenshot"] for r in report["rounds"]]
+    assert shots == ["screenshots/round-0.png", "screenshots/round-1.png"]
+    assert all((out / ".healer" / s).read_bytes().startswith(b"\x89PNG") for s in shots)
+    assert "Popup: [screenshot](screenshots/round-1.png)" in (out / ".healer" / "report.md").read_text()

@@ -64,7 +64,7 @@ TEMPERATURE_STEP = 0.25
 MAX_TEMPERATURE = 1.0
 _COMMENT = re.compile(r"(?m)^\s*(#|//).*$")
 
-Check = Callable[[Path], list[CheckResult]]
+Check = Callable[[Path, str], list[CheckResult]]  # (checkout, its name) -> the checks
 
 
 def hints() -> list[str]:
@@ -205,9 +205,10 @@ class Search:
                         if stop.is_set():
                             raise CancelledError("another candidate is green")
                         with gate:
-                            result = self.check(tree)
+                            result = self.check(tree, candidate.branch)
                         checks[number] = result
                         _summarise(candidate, result, base_tests)
+                        candidate.screenshot = self.ws.screenshot(candidate.branch)
                         if candidate.green:
                             stop.set()
             except CancelledError:

@@ -13,6 +13,7 @@ from healer.checks.extension.messages import messages_check
 from healer.checks.extension.spec import SmokeStep, parse_step, stub_from_value
 from healer.checks.extension.syntax import syntax_check
 from healer.models import CheckResult
+from healer.workspace import POPUP_SHOT, SCREENSHOTS, STATE_DIR
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +63,14 @@ def extension_checks(
             )
         )
         return results
-    shots = Path(screenshot_dir) if screenshot_dir else project / ".healer" / "screenshots"
+    shots = Path(screenshot_dir) if screenshot_dir else project / STATE_DIR / SCREENSHOTS
     results += browser_checks(
         project,
         manifest,
         timeout=timeout,
         stubs=[stub_from_value(k, v) for k, v in (stubs or {}).items()],
         smoke=_steps(smoke_steps),
-        screenshot=shots / "popup.png",
+        screenshot=shots / POPUP_SHOT,
     )
     for result in results:
         log.info(
