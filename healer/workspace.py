@@ -251,6 +251,12 @@ class Workspace:
             self._git("branch", "-f", branch, commit)
         return commit
 
+    def same_project(self, a: str, b: str) -> bool:
+        """Whether commits `a` and `b` hold the same project files (healer's state aside)."""
+        result = self._git("diff", "--quiet", a, b, "--", ".", f":(exclude){STATE_DIR}",
+                           check=False)
+        return result.returncode == 0
+
     def advance_to(self, commit: str) -> None:
         """Move the current branch forward to `commit`, a descendant of its head."""
         self._git("merge", "-q", "--ff-only", commit)

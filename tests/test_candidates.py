@@ -155,3 +155,36 @@ def test_a_repair_round_of_candidates_keeps_the_fresh_sample_that_turns_green(
     assert "return a - b" not in prompts["regenerate"][0]
     assert f"| fresh | `{fresh['branch']}` | 2 of 2 |" in (out / ".healer" / "report.md").read_text()
     assert f"{fresh['branch']} (fresh): acceptance tests 2 of 2; green" in result.output
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+def test_a_search_cut_short_is_continued_where_it_stopped(fake_llm, llm_env, tmp_path) -> None:
+    spec = calc_spec(tmp_path)
+    seeds: list[int | None] = []
+    slow = {"on": True}
+
+    def respond(request: dict) -> str | Reply:
+        seeds.append(request.get("seed"))
+        if request.get("seed") == 3:
+            if slow["on"]:  # still writing when the time budget runs out
+                return Reply(text=_fenced(SLOW_PAD + BUGGY), chunk_delay=0.2)
+            return _fenced(CORRECT)
+        return _fenced(BUGGY if request.get("seed") is None else "# two\n" + BUGGY.replace(
+            "a * b", "b * a"))
+
+    fake_llm.responder = respond
+    out = tmp_path / "out"
+    first = build(spec, out, llm_env, "--candidates", "3", "--max-iters", "0", "--timeout", "25")
+    assert first.exit_code == 1, first.output
+    assert "time budget" in report(out)["stop_reason"]
+    assert (out / ".healer" / "search.json").is_file()  # candidates 1 and 2 were kept
+    seeds.clear()
+    slow["on"] = False
+    second = build(spec, out, llm_env, "--candidates", "3", "--max-iters", "0")
+    assert second.exit_code == 0, second.output
+    assert seeds == [3]  # only the candidate that was cut short is written again
+    candidates = {c["number"]: c for c in report(out)["rounds"][0]["candidates"]}
+    assert candidates[1]["tests_passed"] == candidates[2]["tests_passed"] == 1
+    assert candidates[3]["green"] and candidates[3]["kept"]
+    assert not (out / ".healer" / "search.json").exists()

@@ -53,6 +53,8 @@ from healer.pipeline.regenerate import regenerate_file
 from healer.prompts import render
 from healer.spec import acceptance_files
 from healer.strategies.chain import main_files
+from healer.strategies.journal import NAME as JOURNAL
+from healer.strategies.journal import Done, Journal, Keeper
 
 if TYPE_CHECKING:
     from healer.llm.client import LLMClient
@@ -141,7 +143,7 @@ class _Client:
 class Made:
     """What one candidate's strategy wrote into its checkout."""
 
-    files: list[GeneratedFile]
+    paths: list[str]
     diagnosis: str = ""
 
 
@@ -186,8 +188,20 @@ class Search:
         made: dict[int, Made] = {}
         gate = threading.BoundedSemaphore(CHECKS_AT_ONCE)
         count = len(attempts)
+        keeper = Keeper.resume(self.ws.state / JOURNAL,
+                               Journal(round=index, base=base,
+                                       strategies=[a.strategy for a in attempts]),
+                               lambda other: self.ws.same_project(other, base))
+        for number, done in keeper.journal.done.items():  # an interrupted search's, kept
+            made[number] = Made(done.paths, done.diagnosis)
+            if done.candidate.status == "checked":
+                checks[number] = done.checks
+                if done.candidate.green:
+                    stop.set()
 
         def one(number: int) -> Candidate:
+            if number in keeper.journal.done:
+                return keeper.journal.done[number].candidate
             attempt = attempts[number - 1]
             candidate = Candidate(number=number, branch=f"healer/r{index}-c{number}",
                                   strategy=attempt.strategy)
@@ -219,10 +233,15 @@ class Search:
             except HealerError as exc:  # one candidate's failure is not the search's
                 candidate.status, candidate.note = "failed", exc.message[:300]
             candidate.usage, candidate.seconds = client.usage, time.monotonic() - started
+            if number in made:
+                keeper.add(Done(candidate=candidate, paths=made[number].paths,
+                                diagnosis=made[number].diagnosis,
+                                checks=checks.get(number, [])))
             self.on_candidate(candidate)
             return candidate
 
         candidates = bounded_map(one, list(range(1, count + 1)), workers=count)
+        keeper.close()
         return candidates, checks, made
 
     def _make(self, attempt: Attempt, client: _Client, tree: Path, candidate: Candidate,
@@ -284,7 +303,7 @@ class FirstRound:
                                only=self.todo, workers=self.llm.settings.concurrency,
                                sampling=sampling, stop=llm.stop)
         _write(tree, files, self.spec.keep)
-        return Made(files)
+        return Made([f.path for f in files])
 
 
 def portfolio(count: int, base: Round, rounds: list[Round]) -> list[str]:
@@ -342,7 +361,7 @@ class RepairRound:
             return Outcome(candidates, [], [], None, f"no candidate could be checked ({why})")
         kept = made[best.number]
         diagnosis = f"candidate {best.number} ({best.strategy}) kept: {kept.diagnosis}"
-        return Outcome(candidates, checks[best.number], [f.path for f in kept.files],
+        return Outcome(candidates, checks[best.number], kept.paths,
                        best.commit, diagnosis)
 
     def _repair(self, llm: _Client, tree: Path, sampling: Sampling) -> Made:
@@ -353,9 +372,7 @@ class RepairRound:
         diagnosis = result.diagnosis or "(no diagnosis)"
         if result.error:
             diagnosis += f" [edits not applied: {result.error[:300]}]"
-        files = [GeneratedFile(path=p, content=confined(tree, p).read_text(encoding="utf-8"))
-                 for p in result.changed if confined(tree, p).is_file()]
-        return Made(files, diagnosis)
+        return Made([p for p in result.changed if confined(tree, p).is_file()], diagnosis)
 
     def _fresh(self, llm: _Client, tree: Path, sampling: Sampling) -> Made:
         from healer.workspace import Workspace
@@ -373,7 +390,7 @@ class RepairRound:
                 continue
             if new.content != files.get(path):
                 _write(tree, [new], self.spec.keep)
-                written.append(new)
+                written.append(path)
         return Made(written, f"{', '.join(targets) or 'nothing'} written anew with the failures"
                              " in view")
 

@@ -1,0 +1,67 @@
+"""Where a round's search stands, so that an interrupted build continues it: the candidates
+made and checked so far are kept in `.healer/search.json` as each one ends, and a resumed
+build that runs the same search (same round, same strategies, the same code to start from)
+checks only the candidates that are left. The file goes when the search ends."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+
+from healer.models import Candidate, CheckResult, Value
+
+log = logging.getLogger(__name__)
+NAME = "search.json"
+
+
+class Done(Value):
+    """One candidate's end: what it was, what it changed, what its checks found."""
+
+    candidate: Candidate
+    paths: list[str] = Field(default_factory=list)
+    diagnosis: str = ""
+    checks: list[CheckResult] = Field(default_factory=list)
+
+
+class Journal(Value):
+    round: int
+    base: str  # the commit the candidates are made from
+    strategies: list[str]
+    done: dict[int, Done] = Field(default_factory=dict)
+
+
+class Keeper:
+    """The journal of one search, written as each candidate ends."""
+
+    def __init__(self, path: Path, journal: Journal) -> None:
+        self.path, self.journal = path, journal
+        self._lock = threading.Lock()
+
+    @classmethod
+    def resume(cls, path: Path, journal: Journal, same_code: Callable[[str], bool]) -> Keeper:
+        """The journal to continue: the one on disk when it is this search's (`same_code`:
+        whether its base holds the same project files as this one's), else a new one."""
+        try:
+            found = Journal.model_validate_json(path.read_text()) if path.is_file() else None
+        except (OSError, ValidationError) as exc:
+            log.warning("ignoring an unreadable search journal %s: %s", path, exc)
+            found = None
+        if (found is not None and found.round == journal.round
+                and found.strategies == journal.strategies and same_code(found.base)):
+            journal.done = {n: d for n, d in found.done.items()
+                            if d.candidate.status in ("checked", "duplicate")}
+        return cls(path, journal)
+
+    def add(self, done: Done) -> None:
+        with self._lock:
+            self.journal.done[done.candidate.number] = done
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(self.journal.model_dump_json())
+            tmp.replace(self.path)
+
+    def close(self) -> None:
+        self.path.unlink(missing_ok=True)
