@@ -201,23 +201,41 @@ def check(folder: Path, unsafe_local: bool, as_json: bool) -> None:
               default=".", show_default=True, help="The project folder.")
 @click.option("--error-file", type=click.File("r"), help="Read the error from a file ('-' = stdin).")
 @click.option("--apply", is_flag=True, help="Apply the edits as one commit.")
+@click.option("--check", is_flag=True, help="Apply, run the checks in the sandbox, and repair "
+              "from their failures until they pass or --max-iters rounds are spent.")
+@click.option("--max-iters", type=click.IntRange(0, 20), default=3, show_default=True,
+              help="With --check: repair rounds after the first.")
+@click.option("--unsafe-local", is_flag=True, help="With --check: run the checks on this "
+              "machine without a sandbox (generated code runs with your rights).")
 @llm_options
-def debug(error: str | None, folder: Path, error_file: Any, apply: bool, **opts: Any) -> None:
+def debug(error: str | None, folder: Path, error_file: Any, apply: bool, check: bool,
+          max_iters: int, unsafe_local: bool, **opts: Any) -> None:
     """Diagnose ERROR (pasted text, or '-' for stdin) in a project folder and propose edits."""
-    from healer.commands import run_debug
+    from healer.debugger import run_debug
 
     text = error_file.read() if error_file else (sys.stdin.read() if error in (None, "-") else error)
     if not text.strip():
         raise UsageError("no error text given (pass it as an argument, --error-file or stdin)")
     with live_progress() as progress:
         result = run_debug(text, folder, settings_from(Path.cwd(), opts, untrusted=folder),
-                           apply=apply, events=progress)
+                           apply=apply, check=check, max_rounds=max_iters, events=progress,
+                           unsafe_local=unsafe_local)
     console.print(f"[bold]Diagnosis:[/] {result.diagnosis or '(none given)'}")
     click.echo(result.diff)
     if result.error:
         raise HealerError(f"the proposed edits could not be applied: {result.error}")
-    if not apply:
-        console.print("[dim]not applied: add --apply to apply these edits[/]")
+    if not (apply or check):
+        console.print("[dim]not applied: add --apply to apply these edits, or --check to "
+                      "apply them and check until green[/]")
+    if result.rounds:
+        for number, rnd in enumerate(result.rounds, 1):
+            state = ("checks pass" if verdict(rnd.checks) else
+                     "failing: " + ", ".join(c.name for c in rnd.checks if not c.passed
+                                             and not c.skipped)) if rnd.checks else "not checked"
+            console.print(f"round {number}: {', '.join(rnd.changed) or 'no change'}; {state}"
+                          + (f" ({rnd.diagnosis[:120]})" if not rnd.checks else ""))
+        console.print("[bold green]green[/]" if result.green else "[bold red]not green[/]")
+        sys.exit(EXIT_GREEN if result.green else EXIT_NOT_GREEN)
 
 
 @cli.command()

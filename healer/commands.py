@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
 import shutil
-import tempfile
 from pathlib import Path
 
 from healer.budget import Budget
@@ -15,13 +13,10 @@ from healer.events import NO_EVENTS, Events
 from healer.generation import SPEC, generate_project, load_contract, regenerate_one
 from healer.llm.accounting import price_of
 from healer.loop import Session, build
-from healer.models import CheckResult, RunReport, Value
+from healer.models import CheckResult, RunReport
 from healer.pipeline.context import build_context
-from healer.pipeline.debug import choose_format, converse, format_instructions
-from healer.pipeline.edits import apply_edits
 from healer.pipeline.messages import chat
 from healer.runtime import open_checks_sandbox, open_llm
-from healer.secrets import private_files
 from healer.spec import load_spec, sections_of
 from healer.workspace import STATE_DIR, Workspace
 
@@ -82,56 +77,6 @@ def run_check(folder: Path, settings: Settings, *, unsafe_local: bool = False) -
     with open_checks_sandbox(settings, unsafe_local=unsafe_local) as sandbox:
         return run_checks(root, sandbox, declared=declared, timeout=settings.check_timeout,
                           spec_text=spec_text, contract=contract)
-
-
-class DebugResult(Value):
-    diagnosis: str
-    diff: str
-    changed: list[str]
-    applied: bool
-    error: str = ""
-
-
-def run_debug(error: str, folder: Path, settings: Settings, *, apply: bool,
-              events: Events = NO_EVENTS) -> DebugResult:
-    """Diagnose `error`, try the edits on a scratch copy, and apply them for real on request."""
-    root = folder.resolve()
-    private = private_files(root)  # secret-like or git-ignored: never shown to the model
-    with tempfile.TemporaryDirectory() as tmp, open_llm(settings, events) as llm:
-        scratch = Path(tmp) / "project"
-        shutil.copytree(root, scratch, ignore=SCRATCH_IGNORE, symlinks=True)
-        for rel in private:
-            (scratch / rel).unlink(missing_ok=True)
-        context = build_context(scratch, [], budget_tokens=settings.context_budget())
-        fmt = choose_format(settings.edit_format, llm.profile.small, scratch, context.full)
-        example = context.full[0] if context.full else "app.py"
-        messages = chat("debug_error", codebase=context.text, error=error.strip()[:8000],
-                        edit_format=format_instructions(fmt, example))
-        result = converse(llm, scratch, messages, protected=[], edit_format=fmt, example=example)
-        diff = _diff(root, scratch, result.changed)
-    applied = False
-    if apply and not result.error and result.changed:
-        touched = {e.path for e in result.edits}
-        if touched & private:
-            raise UsageError("the proposed edits touch files healer keeps private: "
-                             + ", ".join(sorted(touched & private)))
-        apply_edits(root, result.edits)
-        if (root / ".git").exists():  # only the files healer changed, nothing else of yours
-            Workspace(root).commit_paths(result.changed, f"healer debug: {result.diagnosis[:200]}")
-        applied = True
-    return DebugResult(diagnosis=result.diagnosis, diff=diff, changed=result.changed,
-                       applied=applied, error=result.error)
-
-
-def _diff(before: Path, after: Path, paths: list[str]) -> str:
-    chunks = []
-    for rel in paths:
-        old = (before / rel).read_text(encoding="utf-8") if (before / rel).is_file() else ""
-        new = (after / rel).read_text(encoding="utf-8")
-        chunks.extend(difflib.unified_diff(old.splitlines(keepends=True),
-                                           new.splitlines(keepends=True),
-                                           fromfile=f"a/{rel}", tofile=f"b/{rel}"))
-    return "".join(chunks)
 
 
 def run_prompt(folder: Path, settings: Settings) -> str:

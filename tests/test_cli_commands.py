@@ -102,3 +102,39 @@ def test_debug_never_sends_or_commits_the_user_s_secrets(fake_llm, llm_env, proj
     committed = subprocess.run(["git", "ls-files"], cwd=project, capture_output=True,
                                text=True, check=False).stdout.split()
     assert committed == ["shop.py"]  # the fix only: not .env, not the user's draft
+
+
+TWO_BUGS = BUGGY + "\n\ndef count(items):\n    return len(items) + 1\n"
+SHOP_TESTS = ("from shop import count, total\n\n\ndef test_total():\n"
+              "    assert total([{'cost': 2}, {'cost': 3}]) == 5\n\n\n"
+              "def test_count():\n    assert count([1, 2]) == 2\n")
+FIX_COUNT = ("Diagnosis: count adds one.\n\nshop.py\n<<<<<<< SEARCH\n    return len(items) + 1\n"
+             "=======\n    return len(items)\n>>>>>>> REPLACE\n")
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+def test_debug_check_repairs_from_the_checks_until_green(fake_llm, llm_env, project) -> None:
+    (project / "shop.py").write_text(TWO_BUGS)
+    (project / "test_shop.py").write_text(SHOP_TESTS)
+    (project / ".healer").mkdir()
+    (project / ".healer" / "spec.md").write_text("# Shop\nItems carry their price as `cost`.\n")
+    subprocess.run(["git", "add", "-A"], cwd=project, check=True)
+    subprocess.run(["git", "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "mine"],
+                   cwd=project, check=True)
+    model = ProjectModel({}, debug=[FIX, FIX_COUNT])
+    fake_llm.responder = model
+    result = CliRunner().invoke(cli, ["debug", ERROR, "-d", str(project), "--check"],
+                                env=llm_env)
+    assert result.exit_code == 0, result.output
+    assert (project / "shop.py").read_text() == TWO_BUGS.replace("'price'", "'cost'").replace(
+        " + 1", "")
+    first, second = [p for k, p in model.prompts if k == "debug"]
+    assert "Items carry their price as `cost`" in first  # the spec of a folder healer built
+    assert "test_count" in second and "KeyError" not in second  # the checks' failures
+    assert "round 1: shop.py; failing: pytest" in result.output
+    assert "round 2: shop.py; checks pass" in result.output
+    log = subprocess.run(["git", "log", "--format=%s"], cwd=project, capture_output=True,
+                         text=True, check=True).stdout.splitlines()
+    assert log[:2] == ["healer debug: count adds one.",
+                       "healer debug: the items carry `cost`, not `price`."]
