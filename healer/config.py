@@ -44,52 +44,84 @@ def default_cache_dir() -> Path:
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Every setting; `docs/settings.md` is made from the docstrings below
+    (`python -m healer.settings_doc`)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     # LLM endpoint; none configured means the bundled local model
     model: str | None = None
+    """Model name the endpoint serves (`--model`); the bundled model's when no endpoint is set."""
     base_url: str | None = None
+    """An OpenAI-compatible endpoint, ending in `/v1` (`--base-url`). A key alone means
+    OpenAI's; neither means the bundled local model."""
     api_key: str | None = None
+    """The endpoint's key (`--api-key`). Never taken from a folder being checked or debugged."""
     concurrency: int = Field(8, ge=1, le=256)
+    """Model calls in flight at once (the bundled model: 1 unless set)."""
     request_timeout: float = Field(600.0, gt=0)
+    """Seconds one model call may take, its whole streamed answer included."""
     max_retries: int = Field(5, ge=0)
+    """Retries of a call that failed for a transient reason (429, 5xx, a dropped connection)."""
     temperature: float = Field(0.2, ge=0, le=2)
+    """Sampling temperature of a single build; candidates and fresh samples go hotter."""
     max_tokens: int = Field(4096, ge=16)
-    stream: bool = True  # stream answers: live token counts, a looping answer stopped early
+    """Tokens one answer may have; a cut-off answer is continued up to three times."""
+    stream: bool = True
+    """Stream answers: live token counts, and an answer that loops is stopped early."""
     cache: bool = True
+    """Keep answers in a response cache, so an identical re-run makes no model call."""
     cache_dir: Path = Field(default_factory=default_cache_dir)
-    # what names the endpoint in the response cache; default its base_url (the bundled model
-    # is named by its weights and settings, since it listens on a new port every run)
+    """Where the response cache, the bundled model's weights and server logs live."""
     cache_scope: str | None = None
-    # what serves the model (llama.cpp continues cut-off answers and reports its prompt cache
-    # per token), its context window in tokens (None: larger than healer's prompts), and
-    # whether it is small (whole-file edits for small files); the bundled model sets its own
+    """What names the endpoint in the response cache (default: its base URL; the bundled model
+    is named by its weights and settings, as it listens on a new port every run)."""
     model_server: Literal["other", "llama.cpp"] = "other"
+    """What serves the model: `llama.cpp` continues cut-off answers by prefill and reports its
+    prompt cache per token. The bundled model sets it."""
     context_window: int | None = Field(None, ge=2048)
+    """The model's context in tokens, when it is smaller than healer's prompts; the codebase
+    shown is cut to fit. The bundled model sets it."""
     small_model: bool = False
+    """A small model: asked for whole files where the files to rewrite are small. The bundled
+    model sets it."""
 
     # sandbox and checks
     sandbox: Literal["docker", "bwrap", "unsafe-local"] = "docker"
+    """Where project code runs. `bwrap` and `unsafe-local` are weaker and only run when chosen."""
     checks: list[str] = Field(default_factory=list)
+    """Extra commands that must succeed in the sandbox, beside the spec's `## Checks`."""
     check_timeout: float = Field(120.0, gt=0)
+    """Seconds one sandboxed command may run."""
     memory_limit: str = "1g"
+    """Memory of one sandboxed command (`512m`, `2g`; at least 64m)."""
     cpus: float = Field(1.0, gt=0)
+    """CPUs of one sandboxed command."""
 
     # local model
     local_ctx: int = Field(8192, ge=512)
+    """The bundled model's context per slot, in tokens."""
     local_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1)
+    """CPU threads of the bundled model's server (default: all cores)."""
     local_repeat_penalty: float = Field(1.1, gt=0)
+    """The bundled model's repeat penalty (at 1.0 it loops on longer specs)."""
     local_speculative: Literal["none", "ngram-simple", "ngram-map-k", "ngram-mod"] = "ngram-map-k"
+    """Draft-free speculative decoding of the bundled model (faster rewrites of a file)."""
 
-    candidates: int = Field(1, ge=1, le=16)  # independent candidates of round 0
-    # "auto": no plan call for a spec that names its one file; "always": plan every project
+    candidates: int = Field(1, ge=1, le=16)
+    """Candidates per round (`--candidates`), each on its own branch; the tests choose."""
     plan: Literal["auto", "always"] = "auto"
-    context_tokens: int = Field(60_000, ge=1000)  # codebase shown to the debugger
+    """`auto`: no plan call for a spec that names its one file; `always`: plan every project."""
+    context_tokens: int = Field(60_000, ge=1000)
+    """Tokens of codebase the debugger may see; ranked by the failures when it does not fit."""
     edit_format: Literal["auto", "search-replace", "whole-file"] = "auto"
+    """How repairs are written; `auto`: whole files for a small model on small files."""
 
-    # dollars per million tokens, for a model without a known list price (--max-cost needs one)
     price_input_per_mtok: float | None = Field(None, ge=0)
+    """Dollars per million prompt tokens, for a model without a known list price
+    (`--max-cost` needs one)."""
     price_output_per_mtok: float | None = Field(None, ge=0)
+    """Dollars per million answer tokens, for a model without a known list price."""
 
     @property
     def prices(self) -> tuple[float | None, float | None]:

@@ -107,3 +107,14 @@ def test_a_checked_folder_cannot_undo_a_limit_the_user_tightened(
     assert settings.memory_limit == "256m" and settings.check_timeout == 30
     assert settings.edit_format == "search-replace"
     assert settings.checks == ["python3 -V", "make lint"]
+
+
+def test_the_settings_reference_is_up_to_date_and_says_what_each_setting_is() -> None:
+    from healer.config import Settings
+    from healer.settings_doc import reference
+
+    undocumented = [n for n, f in Settings.model_fields.items() if not f.description]
+    assert undocumented == []
+    page = (Path(__file__).resolve().parent.parent / "docs" / "settings.md").read_text()
+    assert page == reference(), "run: python -m healer.settings_doc > docs/settings.md"
+    assert "| `check_timeout` | `HEALER_CHECK_TIMEOUT` | `120.0` |" in page
