@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from healer.models import CheckResult, Round, RunReport
@@ -16,6 +17,7 @@ from healer.report import acceptance_cell, outcome
 console = Console(stderr=True, highlight=False)
 
 
+SHOWN_TESTS = 3
 LIVE_INTERVAL = 0.25  # seconds between redraws of the live token line
 
 
@@ -82,12 +84,27 @@ class Progress:
         else:
             self._say(f"  round {round.index}: {tests}[bold red]{len(round.failing)} failing[/] "
                       f"({', '.join(round.failing)}), {passed} passing {spent}")
+            names = failing_tests(round)
+            if names:
+                more = f" and {len(names) - SHOWN_TESTS} more" if len(names) > SHOWN_TESTS else ""
+                self._say(f"    failing tests: {escape(', '.join(names[:SHOWN_TESTS]))}{more}")
+        if round.diagnosis:
+            self._say(f"    [dim]diagnosis: {escape(round.diagnosis.splitlines()[0][:160])}[/]")
 
     def _say(self, text: str) -> None:
         if not self.quiet:
             with self._lock:
                 self._erase()
                 console.print(text)
+
+
+def failing_tests(rnd: Round) -> list[str]:
+    """The acceptance tests a round failed, by id, from its failure records."""
+    check = rnd.acceptance
+    if check is None:
+        return []
+    ids = [f.message.split(" ", 1)[0] for f in check.failures]
+    return list(dict.fromkeys(i for i in ids if "::" in i))
 
 
 @contextlib.contextmanager

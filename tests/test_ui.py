@@ -51,3 +51,19 @@ def test_the_live_line_is_cleared_when_the_command_ends(screen: io.StringIO) -> 
         progress.tokens("debug", 7)
         raise RuntimeError("the command failed")
     assert screen.getvalue().endswith("debug 7 tokens\r\x1b[2K")
+
+
+def test_a_round_shows_its_failing_tests_and_diagnosis(screen: io.StringIO) -> None:
+    from healer.models import CheckResult, Failure, Round
+
+    failures = [Failure(check="pytest", message=f"test_calc.py::test_{n}[x] failed: assert 0")
+                for n in ("add", "mul", "div", "sub")]
+    acceptance = CheckResult(name="acceptance", passed=False, tests_passed=1, tests_total=5,
+                             failures=failures)
+    ui.Progress().round_done(Round(index=2, checks=[acceptance], strategy="repair",
+                                   diagnosis="add subtracts\nmore"))
+    shown = screen.getvalue()
+    assert "acceptance tests 1 of 5" in shown
+    assert "failing tests: test_calc.py::test_add[x], test_calc.py::test_mul[x], " \
+           "test_calc.py::test_div[x] and 1 more" in shown
+    assert "diagnosis: add subtracts\n" in shown
