@@ -106,9 +106,10 @@ def _records(arm: Arm) -> list[dict]:
 
 def summary(arms: list[Arm], command: str) -> str:
     lines = [f"# Before and after, one machine\n\n```\n{command}\n```\n",
-             ("| arm | specs | green | median wall s | prompt tokens sent | evaluated (server log) "
-             "| evaluated / sent | cached, as healer counted | tokens written |"),
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             ("| arm | specs | green | acceptance tests passed | median wall s | prompt tokens sent "
+              "| evaluated (server log) | evaluated / sent | cached, as healer counted "
+              "| tokens written |"),
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for arm in arms:
         rows = _records(arm)
         sent = sum(r.get("prompt_tokens", 0) for r in rows)
@@ -125,14 +126,17 @@ def summary(arms: list[Arm], command: str) -> str:
         lines.append(f"| {arm.name} | {len(rows)} | {green} | {tests} | "
                      f"{statistics.median(walls) if walls else 0:.0f} | {sent:,} | {evaluated:,} "
                      f"| {ratio} | {counted} | {written:,} |")
-    lines += ["", "| spec | " + " | ".join(f"{a.name} status | {a.name} wall s" for a in arms)
-              + " |", "|---|" + "---|---:|" * len(arms)]
+    lines += ["", "| spec | " + " | ".join(f"{a.name} status | tests passed | wall s"
+                                           for a in arms)
+              + " |", "|---|" + "---|---:|---:|" * len(arms)]
     by_arm = [{r["name"]: r for r in _records(a)} for a in arms]
     for name in sorted(set().union(*by_arm)):
         cells = []
         for rows in by_arm:
             r = rows.get(name)
-            cells += [r["status"], f"{r.get('wall_seconds', 0):.0f}"] if r else ["-", "-"]
+            tests = (f"{r['tests_passed_at'][-1]}/{r.get('tests_total')}"
+                     if r and r.get("tests_passed_at") else "-")
+            cells += [r["status"], tests, f"{r.get('wall_seconds', 0):.0f}"] if r else ["-"] * 3
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -140,7 +140,8 @@ def test_compare_counts_what_the_server_log_says_it_evaluated(tmp_path: Path) ->
         {"meta": {}, "results": {"acronym": record.model_dump()}}))
     text = summary([arm], "python -m benchmarks compare ...")
     assert "| after (abc1234) | 1 | 1 | 9/9 | 61 | 1,070 | 535 | 50% | 500 | 370 |" in text
-    assert "| acronym | green | 61 |" in text
+    assert "| acronym | green | 9/9 | 61 |" in text
+    assert "| arm | specs | green | acceptance tests passed | median wall s |" in text
 
 
 @pytest.mark.docker
