@@ -110,8 +110,9 @@ class Settings(BaseModel):
 
     candidates: int = Field(1, ge=1, le=16)
     """Candidates per round (`--candidates`), each on its own branch; the tests choose."""
-    plan: Literal["auto", "always"] = "auto"
-    """`auto`: no plan call for a spec that names its one file; `always`: plan every project."""
+    plan: Literal["auto", "always"] = "always"
+    """`always`: plan every project; `auto`: no plan call for a spec that names its one file
+    (faster; it passed fewer acceptance tests in benchmarks/results/plan-ab)."""
     context_tokens: int = Field(60_000, ge=1000)
     """Tokens of codebase the debugger may see; ranked by the failures when it does not fit."""
     edit_format: Literal["auto", "search-replace", "whole-file"] = "auto"

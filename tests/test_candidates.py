@@ -107,6 +107,7 @@ def test_a_duplicate_is_sampled_again_then_the_best_is_kept(fake_llm, llm_env, t
     assert result.exit_code == 1, result.output
     candidates = report(out)["rounds"][0]["candidates"]
     # whichever of the two was written second was sampled once more (seed 1 + 2 or 2 + 2)
+    seeds.pop(0)  # the plan's
     assert len(seeds) == 3 and seeds.count(None) == 1 and {2} < set(seeds) <= {None, 2, 3, 4}
     assert sorted(c["status"] for c in candidates) == ["checked", "duplicate"]
     assert [c["kept"] for c in candidates] == [c["status"] == "checked" for c in candidates]
@@ -125,6 +126,8 @@ def test_a_repair_round_of_candidates_keeps_the_fresh_sample_that_turns_green(
         if "Write the file `calc.py` anew" in last:
             prompts["regenerate"].append(last)
             return _fenced(CORRECT)
+        if "Plan the software project" in last:
+            return "calc.py: add(a, b) and mul(a, b)."
         if "Find why the checks fail" in last:  # a repair that changes the wrong line
             prompts["debug"].append(last)
             return ("Diagnosis: mul.\n\ncalc.py\n<<<<<<< SEARCH\n    return a * b\n=======\n"

@@ -151,11 +151,13 @@ def test_every_call_starts_with_the_same_prefix(fake_llm, llm_env, tmp_path) -> 
                               for u in after_plan)
 
 
-def test_a_spec_naming_its_one_file_costs_one_call_and_no_plan(fake_llm, llm_env, tmp_path) -> None:
+def test_with_plan_auto_a_spec_naming_its_one_file_costs_one_call(fake_llm, llm_env,
+                                                                   tmp_path) -> None:
     model = ProjectModel({"calc.py": FILES["calc.py"]})
     fake_llm.responder = model
     spec = tmp_path / "calc.md"
     spec.write_text("# Calc\nA module `calc.py` with `add(a, b)`.\n")
+    (tmp_path / "healer.toml").write_text('plan = "auto"\n')
     out = tmp_path / "out"
     result = run(["generate", str(spec), "-o", str(out)], llm_env)
     assert result.exit_code == 0, result.output
@@ -166,12 +168,11 @@ def test_a_spec_naming_its_one_file_costs_one_call_and_no_plan(fake_llm, llm_env
     assert "# Shared plan\n" + saved.strip() in model.prompts[0][1]
 
 
-def test_plan_always_plans_a_one_file_spec_too(fake_llm, llm_env, tmp_path) -> None:
+def test_a_one_file_spec_is_planned_by_default(fake_llm, llm_env, tmp_path) -> None:
     model = ProjectModel({"calc.py": FILES["calc.py"]})
     fake_llm.responder = model
     spec = tmp_path / "calc.md"
     spec.write_text("# Calc\nA module `calc.py` with `add(a, b)`.\n")
-    (tmp_path / "healer.toml").write_text('plan = "always"\n')
     result = run(["generate", str(spec), "-o", str(tmp_path / "out")], llm_env)
     assert result.exit_code == 0, result.output
     assert model.kinds() == ["plan", "generate"]
