@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from healer.budget import Budget
@@ -19,8 +18,6 @@ from healer.pipeline.messages import chat
 from healer.runtime import open_checks_sandbox, open_llm
 from healer.spec import load_spec, sections_of
 from healer.workspace import STATE_DIR, Workspace
-
-SCRATCH_IGNORE = shutil.ignore_patterns(".git", "node_modules", "__pycache__", ".venv")
 
 
 def run_generate(spec_arg: str, output: Path, settings: Settings, *, only_file: str | None = None,

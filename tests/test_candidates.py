@@ -191,3 +191,28 @@ def test_a_search_cut_short_is_continued_where_it_stopped(fake_llm, llm_env, tmp
     assert candidates[1]["tests_passed"] == candidates[2]["tests_passed"] == 1
     assert candidates[3]["green"] and candidates[3]["kept"]
     assert not (out / ".healer" / "search.json").exists()
+
+
+def test_a_journal_left_in_the_folder_counts_only_for_the_same_search(tmp_path) -> None:
+    # a folder could hold a search.json naming a green candidate: it must match this search's
+    # round, strategies and the very code it starts from, or it is ignored
+    from healer.strategies.journal import Done, Journal, Keeper
+    from healer.workspace import Workspace
+
+    ws = Workspace(tmp_path / "w")
+    ws.init()
+    (ws.root / "calc.py").write_text(BUGGY)
+    base = ws.commit("base")
+    green = Candidate(number=1, branch="healer/r1-c1", status="checked", green=True)
+    forged = Journal(round=1, base="0" * 40, strategies=["repair", "fresh"],
+                     done={1: Done(candidate=green)})
+    path = ws.state / "search.json"
+    path.write_text(forged.model_dump_json())
+    fresh = Journal(round=1, base=base, strategies=["repair", "fresh"])
+    assert Keeper.resume(path, fresh, lambda other: ws.same_project(other, base)).journal.done == {}
+    real = forged.model_copy(update={"base": base})
+    path.write_text(real.model_dump_json())
+    other = Journal(round=1, base=base, strategies=["fresh", "fresh"])  # another split
+    assert Keeper.resume(path, other, lambda o: ws.same_project(o, base)).journal.done == {}
+    same = Journal(round=1, base=base, strategies=["repair", "fresh"])
+    assert list(Keeper.resume(path, same, lambda o: ws.same_project(o, base)).journal.done) == [1]

@@ -76,3 +76,15 @@ def test_the_model_reads_the_facts_before_the_log(failures) -> None:
     text = format_failures([failures["test_calc.py::test_add"]])
     assert "- compared: -1 == 3 is false" in text
     assert text.index("- compared:") < text.index("```")
+
+
+def test_a_frame_outside_the_project_is_not_taken_as_the_failure_s_place() -> None:
+    # the facts come from the sandbox: a frame naming a host path must not steer what is read
+    from healer.checks.acceptance.contract import _with_facts
+    from healer.models import Failure
+
+    failure = Failure(check="pytest", message="test_calc.py::test_add failed: x",
+                      file="test_calc.py", line=7)
+    for forged in ("/etc/shadow:1 in f: x", "../../etc/shadow:1 in f: x"):
+        kept = _with_facts(failure, {"test_calc.py::test_add": {"in project code": forged}})
+        assert (kept.file, kept.line) == ("test_calc.py", 7) and kept.facts

@@ -102,9 +102,9 @@ def _implementation(tree: Path, protected: list[str]) -> dict[str, str]:
     return {p: t for p, t in Workspace(tree).text_files().items() if p not in protected}
 
 
-def _reset(tree: Path, original: dict[str, str]) -> None:
+def _reset(tree: Path, original: dict[str, str], protected: list[str]) -> None:
     """Put the checkout's files back as they were before a candidate was written into it."""
-    for path in set(_implementation(tree, [])) - set(original):
+    for path in set(_implementation(tree, protected)) - set(original):
         confined(tree, path).unlink(missing_ok=True)
     for path, content in original.items():
         target = confined(tree, path)
@@ -253,7 +253,7 @@ class Search:
         made = attempt.make(client, tree, client.sampling)
         if self.seen.add(fingerprint(_implementation(tree, self.protected)), candidate.branch):
             return made
-        _reset(tree, original)
+        _reset(tree, original, self.protected)
         client.sampling = sampling_for(second, self.llm.settings.temperature)
         made = attempt.make(client, tree, client.sampling)
         if not self.seen.add(fingerprint(_implementation(tree, self.protected)), candidate.branch):

@@ -28,6 +28,7 @@ from healer.checks.acceptance.command import (
 from healer.checks.acceptance.ids import base_id, static_ids
 from healer.checks.acceptance.tamper import static_tamper
 from healer.checks.commands import run_failure
+from healer.checks.locations import project_path
 from healer.checks.pytest_report import failures_from_junit, split_output, test_id
 from healer.errors import SandboxError, SpecError
 from healer.models import CheckResult, Failure, RunResult, Value
@@ -236,8 +237,9 @@ def _with_facts(failure: Failure, facts: dict[str, dict[str, str]]) -> Failure:
         return failure
     update: dict[str, object] = {"facts": found}
     frame = re.match(r"(.+?):(\d+) in ", found.get("in project code", ""))
-    if frame:
-        update.update(file=frame.group(1), line=int(frame.group(2)))
+    file = project_path(frame.group(1)) if frame else None  # what the sandbox said: untrusted
+    if frame and file:
+        update.update(file=file, line=int(frame.group(2)))
     return failure.model_copy(update=update)
 
 
