@@ -1,5 +1,6 @@
 """Time of the Chrome extension checks on the sample extension: the static checks alone, the
-browser run without and with smoke steps, and a broken popup. Prints medians of N runs.
+browser run (in the Docker sandbox's browser container) without and with smoke steps, and a
+broken popup. Prints medians of N runs.
 
     .venv/bin/python benchmarks/extension_checks.py [N]
 """
@@ -18,6 +19,7 @@ from healer.checks.extension.dom import dom_check
 from healer.checks.extension.manifest import manifest_check
 from healer.checks.extension.messages import messages_check
 from healer.checks.extension.syntax import syntax_check
+from healer.sandbox.docker import DockerSandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "tests" / "data" / "extensions"
@@ -53,13 +55,15 @@ def main(n: int = 5) -> None:
         good = _sample(Path(tmp))
         broken = _sample(Path(tmp), "popup_type_error")
         shots = Path(tmp) / "shots"
+        box = DockerSandbox()
         cases = {
             "static checks only": lambda: _static(good),
-            "all checks, no smoke steps": lambda: extension_checks(good, screenshot_dir=shots),
+            "all checks, no smoke steps": lambda: extension_checks(good, box, screenshot_dir=shots),
             "all checks + 4 smoke steps": lambda: extension_checks(
-                good, stubs=SPEC.stub_map(), smoke_steps=SPEC.smoke, screenshot_dir=shots
+                good, box, stubs=SPEC.stub_map(), smoke_steps=SPEC.smoke, screenshot_dir=shots
             ),
-            "broken popup (TypeError)": lambda: extension_checks(broken, screenshot_dir=shots),
+            "broken popup (TypeError)": lambda: extension_checks(broken, box,
+                                                                 screenshot_dir=shots),
         }
         print(f"extension checks on tests/data/extensions, median (max) of {n} runs")
         for label, run in cases.items():

@@ -101,5 +101,13 @@ class BoundedSandbox:
         return self.inner.run(project, command, timeout=self.limits.seconds(timeout),
                               network=network)
 
+    def __getattr__(self, name: str):
+        if name == "run_browser" and hasattr(self.inner, "run_browser"):
+            def run_browser(folder: Path, *, timeout: float) -> RunResult:
+                return self.inner.run_browser(folder, timeout=self.limits.seconds(timeout))
+
+            return run_browser  # only a backend that has a browser gets one here
+        raise AttributeError(name)
+
     def close(self) -> None:
         self.inner.close()

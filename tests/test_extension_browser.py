@@ -1,7 +1,9 @@
-"""Extension checks end to end in Debian's Chromium: load, popup, content script, stubs, smoke."""
+"""Extension checks end to end in Debian's Chromium inside the sandbox's browser container:
+load, popup, content script, stubs, smoke, and what the extension cannot reach."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -19,12 +21,17 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "chrome-extensio
 CHROMIUM = Path("/usr/bin/chromium")
 TIMEOUT = 30.0
 
-pytestmark = [
-    pytest.mark.chromium,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) is missing"
-    ),
-]
+pytestmark = [pytest.mark.docker, pytest.mark.chromium]
+
+
+@pytest.fixture
+def checks_in(docker_sandbox):
+    """extension_checks in the real Docker sandbox."""
+
+    def run(project: Path, **options) -> list[CheckResult]:
+        return extension_checks(project, docker_sandbox, **options)
+
+    return run
 
 
 def sample(tmp_path: Path, variant: str | None = None) -> Path:
@@ -43,10 +50,10 @@ def failures_of(results: list[CheckResult]) -> list[Failure]:
     return [f for r in results for f in r.failures]
 
 
-def test_the_good_extension_passes_static_dynamic_and_smoke_checks(tmp_path: Path) -> None:
+def test_the_good_extension_passes_static_dynamic_and_smoke_checks(checks_in, tmp_path: Path) -> None:
     project = sample(tmp_path)
     spec = parse_extension_spec(EXAMPLE.read_text())
-    results = extension_checks(
+    results = checks_in(
         project,
         timeout=TIMEOUT,
         stubs=spec.stub_map(),
@@ -72,9 +79,9 @@ def test_the_good_extension_passes_static_dynamic_and_smoke_checks(tmp_path: Pat
     )
 
 
-def test_default_screenshot_goes_under_the_projects_healer_folder(tmp_path: Path) -> None:
+def test_default_screenshot_goes_under_the_projects_healer_folder(checks_in, tmp_path: Path) -> None:
     project = sample(tmp_path)
-    results = extension_checks(project, timeout=TIMEOUT)
+    results = checks_in(project, timeout=TIMEOUT)
     assert all(r.passed for r in results), failures_of(results)
     assert (project / ".healer" / "screenshots" / "popup.png").is_file()
 
@@ -108,6 +115,7 @@ def loopback_api() -> Iterator[tuple[str, list[str]]]:
 
 
 def test_outbound_requests_are_stubbed_and_never_reach_the_server(
+    checks_in,
     tmp_path: Path, loopback_api: tuple[str, list[str]]
 ) -> None:
     base_url, hits = loopback_api
@@ -126,7 +134,7 @@ def test_outbound_requests_are_stubbed_and_never_reach_the_server(
         }
     }
     steps = ["type `#prompt` `Anything?`", "click `#ask`", "expect `#answer` `from the stub`"]
-    results = extension_checks(
+    results = checks_in(
         project, timeout=TIMEOUT, stubs=stubs, smoke_steps=steps, screenshot_dir=tmp_path / "shots"
     )
     checks = by_name(results)
@@ -135,8 +143,8 @@ def test_outbound_requests_are_stubbed_and_never_reach_the_server(
     assert hits == []
 
 
-def test_a_failing_smoke_step_is_a_failure(tmp_path: Path) -> None:
-    results = extension_checks(
+def test_a_failing_smoke_step_is_a_failure(checks_in, tmp_path: Path) -> None:
+    results = checks_in(
         sample(tmp_path),
         timeout=TIMEOUT,
         smoke_steps=["click `#ask`", "expect `#answer` `never shown`"],
@@ -160,9 +168,10 @@ def test_a_failing_smoke_step_is_a_failure(tmp_path: Path) -> None:
     ],
 )
 def test_each_broken_variant_names_file_and_line(
+    checks_in,
     tmp_path: Path, variant: str, check: str, file: str, line: int | None, words: str
 ) -> None:
-    results = extension_checks(
+    results = checks_in(
         sample(tmp_path, variant), timeout=TIMEOUT, screenshot_dir=tmp_path / "shots"
     )
     failures = by_name(results)[check].failures
@@ -170,9 +179,10 @@ def test_each_broken_variant_names_file_and_line(
 
 
 def test_an_error_in_the_service_workers_message_handler_is_found_in_the_log(
+    checks_in,
     tmp_path: Path,
 ) -> None:
-    results = extension_checks(
+    results = checks_in(
         sample(tmp_path, "worker_error"),
         timeout=TIMEOUT,
         smoke_steps=["type `#prompt` `Why?`", "click `#ask`", "wait `500`"],
@@ -185,6 +195,7 @@ def test_an_error_in_the_service_workers_message_handler_is_found_in_the_log(
 
 
 def test_a_request_at_worker_start_never_reaches_the_host(
+    checks_in,
     tmp_path: Path, loopback_api: tuple[str, list[str]]
 ) -> None:
     base_url, hits = loopback_api
@@ -193,13 +204,15 @@ def test_a_request_at_worker_start_never_reaches_the_host(
     leak = (f"fetch('{base_url}/leak').catch(() => {{}});\n"
             f"setTimeout(() => fetch('{base_url}/later').catch(() => {{}}), 500);\n")
     worker.write_text(leak + worker.read_text())
-    extension_checks(project, timeout=TIMEOUT, screenshot_dir=tmp_path / "shots")
+    checks_in(project, timeout=TIMEOUT, screenshot_dir=tmp_path / "shots")
     assert hits == []
 
 
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not on the host")
 def test_what_no_route_answers_cannot_reach_the_host_even_on_loopback(
     tmp_path: Path, loopback_api: tuple[str, list[str]]
 ) -> None:
+    """The flags healer gives Chromium, as used on the host with --unsafe-local."""
     from playwright.sync_api import Error, sync_playwright
 
     from healer.checks.extension.browser import chromium_args, find_chromium
@@ -214,3 +227,79 @@ def test_what_no_route_answers_cannot_reach_the_host_even_on_loopback(
         finally:
             browser.close()
     assert hits == []
+
+
+def test_chromium_runs_in_the_container_never_on_the_host(
+    checks_in, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from healer.checks.extension import browser
+
+    def no_host_chromium() -> str:
+        raise AssertionError("the host's Chromium was looked for")
+
+    monkeypatch.setattr(browser, "find_chromium", no_host_chromium)
+    results = checks_in(sample(tmp_path), timeout=TIMEOUT, screenshot_dir=tmp_path / "shots")
+    checks = by_name(results)
+    assert checks["extension.browser"].passed, failures_of(results)
+    # the session reports what it ran as: the sandbox user, with loopback as its only network
+    assert checks["extension.browser"].detail.endswith("ran as uid 1000, network interfaces: lo")
+
+
+@pytest.fixture
+def bridge_listener(docker_sandbox) -> Iterator[tuple[str, int, list[str]]]:
+    """A listener on every host address, and the address of the host on Docker's bridge."""
+    hits: list[str] = []
+    handler = type("Handler", (_CountingHandler,), {"hits": hits})
+    server = ThreadingHTTPServer(("0.0.0.0", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    bridge = docker_sandbox.client.networks.get("bridge")
+    gateway = bridge.attrs["IPAM"]["Config"][0]["Gateway"]
+    try:
+        yield gateway, server.server_address[1], hits
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_extension_cannot_reach_the_host_by_any_address(
+    checks_in, docker_sandbox, tmp_path: Path, bridge_listener: tuple[str, int, list[str]]
+) -> None:
+    gateway, port, hits = bridge_listener
+    project = sample(tmp_path)
+    # the control: a container on Docker's bridge network does reach the listener
+    probe = (f"python3 -c \"import urllib.request; "
+             f"urllib.request.urlopen('http://{gateway}:{port}/control', timeout=5)\"")
+    docker_sandbox.run(project, probe, timeout=30, network=True)
+    assert hits == ["/control"]
+    hits.clear()
+    # the attack: requests the routes see (fetch, an image) and ones they do not (WebSockets)
+    targets = [f"{host}:{port}" for host in (gateway, "127.0.0.1", "localhost")]
+    attack = "".join(
+        f"fetch('http://{t}/fetch').catch(() => {{}});\n"
+        f"try {{ new WebSocket('ws://{t}/socket'); }} catch (e) {{}}\n" for t in targets)
+    worker = project / "background.js"
+    worker.write_text(attack + worker.read_text())
+    popup = project / "popup.js"
+    popup.write_text("".join(f"new Image().src = 'http://{t}/image';\n" for t in targets)
+                     + popup.read_text())
+    results = checks_in(project, timeout=TIMEOUT, smoke_steps=["wait `1500`"],
+                    screenshot_dir=tmp_path / "shots")
+    assert by_name(results)["extension.browser"].detail  # the session ran to its end
+    assert hits == []
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium is not on the host")
+def test_with_unsafe_local_the_session_runs_in_the_hosts_chromium(tmp_path: Path) -> None:
+    from healer.sandbox.unsafe import UnsafeLocalSandbox
+
+    box = UnsafeLocalSandbox()
+    try:
+        results = extension_checks(sample(tmp_path), box, timeout=TIMEOUT,
+                                   screenshot_dir=tmp_path / "shots")
+    finally:
+        box.close()
+    browser = by_name(results)["extension.browser"]
+    assert browser.passed, failures_of(results)
+    assert f"ran as uid {os.getuid()}," in browser.detail
+    assert (tmp_path / "shots" / "popup.png").read_bytes().startswith(b"\x89PNG")

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from healer.errors import SandboxError, SandboxUnavailableError
-from healer.sandbox.bwrap import BwrapSandbox
+from healer.sandbox.bwrap import BwrapSandbox, install_step
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the refusal applies to root only")
@@ -15,6 +15,13 @@ def test_refuses_to_run_as_root_where_its_limits_do_not_hold() -> None:
         pytest.skip("bubblewrap is not installed")
     with pytest.raises(SandboxUnavailableError, match="cannot hold its process limit"):
         BwrapSandbox()
+
+
+def test_the_install_on_the_hosts_network_runs_no_package_code(tmp_path) -> None:
+    # an sdist's setup.py would run with the host's network in reach (its loopback services
+    # included); wheels only means pip never builds one, credentials or not
+    (tmp_path / "requirements.txt").write_text("six\n")
+    assert "--only-binary=:all:" in install_step(tmp_path)
 
 
 @pytest.fixture(scope="module")

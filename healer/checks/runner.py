@@ -74,11 +74,12 @@ def sandbox_checks(project: Path, sandbox: Sandbox, timeout: float, *, syntax_ok
     return results
 
 
-def extension_results(project: Path, timeout: float, spec_text: str) -> list[CheckResult]:
+def extension_results(project: Path, sandbox: Sandbox, timeout: float,
+                      spec_text: str) -> list[CheckResult]:
     """Browser-extension checks, with the stubs and smoke steps the spec declares."""
     declared = parse_extension_spec(spec_text)
-    return extension_checks(project, timeout=min(timeout, 60.0), stubs=declared.stub_map(),
-                            smoke_steps=declared.smoke)
+    return extension_checks(project, sandbox, timeout=min(timeout, 60.0),
+                            stubs=declared.stub_map(), smoke_steps=declared.smoke)
 
 
 def run_checks(project: Path, sandbox: Sandbox, *, declared: Sequence[str] = (),
@@ -100,7 +101,7 @@ def run_checks(project: Path, sandbox: Sandbox, *, declared: Sequence[str] = (),
     if syntax_ok and all(r.passed for r in results if r.name == "install"):
         results.append(examples_check(project, sandbox, spec_text, timeout=timeout))
     if is_extension(project):
-        results += extension_results(project, timeout, spec_text)
+        results += extension_results(project, sandbox, timeout, spec_text)
     results += declared_checks(project, sandbox, list(declared), timeout=timeout)
     for result in results:
         log.info("check %s: %s", result.name,

@@ -30,3 +30,13 @@ class Sandbox(Protocol):
     def close(self) -> None:
         """Release warm containers and other resources."""
         ...
+
+
+class BrowserSandbox(Sandbox, Protocol):
+    """A sandbox that can also run Chromium for extension checks (Docker; unsafe-local on the
+    host). A backend without `run_browser` leaves the browser run out, and says so."""
+
+    def run_browser(self, folder: Path, *, timeout: float) -> RunResult:
+        """Run `python -m healer.checks.extension.browser` over `folder` (its request.json
+        and extension/); the session's result envelope is the last line of stdout."""
+        ...

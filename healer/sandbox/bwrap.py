@@ -2,10 +2,13 @@
 image as a read-only root. It refuses to run as root, where its limits would not hold.
 
 Same layout as the Docker backend (/src read-only, a fresh tmpfs copy at /work, /deps
-read-only, HOME and TMPDIR in a tmpfs), every namespace unshared (no network unless asked),
+read-only, HOME and TMPDIR in a tmpfs), every namespace unshared (no network unless asked;
+the install step shares the host's network, so it installs wheels only: no package's build
+code runs with network),
 all capabilities dropped, an empty environment. There are no cgroups here: memory, CPU time,
 file size and process count are bounded with rlimits, and the wall clock with a kill of the
-whole process group. Only the Python stack is available (the base tree has no Node.js).
+whole process group. Only the Python stack is available (the base tree has no Node.js), and
+there is no browser: extension checks need the Docker sandbox.
 """
 
 from __future__ import annotations
@@ -47,6 +50,12 @@ def _limits(memory: int, cpu_seconds: int, processes: int):
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 
     return apply
+
+
+def install_step(project: Path) -> str | None:
+    """The install script under bubblewrap. It shares the host's network (loopback and
+    private ranges included), so no package's build code may run there: wheels only."""
+    return install_script(project, wheels_only=True)
 
 
 def _own_processes() -> int:
@@ -128,7 +137,7 @@ class BwrapSandbox:
         target.mkdir(parents=True)  # owned by us: uid 1000 inside the user namespace
         env = {**run_environment("python"), **hostenv.install_environment()}
         argv = self._argv(project, env, network=True, deps=target, deps_writable=True)
-        script = install_script(project, wheels_only=hostenv.carries_credentials(env))
+        script = install_step(project)
         result = self._execute(argv + ["sh", "-c", script],
                                timeout=min(900, timeout or 900))
         if not result.ok:

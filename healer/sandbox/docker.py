@@ -7,6 +7,9 @@ Layout inside a container:
     /deps   a named volume with the installed dependencies, read-only during checks
     /tmp    a tmpfs holding HOME and TMPDIR
 
+Extension checks run healer's browser session in the browser image the same way
+(`run_browser`): Chromium never runs on the host.
+
 Fresh mode (the default) creates one container per command: nothing can survive between
 runs, and timeouts and OOM kills are read from Docker itself. Warm mode keeps one container
 per project and runs each command with `exec`, after killing every leftover process and
@@ -20,6 +23,7 @@ import shutil
 import time
 from pathlib import Path
 
+import healer
 from healer.errors import SandboxError, SandboxUnavailableError
 from healer.models import RunResult
 from healer.sandbox import egress, hostenv, images
@@ -41,6 +45,9 @@ from healer.sandbox.project import (
 log = logging.getLogger(__name__)
 
 LABEL = "healer.sandbox"
+HEALER_LIB = "/opt/healer"  # healer's package, in the browser container
+BROWSER_MEMORY = 2 * 2**30
+BROWSER_PIDS = 1024
 OOM_COUNTER = "grep '^oom_kill ' /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null || echo 'oom_kill 0'"
 
 
@@ -125,8 +132,11 @@ class DockerSandbox:
         return mounts
 
     def _create(self, image: str, argv: list[str], env: dict[str, str], mounts: list,
-                network: str, *, init: bool = False):
+                network: str, *, init: bool = False, memory: int | None = None,
+                pids: int | None = None):
         from docker.types import LogConfig
+
+        memory = memory or self.memory
 
         return self.client.containers.create(
             image,
@@ -138,10 +148,10 @@ class DockerSandbox:
             read_only=True,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
-            mem_limit=self.memory,
-            memswap_limit=self.memory,
+            mem_limit=memory,
+            memswap_limit=memory,
             nano_cpus=self.nano_cpus,
-            pids_limit=self.pids,
+            pids_limit=pids or self.pids,
             tmpfs=self._tmpfs(),
             mounts=mounts,
             labels={LABEL: "1"},
@@ -325,6 +335,34 @@ class DockerSandbox:
         if self.warm and not network:
             return self._exec(project, command, timeout)
         return self._fresh(project, command, timeout, network)
+
+    def run_browser(self, folder: Path, *, timeout: float) -> RunResult:
+        """healer's browser session over `folder` (request and extension) in the browser
+        image: no network, uid 1000, read-only root, all capabilities dropped, limits.
+
+        healer's own package is copied in beside it (read-only at /opt/healer); Chromium gets
+        more memory and processes than a check (its threads count against the pids limit).
+        """
+        image = images.image_for(images.BROWSER)
+        session, package = new_stage(), new_stage()
+        try:
+            stage_into(Path(folder), session)
+            stage_into(Path(healer.__file__).resolve().parent, package)
+            from docker.types import Mount
+
+            mounts = [Mount(SRC, str(session), type="bind", read_only=True),
+                      Mount(f"{HEALER_LIB}/healer", str(package), type="bind", read_only=True)]
+            env = {"HOME": "/tmp/home", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+                   "PYTHONPATH": f"{HEALER_LIB}:/opt/healer-browser"}
+            argv = ["python3", "-m", "healer.checks.extension.browser", SRC, "/tmp/session",
+                    "--chromium", "/usr/bin/chromium", "--contained"]
+            container = self._create(image, argv, env, mounts, "none",
+                                     memory=max(self.memory, BROWSER_MEMORY),
+                                     pids=max(self.pids, BROWSER_PIDS))
+            return self._run_container(container, timeout)
+        finally:
+            shutil.rmtree(session, ignore_errors=True)
+            shutil.rmtree(package, ignore_errors=True)
 
     def close(self) -> None:
         import docker.errors

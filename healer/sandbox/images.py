@@ -5,6 +5,8 @@ Every image is tagged by a hash of its recipe (`healer-base:<hash12>`, `healer-p
 tree stays on disk under the cache folder: the bubblewrap fallback uses it as its root.
 
     python -m healer.sandbox.images     # build whatever is missing
+
+The browser image (Chromium and healer's browser session) runs extension checks.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ log = logging.getLogger(__name__)
 
 SUITE = "bookworm"
 STACKS = ("python", "node", "python-node")
+BROWSER = "browser"  # Chromium and healer's browser session, for extension checks
+BROWSER_PACKAGES = ("playwright", "pydantic")  # pinned to the versions healer runs with
+SUITE_PYTHON = "3.11"  # the python3 of SUITE: the browser image's wheels are chosen for it
+WHEEL_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_24_x86_64", "manylinux_2_17_x86_64",
+                   "manylinux2014_x86_64", "manylinux1_x86_64")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 SANDBOX_UID = 1000
 BUILD_HINT = "run `healer sandbox build` (or `python -m healer.sandbox.images`)"
@@ -79,6 +86,22 @@ def stack_tag(stack: str) -> str:
     return f"healer-{stack}:{_hash12(base_tag(), dockerfile(stack).read_text())}"
 
 
+def browser_pins() -> list[str]:
+    """`name==version` of the browser session's packages, as installed beside healer."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return [f"{name}=={version(name)}" for name in BROWSER_PACKAGES]
+    except PackageNotFoundError as exc:
+        raise SandboxError(f"{exc.name} is not installed beside healer",
+                           hint="pip install playwright pydantic") from exc
+
+
+def browser_tag() -> str:
+    recipe = dockerfile(BROWSER).read_text()
+    return f"healer-{BROWSER}:{_hash12(base_tag(), recipe, *browser_pins(), SUITE_PYTHON)}"
+
+
 def rootfs_dir() -> Path:
     """The debootstrap tree for the current base recipe (may not exist yet)."""
     return default_cache_dir() / "sandbox" / f"rootfs-{base_hash()}"
@@ -99,8 +122,9 @@ def image_exists(tag: str) -> bool:
 
 
 def image_for(stack: str) -> str:
-    """The tag of the built image for `stack`; SandboxError with a hint when it is missing."""
-    tag = stack_tag(stack)
+    """The tag of the built image for `stack` (or BROWSER); SandboxError with a hint when it
+    is missing."""
+    tag = browser_tag() if stack == BROWSER else stack_tag(stack)
     if not image_exists(tag):
         raise SandboxError(f"sandbox image {tag} is not built", hint=BUILD_HINT)
     return tag
@@ -184,12 +208,24 @@ def _import_base(root: Path, tag: str, progress: Callable[[str], None]) -> None:
         tar.wait()
 
 
+def _download_wheels(target: Path, progress: Callable[[str], None]) -> None:
+    """The browser session's packages as wheels for the image's Python, by the host's pip
+    (its index and certificates): wheels only, so no package's code runs."""
+    progress(f"downloading wheels of {', '.join(browser_pins())} for Python {SUITE_PYTHON}")
+    platforms = [arg for platform in WHEEL_PLATFORMS for arg in ("--platform", platform)]
+    _run_step([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
+               "--python-version", SUITE_PYTHON, "--implementation", "cp", *platforms,
+               "--dest", str(target), *browser_pins()], progress)
+
+
 def _build_stack(stack: str, tag: str, progress: Callable[[str], None]) -> None:
     progress(f"building {tag}")
     recipe = dockerfile(stack)
     env = {**os.environ, "DOCKER_BUILDKIT": "0"}
     with tempfile.TemporaryDirectory() as context:
         shutil.copy(recipe, Path(context) / "Dockerfile")
+        if stack == BROWSER:
+            _download_wheels(Path(context) / "wheels", progress)
         cmd = ["docker", "build", "-q", "--build-arg", f"BASE={base_tag()}", "-t", tag, context]
         _run_step(cmd, progress, env=env)
 
@@ -198,10 +234,11 @@ def build_images(progress: Callable[[str], None] = print) -> dict[str, str]:
     """Build every missing image; returns stack -> tag (base included as "base")."""
     if shutil.which("docker") is None:
         raise SandboxError("the docker command is not installed", hint="apt-get install docker.io")
-    tags = {"base": base_tag(), **{stack: stack_tag(stack) for stack in STACKS}}
+    tags = {"base": base_tag(), **{stack: stack_tag(stack) for stack in STACKS},
+            BROWSER: browser_tag()}
     if not image_exists(tags["base"]):
         _import_base(build_rootfs(progress), tags["base"], progress)
-    for stack in STACKS:
+    for stack in (*STACKS, BROWSER):
         if not image_exists(tags[stack]):
             _build_stack(stack, tags[stack], progress)
     for stack, tag in tags.items():

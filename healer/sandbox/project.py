@@ -241,6 +241,12 @@ def _copied(project: Path) -> Callable[[str, list[str]], set[str]]:
     return ignore
 
 
+def copy_project(project: Path, target: Path) -> None:
+    """Copy `project` into `target` as the sandbox sees it: healer's own folders and special
+    files left out, symlinks kept as links (never followed on the host), the size capped."""
+    shutil.copytree(project, target, symlinks=True, dirs_exist_ok=True, ignore=_copied(project))
+
+
 def stage_into(project: Path, target: Path) -> None:
     """Make `target` a copy of `project` that the sandbox user can read (healer's own folders
     and special files left out, the size capped).
@@ -255,7 +261,7 @@ def stage_into(project: Path, target: Path) -> None:
             shutil.rmtree(entry)
         else:
             entry.unlink()
-    shutil.copytree(project, target, symlinks=True, dirs_exist_ok=True, ignore=_copied(project))
+    copy_project(project, target)
     private = os.geteuid() == 0
     for folder, dirs, files in os.walk(target):
         os.chmod(folder, 0o700 if private else 0o755)

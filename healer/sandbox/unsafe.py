@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from healer.errors import SandboxError
 from healer.models import RunResult
 from healer.sandbox.process import run_group
 from healer.sandbox.project import EXCLUDED, WORK, install_script
@@ -74,6 +75,21 @@ class UnsafeLocalSandbox:
         result = run_group(["sh", "-c", command], timeout=timeout, cwd=work, env=env)
         return result.model_copy(update={"stdout": result.stdout.replace(str(work), WORK),
                                          "stderr": result.stderr.replace(str(work), WORK)})
+
+    def run_browser(self, folder: Path, *, timeout: float) -> RunResult:
+        """healer's browser session in the host's Chromium, as the user (no isolation)."""
+        from healer.checks.extension.browser import find_chromium
+
+        chromium = find_chromium()
+        if chromium is None:
+            raise SandboxError("Chromium is not installed on this machine",
+                               hint="apt-get install chromium")
+        home = Path(folder) / "home"
+        home.mkdir(exist_ok=True)
+        env = {**self._environment(home), "PYTHONPATH": ""}
+        argv = [sys.executable, "-m", "healer.checks.extension.browser", str(folder),
+                str(Path(folder) / "scratch"), "--chromium", chromium]
+        return run_group(argv, timeout=timeout, env=env)
 
     def close(self) -> None:
         shutil.rmtree(self._deps, ignore_errors=True)

@@ -1,7 +1,14 @@
 """Load the unpacked extension in Chromium and collect everything that goes wrong.
 
-Runs in its own process (`python -m healer.checks.extension.browser REQUEST RESULT`) so the
-caller can kill a browser that hangs. The session:
+Runs in its own process, inside the browser container of the Docker sandbox (or on the host
+with --unsafe-local), so that generated code meets Chromium only behind the sandbox:
+
+    python -m healer.checks.extension.browser FOLDER SCRATCH --chromium PATH [--contained]
+
+FOLDER holds `request.json` and the extension (`extension/`); SCRATCH is writable (profile,
+Chromium's log, the screenshot). The last line of standard output is the result: RESULT_MARKER
+and a JSON envelope (check results, the screenshot as base64, the uid and network interfaces
+the session ran with). The session:
 
 1. launches Chromium with only this extension loaded and its own log file;
 2. routes every request: chrome-extension:// passes through, the test page is fabricated,
@@ -11,12 +18,13 @@ caller can kill a browser that hangs. The session:
 4. opens a test page (content scripts run there), then the popup and the options page as tabs;
    while the popup runs as a tab, `chrome.tabs.query({active: true})` answers with the test
    page's tab, as it would for a real popup;
-5. runs the smoke steps in the popup and saves a screenshot;
+5. runs the smoke steps in the popup and takes a screenshot;
 6. reads Chromium's log for load failures and errors of the service worker.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import contextlib
 import hashlib
@@ -27,6 +35,7 @@ import re
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import Error as PlaywrightError
@@ -45,6 +54,11 @@ SETTLE_MS = 400
 STEP_TIMEOUT_MS = 5000
 PAGE_TIMEOUT_MS = 10000
 DEFAULT_TEST_URL = "https://example.com/healer-test-page"
+EXTENSION_DIR = "extension"  # the extension's copy, inside the session folder
+REQUEST_FILE = "request.json"
+SHOT_FILE = "popup.png"
+SHOT_PLACEHOLDER = "<screenshot>"  # in the results' details: where the caller keeps the shot
+RESULT_MARKER = "HEALER-BROWSER-RESULT "
 TEST_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Healer test page</title></head>
 <body><main><article><h1>Healer test page</h1>
@@ -80,18 +94,28 @@ log = logging.getLogger(__name__)
 class BrowserRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    extension_dir: str
-    work_dir: str
-    extension_id: str
+    manifest_key: str | None = None  # the manifest's "key", which fixes the extension id
     service_worker: str | None = None
     popup: str | None = None
     options_page: str | None = None
     content_matches: list[str] = Field(default_factory=list)
     stubs: list[Stub] = Field(default_factory=list)
     smoke: list[SmokeStep] = Field(default_factory=list)
-    screenshot: str
     timeout: float = 60.0
-    chromium: str = "/usr/bin/chromium"
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where one session runs: its folders and browser."""
+
+    folder: Path  # request.json and extension/ (may be read-only)
+    scratch: Path  # writable: profile, Chromium's log, the screenshot
+    chromium: str
+    contained: bool = False  # inside the browser container, as uid 1000
+
+    @property
+    def extension_dir(self) -> Path:
+        return self.folder / EXTENSION_DIR
 
 
 def extension_id(directory: Path, key: str | None = None) -> str:
@@ -111,7 +135,7 @@ def find_chromium() -> str | None:
     return None
 
 
-def chromium_args(extension_dir: str, log_file: Path) -> list[str]:
+def chromium_args(extension_dir: str, log_file: Path, *, contained: bool = False) -> list[str]:
     args = [
         f"--disable-extensions-except={extension_dir}",
         f"--load-extension={extension_dir}",
@@ -129,7 +153,11 @@ def chromium_args(extension_dir: str, log_file: Path) -> list[str]:
         f"--log-file={log_file}",
         "--v=0",
     ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
+    if contained:
+        # the container is the sandbox: Docker's seccomp profile forbids the user namespaces
+        # Chromium's own sandbox needs, and /dev/shm is small there
+        args += ["--no-sandbox", "--disable-dev-shm-usage"]
+    elif hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--no-sandbox")  # Chromium refuses to start its sandbox as root
     return args
 
@@ -158,8 +186,10 @@ def _normalised(message: str) -> str:
 class Session:
     """One browser run: the context, the deadline and the evidence gathered."""
 
-    def __init__(self, request: BrowserRequest) -> None:
+    def __init__(self, request: BrowserRequest, where: Where) -> None:
         self.request = request
+        self.where = where
+        self.extension_id = extension_id(where.extension_dir, request.manifest_key)
         self.deadline = time.monotonic() + request.timeout
         self.failures: list[Failure] = []
         self.smoke_failures: list[Failure] = []
@@ -167,7 +197,7 @@ class Session:
         self.smoke_ran = False
         self.test_urls: set[str] = set()
         self._seen: set[str] = set()
-        self.log_file = Path(request.work_dir) / "chromium.log"
+        self.log_file = where.scratch / "chromium.log"
 
     # ------------------------------------------------------------ evidence
 
@@ -192,7 +222,7 @@ class Session:
 
     def clean(self, text: str) -> str:
         """Text without the temporary copy's path, so the same failure reads the same twice."""
-        return text.replace(self.request.extension_dir, "<extension>")
+        return text.replace(str(self.where.extension_dir), "<extension>")
 
     def on_page_error(self, page_file: str):
         def handle(error) -> None:
@@ -259,7 +289,7 @@ class Session:
         return bool(chromium_log.load_errors(self.read_log(), self.request.service_worker))
 
     def wait_for_worker(self, context) -> bool:
-        prefix = f"chrome-extension://{self.request.extension_id}/"
+        prefix = f"chrome-extension://{self.extension_id}/"
         wait_until = time.monotonic() + min(WORKER_WAIT, self.request.timeout / 3)
         while time.monotonic() < wait_until:
             if any(w.url.startswith(prefix) for w in context.service_workers):
@@ -276,7 +306,7 @@ class Session:
         page.on("console", self.on_console(rel))
         if shim:
             page.add_init_script(ACTIVE_TAB_SHIM)
-        url = f"chrome-extension://{self.request.extension_id}/{rel}"
+        url = f"chrome-extension://{self.extension_id}/{rel}"
         try:
             page.goto(url, wait_until="load", timeout=self.remaining_ms(PAGE_TIMEOUT_MS))
             page.wait_for_timeout(min(SETTLE_MS, self.remaining_ms(SETTLE_MS)))
@@ -325,11 +355,10 @@ class Session:
                 return
 
     def screenshot(self, page) -> str:
-        path = Path(self.request.screenshot)
+        path = self.where.scratch / SHOT_FILE
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(path), timeout=self.remaining_ms(PAGE_TIMEOUT_MS))
-            return str(path)
+            return SHOT_PLACEHOLDER
         except (PlaywrightError, OSError) as exc:
             log.warning("popup screenshot failed: %s", exc)
             return ""
@@ -354,16 +383,17 @@ def _body_text(page) -> str:
         return "(unreadable)"
 
 
-def run_session(request: BrowserRequest) -> list[CheckResult]:
+def run_session(request: BrowserRequest, where: Where) -> list[CheckResult]:
     started = time.monotonic()
-    session = Session(request)
+    session = Session(request, where)
     shot = ""
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(Path(request.work_dir) / "profile"),
-            executable_path=request.chromium,
+            str(where.scratch / "profile"),
+            executable_path=where.chromium,
             headless=True,
-            args=chromium_args(request.extension_dir, session.log_file),
+            args=chromium_args(str(where.extension_dir), session.log_file,
+                               contained=where.contained),
             viewport={"width": 480, "height": 600},
         )
         try:
@@ -414,7 +444,7 @@ def _results(
 ) -> list[CheckResult]:
     stubbed = "; ".join(session.stubbed[:20]) or "none"
     detail = (
-        f"extension id {request.extension_id}; popup screenshot: {shot or 'none'}; "
+        f"extension id {session.extension_id}; popup screenshot: {shot or 'none'}; "
         f"content scripts run on: {', '.join(sorted(session.test_urls)) or 'none'}; "
         f"{len(session.stubbed)} request(s) stubbed: {stubbed}; {seconds:.1f} s"
     )
@@ -448,14 +478,35 @@ def _results(
     return results
 
 
+def _interfaces() -> list[str]:
+    try:
+        return sorted(os.listdir("/sys/class/net"))
+    except OSError:
+        return []
+
+
 def main(argv: list[str]) -> int:
-    request_file, result_file = argv[1], argv[2]
-    request = BrowserRequest.model_validate_json(Path(request_file).read_text())
-    results = run_session(request)
-    Path(result_file).write_text(json.dumps([r.model_dump(mode="json") for r in results]))
+    parser = argparse.ArgumentParser(prog="healer.checks.extension.browser")
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("scratch", type=Path)
+    parser.add_argument("--chromium", required=True)
+    parser.add_argument("--contained", action="store_true")
+    args = parser.parse_args(argv)
+    args.scratch.mkdir(parents=True, exist_ok=True)
+    where = Where(args.folder, args.scratch, args.chromium, args.contained)
+    request = BrowserRequest.model_validate_json((args.folder / REQUEST_FILE).read_text())
+    results = run_session(request, where)
+    shot = where.scratch / SHOT_FILE
+    envelope = {
+        "results": [r.model_dump(mode="json") for r in results],
+        "screenshot": base64.b64encode(shot.read_bytes()).decode() if shot.is_file() else None,
+        "uid": os.getuid(),
+        "interfaces": _interfaces(),
+    }
+    print("\n" + RESULT_MARKER + json.dumps(envelope), flush=True)
     return 0
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING)
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv[1:]))

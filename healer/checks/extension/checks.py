@@ -13,6 +13,7 @@ from healer.checks.extension.messages import messages_check
 from healer.checks.extension.spec import SmokeStep, parse_step, stub_from_value
 from healer.checks.extension.syntax import syntax_check
 from healer.models import CheckResult
+from healer.sandbox.base import Sandbox
 from healer.workspace import POPUP_SHOT, SCREENSHOTS, STATE_DIR
 
 log = logging.getLogger(__name__)
@@ -32,13 +33,14 @@ def _steps(smoke_steps: list[Any] | None) -> list[SmokeStep]:
 
 def extension_checks(
     project: Path,
+    sandbox: Sandbox,
     *,
     timeout: float = 60.0,
     stubs: dict | None = None,
     smoke_steps: list | None = None,
     screenshot_dir: Path | None = None,
 ) -> list[CheckResult]:
-    """Static checks (manifest, syntax, DOM ids, messages), then the browser run.
+    """Static checks (manifest, syntax, DOM ids, messages), then the browser run in `sandbox`.
 
     `stubs` maps a URL glob (optionally "METHOD glob") to a response body (text, a JSON-able
     value, or a Stub). `smoke_steps` are SmokeSteps or step texts such as "click #go".
@@ -67,6 +69,7 @@ def extension_checks(
     results += browser_checks(
         project,
         manifest,
+        sandbox=sandbox,
         timeout=timeout,
         stubs=[stub_from_value(k, v) for k, v in (stubs or {}).items()],
         smoke=_steps(smoke_steps),
