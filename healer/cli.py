@@ -261,11 +261,14 @@ def sandbox() -> None:
 
 
 @sandbox.command("build")
-def sandbox_build() -> None:
+@click.option("--host", metavar="URL", help="the Docker engine to build on (tcp://..., "
+              "ssh://...); default: DOCKER_HOST or the current Docker context")
+def sandbox_build(host: str | None) -> None:
     """Build the sandbox images that are missing (no registry needed)."""
     from healer.sandbox.images import build_images
 
-    for stack, tag in build_images(progress=lambda line: console.print(f"[dim]{line}[/]")).items():
+    progress = lambda line: console.print(f"[dim]{line}[/]")
+    for stack, tag in build_images(progress=progress, host=host).items():
         console.print(f"[green]✓[/] {stack}: {tag}")
 
 

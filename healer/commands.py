@@ -45,7 +45,10 @@ def run_build(spec_arg: str, output: Path, settings: Settings, budget: Budget, *
     with open_checks_sandbox(settings, unsafe_local=unsafe_local) as sandbox, \
             open_llm(settings, events) as llm:
         where = "the bundled model" if settings.uses_local_model else llm.endpoint
-        events.stage("using", f"model {llm.model} at {where}; checks in the {sandbox.name} sandbox")
+        engine = getattr(sandbox, "engine", None)
+        on = f" on the engine at {engine}" if engine else ""
+        events.stage("using", f"model {llm.model} at {where}; checks in the {sandbox.name} "
+                     f"sandbox{on}")
         # the settings of the endpoint in use: the bundled model's context, not a hosted one's
         session = Session(llm=llm, sandbox=sandbox, settings=llm.settings, events=events)
         return build(spec, workspace, session, budget)

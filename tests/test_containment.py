@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import stat
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from healer.checks import run_checks
 from healer.checks.static import static_checks
-from healer.sandbox.project import new_stage, stage_into
+from healer.sandbox.project import archive_of
 
 SECRET = "root-secret-line-that-must-stay-on-the-host"
 
@@ -50,27 +50,38 @@ def test_an_oversized_source_file_is_not_read(tmp_path: Path) -> None:
     assert not syntax.passed and "larger than 1 MB" in syntax.failures[0].message
 
 
-def test_staging_skips_fifos_and_keeps_private_files_private(tmp_path: Path) -> None:
+def test_the_archive_skips_fifos_and_gives_every_file_to_the_sandbox_user(
+        tmp_path: Path, secret: Path) -> None:
     project = tmp_path / "project"
-    project.mkdir()
+    (project / "pkg").mkdir(parents=True)
     (project / "app.py").write_text("x = 1\n")
-    (project / "key.txt").write_text("private\n")
-    (project / "key.txt").chmod(0o600)
+    (project / "run.sh").write_text("echo hi\n")
+    (project / "run.sh").chmod(0o755)
+    (project / "pkg" / "key.txt").write_text("private\n")
+    (project / ".git").mkdir()
+    (project / ".git" / "config").write_text("[core]\n")
+    (project / "shadow.py").symlink_to(secret)
     os.mkfifo(project / "pipe")
-    stage = new_stage()
-    try:
-        stage_into(project, stage)
-        assert (stage / "app.py").is_file() and not (stage / "pipe").exists()
-        mode = (stage / "key.txt").stat().st_mode
-        if os.geteuid() == 0:  # given to the sandbox user, readable by nobody else
-            assert not mode & (stat.S_IRGRP | stat.S_IROTH)
-            assert (stage / "key.txt").stat().st_uid == 1000
-        parent_mode = stage.parent.stat().st_mode
-        assert not parent_mode & stat.S_IROTH  # others cannot list the staged copies
-    finally:
-        import shutil
+    with tarfile.open(fileobj=archive_of([(project, "")], {".healer/ca.crt": b"CA"})) as tar:
+        entries = {info.name: info for info in tar.getmembers()}
+        shown = b"".join(tar.extractfile(i).read() for i in entries.values() if i.isfile())
+    assert "pipe" not in entries and ".git" not in entries  # no FIFO, none of healer's folders
+    assert entries["shadow.py"].issym() and SECRET.encode() not in shown  # a link, not read
+    assert {(i.uid, i.gid) for i in entries.values()} == {(1000, 1000)}
+    assert entries["app.py"].mode == 0o600 and entries["run.sh"].mode == 0o700
+    assert entries["pkg"].mode == 0o700 and entries[".healer/ca.crt"].mode == 0o600
 
-        shutil.rmtree(stage, ignore_errors=True)
+
+def test_a_project_over_the_size_cap_is_refused_before_anything_is_sent(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from healer.errors import SandboxError
+    from healer.sandbox import project as staging
+
+    monkeypatch.setattr(staging, "MAX_PROJECT_BYTES", 2**20)
+    with (tmp_path / "big.bin").open("wb") as handle:
+        handle.truncate(2 * 2**20)  # sparse: nothing on disk, 2 MiB in the archive
+    with pytest.raises(SandboxError, match="larger than 1 MiB"):
+        archive_of([(tmp_path, "")])
 
 
 @pytest.mark.docker

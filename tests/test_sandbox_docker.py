@@ -101,18 +101,6 @@ def test_a_failing_command_is_a_result_not_an_exception(sandbox, project):
     assert result.exit_code == 3 and result.stderr.strip() == "to-stderr"
 
 
-def test_warm_container_leaves_nothing_behind(project):
-    with DockerSandbox(memory="256m", warm=True) as warm:
-        first = warm.run(project, "touch /work/left.txt /tmp/left.txt; (sleep 300 >/dev/null 2>&1 &); echo ok",
-                         timeout=30)
-        second = warm.run(project, "ls /work /tmp; cat /proc/[0-9]*/comm", timeout=30)
-        timed = warm.run(project, "sleep 60", timeout=2)
-    assert first.ok and second.ok
-    assert "left.txt" not in second.stdout
-    assert second.stdout.split().count("sleep") == 1  # the container's own init only
-    assert timed.timed_out
-
-
 def test_dependencies_are_installed_once_and_visible_offline(sandbox, project):
     (project / "requirements.txt").write_text("six\n")
     (project / "use_six.py").write_text("import six\nprint(six.PY3)\n")

@@ -1,27 +1,31 @@
 """The Docker backend: every check runs in a locked-down container of the project's stack image.
 
 Layout inside a container:
-    /src    the host project folder, bind-mounted read-only
-    /work   a tmpfs; the project is copied there before each command (the working directory),
-            so generated code can write next to itself without ever touching the host folder
+    /src    the project, read-only: a volume made for this one command, filled over the
+            Docker API (an archive), so the engine may be on another machine
+    /work   a tmpfs; the project is copied there before the command (the working directory),
+            so generated code can write next to itself and never touches /src
     /deps   a named volume with the installed dependencies, read-only during checks
     /tmp    a tmpfs holding HOME and TMPDIR
 
+One container per command: nothing survives between runs, and timeouts and OOM kills are
+read from Docker itself. Nothing of the host's file system is mounted: any engine the docker
+SDK reaches works (the local socket, `tcp://` with TLS, `ssh://`, a Docker context).
+
 Extension checks run healer's browser session in the browser image the same way
 (`run_browser`): Chromium never runs on the host.
-
-Fresh mode (the default) creates one container per command: nothing can survive between
-runs, and timeouts and OOM kills are read from Docker itself. Warm mode keeps one container
-per project and runs each command with `exec`, after killing every leftover process and
-wiping /work and /tmp; it is faster, see benchmarks/sandbox_overhead.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import shutil
+import os
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import healer
 from healer.errors import SandboxError, SandboxUnavailableError
@@ -29,47 +33,64 @@ from healer.models import RunResult
 from healer.sandbox import egress, hostenv, images
 from healer.sandbox.process import clip, memory_bytes
 from healer.sandbox.project import (
-    CA_BUNDLE,
     DEPS,
     SRC,
     WORK,
+    archive_of,
     dependency_key,
     install_script,
-    new_stage,
     run_argv,
     run_environment,
     stack_of,
-    stage_into,
 )
 
 log = logging.getLogger(__name__)
 
 LABEL = "healer.sandbox"
-HEALER_LIB = "/opt/healer"  # healer's package, in the browser container
+HEALER_LIB = f"{SRC}/lib"  # healer's package, in the browser container
+SHIPPED_CA = ".healer/ca.crt"  # the host's CA bundle, beside the project for the install step
 BROWSER_MEMORY = 2 * 2**30
 BROWSER_PIDS = 1024
-OOM_COUNTER = "grep '^oom_kill ' /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null || echo 'oom_kill 0'"
 
 
-def connect():
-    """A docker client whose daemon answers, or SandboxUnavailableError."""
+def _client(base_url: str | None):
+    """(client, where) for the engine at `base_url`; else DOCKER_HOST (with DOCKER_TLS_VERIFY
+    and DOCKER_CERT_PATH); else the current Docker context, as the docker command chooses it;
+    else the local socket (where is None)."""
+    import docker
+
+    if base_url:
+        return docker.DockerClient(base_url=base_url, timeout=30), base_url
+    if not os.environ.get("DOCKER_HOST"):
+        from docker.context import ContextAPI
+
+        context = ContextAPI.get_current_context()
+        if context is not None and context.name != "default" and context.Host:
+            tls = context.TLSConfig or False
+            return docker.DockerClient(base_url=context.Host, tls=tls, timeout=30), context.Host
+    return docker.from_env(timeout=30), os.environ.get("DOCKER_HOST")
+
+
+def connect(base_url: str | None = None):
+    """A docker client whose engine answers (see `_client`), or SandboxUnavailableError."""
     try:
-        import docker
+        import docker  # noqa: F401 - missing is said clearly here
     except ImportError as exc:
         raise SandboxUnavailableError("the docker Python package is not installed") from exc
+    where = base_url
     try:
-        client = docker.from_env(timeout=30)
+        client, where = _client(base_url)
         client.ping()
     except Exception as exc:  # the SDK raises several unrelated types for "no daemon"
         raise SandboxUnavailableError(
-            f"no Docker daemon answers: {exc}",
+            f"no Docker daemon answers at {where or 'the local socket'}: {exc}",
             hint="start it (`setsid dockerd &` or `bash scripts/setup-machine.sh`)",
         ) from exc
     return client
 
 
 class DockerSandbox:
-    """Sandbox protocol over a real Docker daemon."""
+    """Sandbox protocol over a real Docker daemon, local or remote."""
 
     name = "docker"
 
@@ -80,24 +101,25 @@ class DockerSandbox:
         cpus: float = 1.0,
         pids: int = 256,
         work_size: str = "1g",
-        warm: bool = False,
         install_timeout: float = 900.0,
         client=None,
     ) -> None:
         self.client = client or connect()
+        base = str(self.client.api.base_url)
+        # None for this machine's socket; else where the engine is, as DOCKER_HOST writes it
+        self.engine = None if base.startswith("http+docker://") else \
+            base.replace("https://", "tcp://").replace("http://", "tcp://")
         self.memory = memory_bytes(memory)
         self.nano_cpus = int(cpus * 1e9)
         self.pids = pids
         self.work_size = work_size
-        self.warm = warm
         self.install_timeout = install_timeout
-        self._warm: dict[tuple[str, str, str | None], tuple[object, Path, str]] = {}
 
     # ------------------------------------------------------------ container settings
 
     def _image(self, project: Path) -> tuple[str, str]:
         stack = stack_of(project)
-        return stack, images.image_for(stack)
+        return stack, images.image_for(stack, client=self.client)
 
     def _volume_name(self, project: Path, image: str) -> str | None:
         if install_script(project) is None:
@@ -123,21 +145,19 @@ class DockerSandbox:
             "/tmp": "rw,exec,nosuid,nodev,size=512m,mode=1777",
         }
 
-    def _mounts(self, staged: Path, volume: str | None, *, deps_writable: bool = False) -> list:
+    def _mounts(self, source: str, volume: str | None, *, deps_writable: bool = False) -> list:
         from docker.types import Mount
 
-        mounts = [Mount(SRC, str(staged), type="bind", read_only=True)]
+        mounts = [Mount(SRC, source, type="volume", read_only=True)]
         if volume:
             mounts.append(Mount(DEPS, volume, type="volume", read_only=not deps_writable))
         return mounts
 
     def _create(self, image: str, argv: list[str], env: dict[str, str], mounts: list,
-                network: str, *, init: bool = False, memory: int | None = None,
-                pids: int | None = None):
+                network: str, *, memory: int | None = None, pids: int | None = None):
         from docker.types import LogConfig
 
         memory = memory or self.memory
-
         return self.client.containers.create(
             image,
             command=argv,
@@ -155,10 +175,34 @@ class DockerSandbox:
             tmpfs=self._tmpfs(),
             mounts=mounts,
             labels={LABEL: "1"},
-            init=init,
             log_config=LogConfig(type="json-file", config={"max-size": "20m", "max-file": "1"}),
             detach=True,
         )
+
+    @contextlib.contextmanager
+    def _shipped(self, image: str, archive: IO[bytes]) -> Iterator[str]:
+        """A volume on the engine holding `archive`, unpacked; removed afterwards.
+
+        A container that never starts (no network, the sandbox user) receives the archive over
+        the API: the volume is writable there, and read-only in the container that runs.
+        """
+        from docker.types import Mount
+
+        name = f"healer-src-{uuid.uuid4().hex[:16]}"
+        self.client.volumes.create(name, labels={LABEL: "1"})
+        try:
+            loader = self.client.containers.create(
+                image, command=["true"], user="1000:1000", network_mode="none",
+                mounts=[Mount(SRC, name, type="volume")], labels={LABEL: "1"})
+            try:
+                if not loader.put_archive(SRC, archive):
+                    raise SandboxError("the Docker engine did not take the project's archive")
+            finally:
+                loader.remove(force=True)
+                archive.close()
+            yield name
+        finally:
+            self._remove_volume(name)
 
     # ------------------------------------------------------------ one container per command
 
@@ -187,85 +231,6 @@ class DockerSandbox:
             )
         finally:
             container.remove(force=True)
-
-    def _fresh(self, project: Path, command: str, timeout: float, network: bool) -> RunResult:
-        stack, image = self._image(project)
-        stage = new_stage()
-        try:
-            stage_into(project, stage)
-            mounts = self._mounts(stage, self._volume(project, image))
-            net = "bridge" if network else "none"
-            container = self._create(image, run_argv(command), run_environment(stack), mounts, net)
-            return self._run_container(container, timeout)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
-
-    # ------------------------------------------------------------ warm container
-
-    def _warm_container(self, project: Path):
-        stack, image = self._image(project)
-        volume = self._volume(project, image)
-        key = (str(project.resolve()), image, volume)
-        if key not in self._warm:
-            stage = new_stage()
-            mounts = self._mounts(stage, volume)
-            argv = ["sleep", "infinity"]
-            container = self._create(image, argv, run_environment(stack), mounts, "none", init=True)
-            container.start()
-            keep = self._init_children(container)
-            self._warm[key] = (container, stage, " ".join(["1", *keep]))
-        container, stage, keep = self._warm[key]
-        stage_into(project, stage)  # a fresh copy of the project for every command
-        return container, keep
-
-    def _init_children(self, container) -> list[str]:
-        """The pids docker's init started (its `sleep`), which a reset must spare."""
-        for _ in range(50):
-            out = container.exec_run(["cat", "/proc/1/task/1/children"]).output.decode().split()
-            if out:
-                return out
-            time.sleep(0.02)
-        raise SandboxError("the warm sandbox container did not start its command")
-
-    def _oom_count(self, container) -> int:
-        out = container.exec_run(["sh", "-c", OOM_COUNTER], user="1000:1000").output
-        try:
-            return int(out.split()[-1])
-        except (IndexError, ValueError):
-            return 0
-
-    def _reset(self, container, keep: str) -> int:
-        """Kill every process but init and its `sleep`, wipe /work and /tmp; the OOM count."""
-        script = (
-            f'for d in /proc/[0-9]*; do p=${{d#/proc/}}; case " {keep} $$ " in *" $p "*) ;; '
-            '*) kill -9 "$p" 2>/dev/null;; esac; done; '
-            f"find {WORK} /tmp -mindepth 1 -delete 2>/dev/null; {OOM_COUNTER}"
-        )
-        out = container.exec_run(["sh", "-c", script], user="1000:1000").output
-        try:
-            return int(out.split()[-1])
-        except (IndexError, ValueError):
-            return 0
-
-    def _exec(self, project: Path, command: str, timeout: float) -> RunResult:
-        container, keep = self._warm_container(project)
-        ooms = self._reset(container, keep)
-        seconds = max(1, int(timeout + 0.999))
-        argv = ["timeout", "-k", "2", str(seconds), *run_argv(command)]
-        start = time.monotonic()
-        result = container.exec_run(argv, user="1000:1000", workdir="/", demux=True)
-        duration = time.monotonic() - start
-        stdout, stderr = result.output
-        code = result.exit_code
-        killed = code in (124, 137)
-        return RunResult(
-            exit_code=code,
-            stdout=clip(stdout),
-            stderr=clip(stderr),
-            timed_out=killed and duration >= seconds - 0.5,
-            oom_killed=killed and self._oom_count(container) > ooms,
-            duration=duration,
-        )
 
     # ------------------------------------------------------------ Sandbox protocol
 
@@ -296,27 +261,16 @@ class DockerSandbox:
 
     def _install(self, project: Path, stack: str, image: str, volume: str,
                  timeout: float) -> RunResult:
-        stage = new_stage()
-        try:
-            stage_into(project, stage)
-            return self._install_staged(stage, project, stack, image, volume, timeout)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
-
-    def _install_staged(self, stage: Path, project: Path, stack: str, image: str,
-                        volume: str, timeout: float) -> RunResult:
-        from docker.types import Mount
-
-        mounts = self._mounts(stage, volume, deps_writable=True)
         ca = hostenv.host_ca_bundle()
-        if ca is not None:
-            mounts.append(Mount(CA_BUNDLE, str(ca), type="bind", read_only=True))
-        env = {**run_environment(stack), **hostenv.install_environment()}
+        extra = {SHIPPED_CA: ca.read_bytes()} if ca is not None else {}
+        env = {**run_environment(stack), **hostenv.install_environment(f"{SRC}/{SHIPPED_CA}")}
         script = install_script(project, wheels_only=hostenv.carries_credentials(env))
         network, restriction = egress.install_network(self.client)
         log.info("install network for %s: %s (%s)", project, network, restriction)
-        container = self._create(image, ["sh", "-c", script], env, mounts, network)
-        result = self._run_container(container, timeout=timeout)
+        with self._shipped(image, archive_of([(project, "")], extra)) as source:
+            mounts = self._mounts(source, volume, deps_writable=True)
+            container = self._create(image, ["sh", "-c", script], env, mounts, network)
+            result = self._run_container(container, timeout=timeout)
         note = f"[healer] install network: {restriction}\n"
         return result.model_copy(update={"stderr": note + result.stderr})
 
@@ -332,48 +286,35 @@ class DockerSandbox:
         project = Path(project)
         if not project.is_dir():
             raise SandboxError(f"project folder {project} does not exist")
-        if self.warm and not network:
-            return self._exec(project, command, timeout)
-        return self._fresh(project, command, timeout, network)
+        stack, image = self._image(project)
+        with self._shipped(image, archive_of([(project, "")])) as source:
+            mounts = self._mounts(source, self._volume(project, image))
+            container = self._create(image, run_argv(command), run_environment(stack), mounts,
+                                     "bridge" if network else "none")
+            return self._run_container(container, timeout)
 
     def run_browser(self, folder: Path, *, timeout: float) -> RunResult:
         """healer's browser session over `folder` (request and extension) in the browser
         image: no network, uid 1000, read-only root, all capabilities dropped, limits.
 
-        healer's own package is copied in beside it (read-only at /opt/healer); Chromium gets
-        more memory and processes than a check (its threads count against the pids limit).
+        healer's own package goes in beside it (/src/lib/healer); Chromium gets more memory
+        and processes than a check (its threads count against the pids limit).
         """
-        image = images.image_for(images.BROWSER)
-        session, package = new_stage(), new_stage()
-        try:
-            stage_into(Path(folder), session)
-            stage_into(Path(healer.__file__).resolve().parent, package)
-            from docker.types import Mount
-
-            mounts = [Mount(SRC, str(session), type="bind", read_only=True),
-                      Mount(f"{HEALER_LIB}/healer", str(package), type="bind", read_only=True)]
-            env = {"HOME": "/tmp/home", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
-                   "PYTHONPATH": f"{HEALER_LIB}:/opt/healer-browser"}
-            argv = ["python3", "-m", "healer.checks.extension.browser", SRC, "/tmp/session",
-                    "--chromium", "/usr/bin/chromium", "--contained"]
-            container = self._create(image, argv, env, mounts, "none",
+        image = images.image_for(images.BROWSER, client=self.client)
+        package = Path(healer.__file__).resolve().parent
+        archive = archive_of([(Path(folder), ""), (package, "lib/healer")])
+        env = {"HOME": "/tmp/home", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+               "PYTHONPATH": f"{HEALER_LIB}:/opt/healer-browser"}
+        argv = ["python3", "-m", "healer.checks.extension.browser", SRC, "/tmp/session",
+                "--chromium", "/usr/bin/chromium", "--contained"]
+        with self._shipped(image, archive) as source:
+            container = self._create(image, argv, env, self._mounts(source, None), "none",
                                      memory=max(self.memory, BROWSER_MEMORY),
                                      pids=max(self.pids, BROWSER_PIDS))
             return self._run_container(container, timeout)
-        finally:
-            shutil.rmtree(session, ignore_errors=True)
-            shutil.rmtree(package, ignore_errors=True)
 
     def close(self) -> None:
-        import docker.errors
-
-        for container, stage, _ in self._warm.values():
-            try:
-                container.remove(force=True)
-            except docker.errors.DockerException as exc:
-                log.warning("could not remove container %s: %s", container.id[:12], exc)
-            shutil.rmtree(stage, ignore_errors=True)
-        self._warm.clear()
+        pass
 
     def __enter__(self):
         return self

@@ -79,9 +79,10 @@ def _nameservers() -> list[str]:
     return found
 
 
-def _local_daemon() -> bool:
-    host = os.environ.get("DOCKER_HOST", "")
-    return not host or host.startswith("unix://")
+def _local_daemon(client) -> bool:
+    """Whether `client` talks to this machine's daemon over its socket (docker-py names a
+    socket connection http+docker://)."""
+    return str(getattr(client.api, "base_url", "")).startswith("http+docker://")
 
 
 def _ensure_network(client) -> bool:
@@ -121,7 +122,7 @@ def _ensure_rules() -> bool:
 
 def install_network(client) -> tuple[str, str]:
     """(network for the install step, how it is restricted, in words)."""
-    if not _local_daemon():
+    if not _local_daemon(client):
         return "bridge", "unrestricted: the Docker engine is remote"
     if os.geteuid() != 0 or shutil.which("iptables") is None:
         return "bridge", "unrestricted: adding firewall rules needs root and iptables"

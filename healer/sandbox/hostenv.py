@@ -75,8 +75,9 @@ def pip_config() -> dict[str, str]:
     return found
 
 
-def install_environment() -> dict[str, str]:
-    """Variables for the install step: pip config, then explicit host variables on top."""
+def install_environment(ca_bundle: str = CA_BUNDLE) -> dict[str, str]:
+    """Variables for the install step: pip config, then explicit host variables on top;
+    `ca_bundle` is where the step finds the host's CA bundle."""
     env = pip_config()
     for var in PASSED_VARIABLES:
         value = os.environ.get(var)
@@ -85,11 +86,11 @@ def install_environment() -> dict[str, str]:
     env = {k: v for k, v in env.items() if v}
     env.update(
         {
-            "PIP_CERT": CA_BUNDLE,
-            "SSL_CERT_FILE": CA_BUNDLE,
-            "REQUESTS_CA_BUNDLE": CA_BUNDLE,
-            "NODE_EXTRA_CA_CERTS": CA_BUNDLE,
-            "NPM_CONFIG_CAFILE": CA_BUNDLE,
+            "PIP_CERT": ca_bundle,
+            "SSL_CERT_FILE": ca_bundle,
+            "REQUESTS_CA_BUNDLE": ca_bundle,
+            "NODE_EXTRA_CA_CERTS": ca_bundle,
+            "NPM_CONFIG_CAFILE": ca_bundle,
             "PIP_BREAK_SYSTEM_PACKAGES": "1",
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         }

@@ -110,23 +110,35 @@ def rootfs_dir() -> Path:
 # ---------------------------------------------------------------- docker CLI helpers
 
 
-def _docker(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], check=False, text=True, **kwargs)
+def _cli_env(host: str | None) -> dict[str, str]:
+    """The docker command's environment: the engine at `host`, else the environment's."""
+    return {**os.environ, **({"DOCKER_HOST": host} if host else {}), "DOCKER_BUILDKIT": "0"}
 
 
-def image_exists(tag: str) -> bool:
+def image_exists(tag: str, *, client=None, host: str | None = None) -> bool:
+    """Whether the engine (`client`'s, else the one at `host` or the environment's) has `tag`."""
+    if client is not None:
+        import docker.errors
+
+        try:
+            client.images.get(tag)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
     try:
-        return _docker("image", "inspect", tag, capture_output=True).returncode == 0
+        return subprocess.run(["docker", "image", "inspect", tag], capture_output=True,
+                              check=False, env=_cli_env(host)).returncode == 0
     except FileNotFoundError:
         return False
 
 
-def image_for(stack: str) -> str:
-    """The tag of the built image for `stack` (or BROWSER); SandboxError with a hint when it
-    is missing."""
+def image_for(stack: str, *, client=None) -> str:
+    """The tag of the built image for `stack` (or BROWSER) on the engine; SandboxError with a
+    hint when it is missing there."""
     tag = browser_tag() if stack == BROWSER else stack_tag(stack)
-    if not image_exists(tag):
-        raise SandboxError(f"sandbox image {tag} is not built", hint=BUILD_HINT)
+    if not image_exists(tag, client=client):
+        raise SandboxError(f"sandbox image {tag} is not built on this Docker engine",
+                           hint=BUILD_HINT)
     return tag
 
 
@@ -197,12 +209,14 @@ def build_rootfs(progress: Callable[[str], None] = print) -> Path:
     return target
 
 
-def _import_base(root: Path, tag: str, progress: Callable[[str], None]) -> None:
+def _import_base(root: Path, tag: str, progress: Callable[[str], None],
+                 host: str | None) -> None:
     progress(f"importing {tag}")
     changes = [arg for env in IMAGE_ENV for arg in ("-c", f"ENV {env}")]
     tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
     try:
-        _run_step(["docker", "import", *changes, "-", tag], progress, stdin=tar.stdout)
+        _run_step(["docker", "import", *changes, "-", tag], progress, stdin=tar.stdout,
+                  env=_cli_env(host))
     finally:
         tar.stdout.close()
         tar.wait()
@@ -218,10 +232,11 @@ def _download_wheels(target: Path, progress: Callable[[str], None]) -> None:
                "--dest", str(target), *browser_pins()], progress)
 
 
-def _build_stack(stack: str, tag: str, progress: Callable[[str], None]) -> None:
+def _build_stack(stack: str, tag: str, progress: Callable[[str], None],
+                 host: str | None) -> None:
     progress(f"building {tag}")
     recipe = dockerfile(stack)
-    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    env = _cli_env(host)
     with tempfile.TemporaryDirectory() as context:
         shutil.copy(recipe, Path(context) / "Dockerfile")
         if stack == BROWSER:
@@ -230,17 +245,22 @@ def _build_stack(stack: str, tag: str, progress: Callable[[str], None]) -> None:
         _run_step(cmd, progress, env=env)
 
 
-def build_images(progress: Callable[[str], None] = print) -> dict[str, str]:
-    """Build every missing image; returns stack -> tag (base included as "base")."""
+def build_images(progress: Callable[[str], None] = print, *, host: str | None = None,
+                 stacks: tuple[str, ...] = (*STACKS, BROWSER)) -> dict[str, str]:
+    """Build every missing image of `stacks` on the engine at `host` (else the environment's:
+    DOCKER_HOST, the current Docker context); returns stack -> tag (base included as "base").
+
+    The debootstrap tree is made here and streamed to the engine; the stack images are built
+    there, so a remote engine needs no registry either."""
     if shutil.which("docker") is None:
         raise SandboxError("the docker command is not installed", hint="apt-get install docker.io")
-    tags = {"base": base_tag(), **{stack: stack_tag(stack) for stack in STACKS},
-            BROWSER: browser_tag()}
-    if not image_exists(tags["base"]):
-        _import_base(build_rootfs(progress), tags["base"], progress)
-    for stack in (*STACKS, BROWSER):
-        if not image_exists(tags[stack]):
-            _build_stack(stack, tags[stack], progress)
+    tags = {"base": base_tag(),
+            **{stack: browser_tag() if stack == BROWSER else stack_tag(stack) for stack in stacks}}
+    if not image_exists(tags["base"], host=host):
+        _import_base(build_rootfs(progress), tags["base"], progress, host)
+    for stack in stacks:
+        if not image_exists(tags[stack], host=host):
+            _build_stack(stack, tags[stack], progress, host)
     for stack, tag in tags.items():
         progress(f"{stack}: {tag}")
     return tags

@@ -4,16 +4,18 @@ copy it into /work and install those dependencies. Shared by every backend."""
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
-import os
 import re
 import shlex
 import shutil
 import stat
+import tarfile
 import tempfile
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import IO
 
 from healer.errors import SandboxError
 
@@ -247,48 +249,77 @@ def copy_project(project: Path, target: Path) -> None:
     shutil.copytree(project, target, symlinks=True, dirs_exist_ok=True, ignore=_copied(project))
 
 
-def stage_into(project: Path, target: Path) -> None:
-    """Make `target` a copy of `project` that the sandbox user can read (healer's own folders
-    and special files left out, the size capped).
-
-    The sandbox user (uid 1000) must be able to read the project whoever owns it on the
-    host, so containers mount this copy, never the project folder itself. Run as root, healer
-    gives the copy to that user and keeps it private; otherwise the copy is world-readable
-    inside a folder only its owner can list (see `new_stage`).
-    """
-    for entry in target.iterdir():
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
-    copy_project(project, target)
-    private = os.geteuid() == 0
-    for folder, dirs, files in os.walk(target):
-        os.chmod(folder, 0o700 if private else 0o755)
-        if private:
-            os.chown(folder, SANDBOX_UID, SANDBOX_UID)
-        for name in files:
-            path = Path(folder) / name
-            if path.is_symlink():
-                continue
-            executable = path.stat().st_mode & 0o100
-            if private:
-                os.chown(path, SANDBOX_UID, SANDBOX_UID)
-                path.chmod(0o700 if executable else 0o600)
-            else:
-                path.chmod(0o755 if executable else 0o644)
+def _too_large(project: Path, name: str) -> SandboxError:
+    return SandboxError(
+        f"the project in {project} is larger than {MAX_PROJECT_BYTES // 2**20} MiB (at "
+        f"{name}); healer does not copy it into the sandbox",
+        hint="keep data files and build outputs out of the project")
 
 
-def new_stage() -> Path:
-    """A fresh folder for one staged copy, inside a parent only its owner can list."""
-    parent = Path(tempfile.gettempdir()) / f"healer-stage-{os.geteuid()}"
-    parent.mkdir(mode=0o711, exist_ok=True)
-    if parent.is_symlink() or parent.stat().st_uid != os.geteuid():
-        raise SandboxError(f"{parent} is not healer's own folder; remove it")
-    parent.chmod(0o711)
-    stage = Path(tempfile.mkdtemp(prefix="stage-", dir=parent))
-    stage.chmod(0o755)
-    if os.geteuid() == 0:
-        os.chown(stage, SANDBOX_UID, SANDBOX_UID)
-        stage.chmod(0o700)
-    return stage
+def _owned(info: tarfile.TarInfo, mode: int | None = None) -> tarfile.TarInfo:
+    info.uid = info.gid = SANDBOX_UID
+    info.uname = info.gname = ""
+    if not info.issym():
+        info.mode = mode if mode is not None else \
+            0o700 if info.isdir() or info.mode & 0o100 else 0o600
+    return info
+
+
+class _Packer:
+    """Fills one tar stream as staging copies: see `archive_of`."""
+
+    def __init__(self, tar: tarfile.TarFile) -> None:
+        self.tar, self.total, self.folders = tar, 0, set()
+
+    def folder(self, name: str) -> None:
+        """`name` and its parents as folder entries, each once."""
+        parts = [part for part in name.split("/") if part]
+        for depth in range(1, len(parts) + 1):
+            path = "/".join(parts[:depth])
+            if path not in self.folders:
+                self.folders.add(path)
+                info = tarfile.TarInfo(path)
+                info.type = tarfile.DIRTYPE
+                self.tar.addfile(_owned(info, 0o700))
+
+    def tree(self, project: Path, prefix: str) -> None:
+        def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+            if Path(info.name).name in EXCLUDED or not (info.isfile() or info.isdir()
+                                                        or info.issym()):
+                return None  # healer's folders; FIFOs and devices, which would be read
+            self.total += info.size if info.isfile() else 0
+            if self.total > MAX_PROJECT_BYTES:
+                raise _too_large(project, info.name)
+            return _owned(info)
+
+        self.folder(prefix)
+        for entry in sorted(project.iterdir()):
+            self.tar.add(entry, arcname=f"{prefix}/{entry.name}".lstrip("/"), filter=keep)
+
+    def file(self, name: str, data: bytes) -> None:
+        self.folder(name.rpartition("/")[0])
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        self.tar.addfile(_owned(info, 0o600), io.BytesIO(data))
+
+
+def archive_of(sources: Iterable[tuple[Path, str]], files: dict[str, bytes] | None = None,
+               ) -> IO[bytes]:
+    """A tar stream of folders (each under its prefix, "" for the root) and extra files, made
+    as a copy for the sandbox is made: healer's own folders and special files left out,
+    symlinks kept as links (never followed), the size capped, every entry owned by the
+    sandbox user and private to it. This is how a project reaches a Docker engine: over its
+    API, never by a host path, so the engine may be on another machine."""
+    spool = tempfile.SpooledTemporaryFile(max_size=32 * 2**20)  # noqa: SIM115 - returned open
+    try:
+        with tarfile.open(fileobj=spool, mode="w") as tar:
+            packer = _Packer(tar)
+            for project, prefix in sources:
+                packer.tree(Path(project), prefix)
+            for name, data in (files or {}).items():
+                packer.file(name, data)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool

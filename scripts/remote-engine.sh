@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# A second Docker engine on this machine that shares no file system view and no network with
+# healer's host: its own network namespace (reached over TCP through a veth pair the script
+# creates) and its own mount namespace (empty /tmp, /work, /home, /root: no host path healer
+# could pass resolves there). Tests and benchmarks use it as a remote engine.
+#
+#   sudo bash scripts/remote-engine.sh start   # prints the engine's URL (tcp://10.231.0.2:2375)
+#   sudo bash scripts/remote-engine.sh stop
+set -euo pipefail
+NS=healer-remote
+HOST_IP=10.231.0.1
+ENGINE_IP=10.231.0.2
+PORT=2375
+ROOT=/var/lib/healer-remote-engine
+RUN=/run/healer-remote-engine
+LOG=/tmp/healer-remote-engine.log
+
+start() {
+  if ! ip netns list | grep -qw "$NS"; then
+    ip netns add "$NS"
+    ip link add healer-rh type veth peer name healer-re
+    ip link set healer-re netns "$NS"
+    ip addr add "$HOST_IP/30" dev healer-rh
+    ip link set healer-rh up
+    ip netns exec "$NS" ip addr add "$ENGINE_IP/30" dev healer-re
+    ip netns exec "$NS" ip link set healer-re up
+    ip netns exec "$NS" ip link set lo up
+  fi
+  if ! DOCKER_HOST="tcp://$ENGINE_IP:$PORT" docker info >/dev/null 2>&1; then
+    mkdir -p "$ROOT" "$RUN"
+    # nsenter, not `ip netns exec`: that one mounts a new /sys, without the cgroup hierarchies
+    nsenter --net="/var/run/netns/$NS" unshare --mount --propagation private sh -c "
+      for d in /tmp /work /home /root; do [ -d \$d ] && mount -t tmpfs none \$d; done
+      exec dockerd --data-root $ROOT --exec-root $RUN --pidfile $RUN/dockerd.pid \
+        -H tcp://$ENGINE_IP:$PORT" >"$LOG" 2>&1 </dev/null &
+    for _ in $(seq 1 60); do
+      DOCKER_HOST="tcp://$ENGINE_IP:$PORT" docker info >/dev/null 2>&1 && break
+      sleep 0.5
+    done
+  fi
+  DOCKER_HOST="tcp://$ENGINE_IP:$PORT" docker info >/dev/null 2>&1 \
+    || { echo "the second engine did not start (see $LOG)" >&2; exit 1; }
+  echo "tcp://$ENGINE_IP:$PORT"
+}
+
+stop() {
+  if [ -f "$RUN/dockerd.pid" ]; then
+    kill "$(cat "$RUN/dockerd.pid")" 2>/dev/null || true
+    for _ in $(seq 1 40); do kill -0 "$(cat "$RUN/dockerd.pid")" 2>/dev/null || break; sleep 0.25; done
+  fi
+  ip netns del "$NS" 2>/dev/null || true
+  ip link del healer-rh 2>/dev/null || true
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
