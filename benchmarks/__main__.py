@@ -42,6 +42,8 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--local-threads", type=int,
                    help="CPU threads of the bundled model's server (fewer on a shared machine)")
     p.add_argument("--request-timeout", type=float, help="seconds one model call may take")
+    p.add_argument("--sandbox-host", action="append", metavar="URL",
+                   help="a Docker engine to spread the checks over (repeat for several)")
     p.add_argument("--cache", action="store_true",
                    help="answer repeated prompts from healer's response cache (off: every call "
                         "is measured)")
@@ -95,7 +97,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(None, base_url=args.base_url, model=args.model, cache=args.cache,
-                         local_threads=args.local_threads, request_timeout=args.request_timeout)
+                         local_threads=args.local_threads, request_timeout=args.request_timeout,
+                         sandbox_hosts=getattr(args, "sandbox_host", None))
 
 
 def _relative(path: Path) -> str:

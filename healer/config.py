@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -89,6 +90,9 @@ class Settings(BaseModel):
     # sandbox and checks
     sandbox: Literal["docker", "bwrap", "unsafe-local"] = "docker"
     """Where project code runs. `bwrap` and `unsafe-local` are weaker and only run when chosen."""
+    sandbox_hosts: list[str] = Field(default_factory=list)
+    """Docker engines to spread checks over (`tcp://...`, `ssh://...`; commas between them in
+    HEALER_SANDBOX_HOSTS); empty: the one of DOCKER_HOST or the current Docker context."""
     checks: list[str] = Field(default_factory=list)
     """Extra commands that must succeed in the sandbox, beside the spec's `## Checks`."""
     check_timeout: float = Field(120.0, gt=0)
@@ -134,6 +138,13 @@ class Settings(BaseModel):
         size = parse_memory(value)
         if size < MIN_MEMORY:
             raise ValueError(f"{value!r} is below the least a sandbox needs (64m)")
+        return value
+
+    @field_validator("sandbox_hosts", mode="before")
+    @classmethod
+    def _hosts(cls, value: object) -> object:
+        if isinstance(value, str):  # HEALER_SANDBOX_HOSTS=tcp://a:2376,ssh://b
+            return [part for part in re.split(r"[,\s]+", value) if part]
         return value
 
     @field_validator("cpus")

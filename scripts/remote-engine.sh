@@ -6,6 +6,7 @@
 #
 #   sudo bash scripts/remote-engine.sh start   # prints the engine's URL (tcp://10.231.0.2:2375)
 #   sudo bash scripts/remote-engine.sh stop
+#   sudo bash scripts/remote-engine.sh kill    # as if the machine went away: SIGKILL, then stop
 set -euo pipefail
 NS=healer-remote
 HOST_IP=10.231.0.1
@@ -44,16 +45,23 @@ start() {
 }
 
 stop() {
-  if [ -f "$RUN/dockerd.pid" ]; then
-    kill "$(cat "$RUN/dockerd.pid")" 2>/dev/null || true
-    for _ in $(seq 1 40); do kill -0 "$(cat "$RUN/dockerd.pid")" 2>/dev/null || break; sleep 0.25; done
-  fi
+  local signal="${1:-TERM}"
+  for pidfile in "$RUN/dockerd.pid" "$RUN/containerd/containerd.pid"; do
+    [ -f "$pidfile" ] || continue
+    kill "-$signal" "$(cat "$pidfile")" 2>/dev/null || true
+    for _ in $(seq 1 40); do kill -0 "$(cat "$pidfile")" 2>/dev/null || break; sleep 0.25; done
+    signal=TERM
+  done
+  # what a killed engine leaves: its containerd and the shims of its containers
+  pkill -KILL -f -- "$RUN/containerd/containerd" 2>/dev/null || true
+  pkill -KILL -f -- "-address $RUN/containerd" 2>/dev/null || true
   ip netns del "$NS" 2>/dev/null || true
   ip link del healer-rh 2>/dev/null || true
 }
 
 case "${1:-}" in
   start) start ;;
-  stop) stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  stop) stop TERM ;;
+  kill) stop KILL ;;
+  *) echo "usage: $0 start|stop|kill" >&2; exit 2 ;;
 esac

@@ -119,3 +119,66 @@ def test_a_missing_image_on_that_engine_is_a_clear_error(remote: DockerSandbox,
     with pytest.raises(SandboxError, match="not built on this Docker engine") as caught:
         remote.run(tmp_path, "node index.js", timeout=30)
     assert "healer sandbox build" in caught.value.hint
+
+
+LOCAL = "unix:///var/run/docker.sock"
+SLOW_TEST = "import time\n\n\ndef test_slow():\n    time.sleep(3)\n"
+
+
+def _passing_project(folder: Path) -> Path:
+    shutil.copytree(PROJECTS / "passing", folder)
+    (folder / "test_slow.py").write_text(SLOW_TEST)
+    return folder
+
+
+def test_checks_spread_over_the_engines(engine: str, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from healer.sandbox.spread import SpreadSandbox
+
+    spread = SpreadSandbox([LOCAL, engine], memory="512m")
+    projects = [_passing_project(tmp_path / name) for name in ("one", "two")]
+    command = "python3 -m pytest -q -p no:cacheprovider"
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda p: spread.run(p, command, timeout=60), projects))
+    assert all(r.ok and "2 passed" in r.stdout for r in results), results
+    assert set(spread._home.values()) == {LOCAL, engine}  # one folder on each engine
+
+
+def test_healer_check_with_sandbox_hosts_from_the_environment(engine: str, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              ) -> None:
+    monkeypatch.setenv("HEALER_SANDBOX_HOSTS", f"{engine}, {LOCAL}")
+    project = tmp_path / "failing"
+    shutil.copytree(PROJECTS / "failing_test", project)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["check", str(project), "--json"], catch_exceptions=False)
+    assert result.exit_code == 1  # the project's own failing test, found on one of the engines
+    failed = [c["name"] for c in json.loads(result.output) if not c["passed"]]
+    assert failed == ["pytest"]
+
+
+def test_an_engine_that_goes_away_costs_only_the_checks_in_flight(engine: str,
+                                                                  tmp_path: Path) -> None:
+    """Last in this file: it stops the second engine."""
+    import threading
+    import time
+
+    from healer.sandbox.spread import SpreadSandbox
+
+    spread = SpreadSandbox([engine, LOCAL], memory="512m")
+    project = _passing_project(tmp_path / "project")
+    spread._home[str(project.resolve())] = engine  # this build's checks run over there
+    command = "python3 -m pytest -q -p no:cacheprovider"
+    done: list = []
+    worker = threading.Thread(target=lambda: done.append(spread.run(project, command,
+                                                                    timeout=60)))
+    worker.start()
+    time.sleep(1.5)  # the check is running on the second engine now
+    subprocess.run(["bash", str(SCRIPT), "kill"], capture_output=True, check=False)
+    worker.join(120)
+    (result,) = done
+    assert result.ok and "2 passed" in result.stdout  # retried on this machine's engine
+    assert spread._home[str(project.resolve())] == LOCAL and spread.engine == LOCAL
+    after = spread.run(project, command, timeout=60)
+    assert after.ok

@@ -15,9 +15,14 @@ __all__ = ["Sandbox", "open_sandbox"]
 
 
 def _docker(settings: Settings) -> Sandbox:
+    options = {"memory": settings.memory_limit, "cpus": settings.cpus}
+    if settings.sandbox_hosts:
+        from healer.sandbox.spread import SpreadSandbox
+
+        return SpreadSandbox(settings.sandbox_hosts, **options)
     from healer.sandbox.docker import DockerSandbox
 
-    return DockerSandbox(memory=settings.memory_limit, cpus=settings.cpus)
+    return DockerSandbox(**options)
 
 
 def _bwrap(settings: Settings) -> Sandbox:
