@@ -2,7 +2,8 @@
 # A second Docker engine on this machine that shares no file system view and no network with
 # healer's host: its own network namespace (reached over TCP through a veth pair the script
 # creates) and its own mount namespace (empty /tmp, /work, /home, /root: no host path healer
-# could pass resolves there). Tests and benchmarks use it as a remote engine.
+# could pass resolves there). Its containers reach the internet through this machine (NAT), as
+# a remote engine's would for the install step. Tests and benchmarks use it as a remote engine.
 #
 #   sudo bash scripts/remote-engine.sh start   # prints the engine's URL (tcp://10.231.0.2:2375)
 #   sudo bash scripts/remote-engine.sh stop
@@ -15,6 +16,23 @@ PORT=2375
 ROOT=/var/lib/healer-remote-engine
 RUN=/run/healer-remote-engine
 LOG=/tmp/healer-remote-engine.log
+MARK=(-m comment --comment healer-remote-engine)
+RULES=("nat POSTROUTING -s $ENGINE_IP/32 ! -o healer-rh -j MASQUERADE"
+       "filter FORWARD -i healer-rh -j ACCEPT"
+       "filter FORWARD -o healer-rh -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT")
+
+rules() {  # rules add|del
+  command -v iptables >/dev/null || return 0
+  for rule in "${RULES[@]}"; do
+    read -r table chain spec <<<"$rule"
+    if [ "$1" = add ]; then
+      iptables -w 5 -t "$table" -C "$chain" $spec "${MARK[@]}" 2>/dev/null \
+        || iptables -w 5 -t "$table" -I "$chain" $spec "${MARK[@]}"
+    else
+      while iptables -w 5 -t "$table" -D "$chain" $spec "${MARK[@]}" 2>/dev/null; do :; done
+    fi
+  done
+}
 
 start() {
   if ! ip netns list | grep -qw "$NS"; then
@@ -26,7 +44,9 @@ start() {
     ip netns exec "$NS" ip addr add "$ENGINE_IP/30" dev healer-re
     ip netns exec "$NS" ip link set healer-re up
     ip netns exec "$NS" ip link set lo up
+    ip netns exec "$NS" ip route add default via "$HOST_IP"
   fi
+  rules add
   if ! DOCKER_HOST="tcp://$ENGINE_IP:$PORT" docker info >/dev/null 2>&1; then
     mkdir -p "$ROOT" "$RUN"
     # nsenter, not `ip netns exec`: that one mounts a new /sys, without the cgroup hierarchies
@@ -57,6 +77,7 @@ stop() {
   pkill -KILL -f -- "-address $RUN/containerd" 2>/dev/null || true
   ip netns del "$NS" 2>/dev/null || true
   ip link del healer-rh 2>/dev/null || true
+  rules del
 }
 
 case "${1:-}" in

@@ -85,6 +85,20 @@ def test_checks_pass_and_fail_there_as_here(remote: DockerSandbox,
     assert kinds and set(kinds) == {"volume"}  # nothing of the host's file system
 
 
+def test_dependencies_are_installed_in_a_volume_of_that_engine(remote: DockerSandbox,
+                                                               tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("six\n")
+    (tmp_path / "use_six.py").write_text("import six\nprint(six.PY3)\n")
+    image = images.image_for("python", client=remote.client)
+    remote._remove_volume(remote._volume_name(tmp_path, image))  # install for real
+    installed = remote.prepare(tmp_path)  # pip there, with the host's CA bundle sent along
+    assert installed.ok, installed.stdout + installed.stderr
+    assert "install network: unrestricted: the Docker engine is remote" in installed.stderr
+    result = remote.run(tmp_path, "python3 use_six.py", timeout=60)
+    assert result.ok and result.stdout.strip() == "True"
+    assert remote.client.volumes.get(remote._volume_name(tmp_path, image))  # on that engine
+
+
 def test_the_loop_repairs_a_build_on_the_remote_engine(
         engine: str, fake_llm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.scripted_model import ProjectModel
