@@ -234,7 +234,7 @@ def test_path_candidate_rejects_prose():
 def apply_one(tmp_path: Path, content: str, search: str, replace: str) -> str:
     write(tmp_path, {"m.py": content})
     result = apply_edits(tmp_path, [Edit(path="m.py", search=search, replace=replace)])
-    assert isinstance(result, ApplyResult)
+    assert result.changed == ["m.py"]
     return (tmp_path / "m.py").read_text()
 
 

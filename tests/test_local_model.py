@@ -252,7 +252,11 @@ def test_child_stops_waiting_when_its_parent_is_gone():
     import threading
 
     never_set = threading.Event()
-    local_server._wait_for_stop(never_set, parent_pid=os.getppid() + 1_000_000)  # returns
+    waiter = threading.Thread(target=local_server._wait_for_stop,
+                              args=(never_set,), kwargs={"parent_pid": os.getppid() + 1_000_000})
+    waiter.start()
+    waiter.join(30)
+    assert not waiter.is_alive()  # no stop event, yet it returned: its parent is gone
 
 
 def _server_children() -> list[int]:

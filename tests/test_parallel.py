@@ -35,7 +35,7 @@ def test_first_error_raised_and_nothing_new_started() -> None:
 
     with pytest.raises(ValueError, match="boom"):
         bounded_map(work, list(range(20)), workers=2)
-    assert len(started) < 20
+    assert sorted(started) in ([0], [0, 1])  # the failing call, at most the one beside it
 
 
 def test_empty_input() -> None:

@@ -79,9 +79,21 @@ def test_host_secrets_do_not_enter(sandbox, project, monkeypatch):
 
 def test_a_fork_bomb_is_contained(sandbox, project):
     result = sandbox.run(project, "bomb() { bomb | bomb & }; bomb; sleep 5", timeout=10)
-    assert "Cannot fork" in result.stderr or result.timed_out  # the pids limit held
+    assert "Cannot fork" in result.stderr or result.timed_out
     after = sandbox.run(project, "echo alive", timeout=30)
     assert after.stdout.strip() == "alive"
+
+
+def test_the_process_limit_holds_at_its_number(project):
+    box = DockerSandbox(memory="256m", pids=48)
+    # a child shell spawns until it cannot (the shell gives up at the first failed fork); this
+    # one then counts the processes with builtins only, since no fork is left
+    spawn = ("sh -c 'i=0; while [ $i -lt 150 ]; do sleep 30 & i=$((i+1)); done'; "
+             "set -- /proc/[0-9]*; echo $#")
+    result = box.run(project, spawn, timeout=60)
+    running = int(result.stdout.split()[-1])
+    assert "Cannot fork" in result.stderr  # the 150 did not all start...
+    assert 40 <= running <= 48  # ...because the limit, not something else, stopped them
 
 
 def test_memory_past_the_limit_is_oom_killed(sandbox, project):

@@ -6,7 +6,7 @@ not, files are ranked by evidence and the best ranked are shown in full, the res
 
 Ranking, best first:
   0. files named by a failure (its file field, or a path in its message or log excerpt such
-     as a traceback frame), and the caller's `extra_paths`;
+     as a traceback frame);
   1. files that import, or are imported by, the files of rank 0;
   2. files named in the plan;
   3. tests that mention a file of rank 0;
@@ -113,14 +113,13 @@ def build_context(
     *,
     budget_tokens: int,
     plan_text: str = "",
-    extra_paths: Collection[str] = (),
     exclude: Collection[str] = (),
 ) -> CodebaseContext:
     """The project under `root` rendered as Markdown within `budget_tokens` (estimated);
     `exclude` leaves files out entirely."""
     files, skipped = collect_files(root)
     files = {path: f for path, f in files.items() if path not in exclude}
-    ranks = rank_files(files, failures, plan_text=plan_text, extra_paths=extra_paths)
+    ranks = rank_files(files, failures, plan_text=plan_text)
     ordered = sorted(files.values(), key=lambda f: (ranks[f.path], f.path))
     levels = _choose_levels(ordered, ranks, budget_tokens)
     text = _render(ordered, levels)
@@ -207,12 +206,11 @@ def rank_files(
     failures: list[Failure],
     *,
     plan_text: str = "",
-    extra_paths: Collection[str] = (),
 ) -> dict[str, int]:
     """Each file's rank (lower is more relevant); see the module docstring."""
     paths = list(files)
     ranks = {p: RANK_REST for p in paths}
-    evidence = _named_in_failures(paths, failures) | {p for p in extra_paths if p in files}
+    evidence = _named_in_failures(paths, failures)
     in_plan = mentioned_paths(paths, plan_text) if plan_text else set()
     graph = import_graph(files)
     for p in paths:
