@@ -17,7 +17,7 @@ from healer import __version__
 from healer.budget import Budget
 from healer.config import Settings, load_settings
 from healer.errors import HealerError, UsageError
-from healer.models import verdict
+from healer.models import RunReport, verdict
 from healer.report import outcome, report_data
 from healer.ui import checks_table, console, live_progress, report_table
 
@@ -166,6 +166,10 @@ def build(spec: str, output: Path | None, max_iters: int, max_tokens: int | None
         report = run_build(spec, output or default_output(spec), settings, budget,
                            tests=from_here(tests), unsafe_local=unsafe_local, events=progress,
                            into_existing=into_existing)
+    _show_report(report, quiet=quiet, as_json=as_json)
+
+
+def _show_report(report: RunReport, *, quiet: bool, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report_data(report), indent=2))
     elif not quiet:
@@ -173,6 +177,35 @@ def build(spec: str, output: Path | None, max_iters: int, max_tokens: int | None
         console.print(f"report: {Path(report.output) / '.healer' / 'report.md'}")
         console.print(f"[bold]{outcome(report)}[/] ({report.stop_reason})")
     sys.exit(EXIT_GREEN if report.status == "green" else EXIT_NOT_GREEN)
+
+
+@cli.command()
+@click.argument("request")
+@click.option("-d", "--dir", "folder", type=click.Path(exists=True, file_okay=False,
+                                                      path_type=Path), default=".",
+              show_default=True, help="The folder healer built.")
+@click.option("--max-iters", type=click.IntRange(0), default=3, show_default=True,
+              help="Repair rounds after the change.")
+@click.option("--max-tokens", type=click.IntRange(1), help="Stop after this many tokens.")
+@click.option("--max-cost", type=click.FloatRange(0), help="Stop after this many dollars.")
+@click.option("--timeout", type=click.FloatRange(1), help="Stop after this many seconds.")
+@click.option("--unsafe-local", is_flag=True, help="Run checks on this machine, unsandboxed.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON report on stdout.")
+@llm_options
+def improve(request: str, folder: Path, max_iters: int, max_tokens: int | None,
+            max_cost: float | None, timeout: float | None, unsafe_local: bool, quiet: bool,
+            as_json: bool, **opts: Any) -> None:
+    """Change a folder healer built as REQUEST asks ("also accept negative numbers"), then
+    check and repair it; your own edits in it are kept."""
+    from healer.commands import run_improve
+
+    settings = settings_from(Path.cwd(), opts, untrusted=folder)
+    budget = Budget(max_iters=max_iters, max_tokens=max_tokens, max_cost=max_cost, timeout=timeout)
+    with live_progress(quiet=quiet or as_json) as progress:
+        report = run_improve(request, folder, settings, budget, unsafe_local=unsafe_local,
+                             events=progress)
+    _show_report(report, quiet=quiet, as_json=as_json)
 
 
 @cli.command()

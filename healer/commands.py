@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from healer import changes
 from healer.budget import Budget
 from healer.checks import run_checks
 from healer.config import Settings
 from healer.errors import UsageError
 from healer.events import NO_EVENTS, Events
-from healer.generation import SPEC, generate_project, load_contract, regenerate_one
+from healer.generation import SPEC, generate_project, load_contract, regenerate_one, saved_spec
 from healer.llm.accounting import price_of
 from healer.loop import Session, build
-from healer.models import CheckResult, RunReport
+from healer.models import CheckResult, RunReport, Spec
 from healer.pipeline.context import build_context
 from healer.pipeline.messages import chat
 from healer.runtime import open_checks_sandbox, open_llm
@@ -42,6 +43,29 @@ def run_build(spec_arg: str, output: Path, settings: Settings, budget: Budget, *
     _check_cost_budget(settings, budget)
     workspace = Workspace(output, adopt=into_existing)
     workspace.init()  # a folder healer did not create is refused before any model call
+    return _run_loop(spec, workspace, settings, budget, unsafe_local=unsafe_local,
+                     events=events)
+
+
+def run_improve(request: str, folder: Path, settings: Settings, budget: Budget, *,
+                unsafe_local: bool = False, events: Events = NO_EVENTS) -> RunReport:
+    """Change a folder healer built as `request` asks, then check and repair it; the user's
+    own edits in it are kept (committed first, on their own)."""
+    if not request.strip():
+        raise UsageError("the change request is empty", hint='healer improve "what to change"')
+    workspace = Workspace(folder)
+    spec = saved_spec(workspace) if (folder / STATE_DIR).is_dir() else None
+    if spec is None:
+        raise UsageError(f"{folder} is not a folder healer built (no {STATE_DIR}/spec.json)",
+                         hint="build it first: healer build SPEC -o FOLDER")
+    _check_cost_budget(settings, budget)
+    return _run_loop(spec, workspace, settings, budget, unsafe_local=unsafe_local,
+                     events=events, change=changes.request(request))
+
+
+def _run_loop(spec: Spec, workspace: Workspace, settings: Settings, budget: Budget, *,
+              unsafe_local: bool, events: Events, change: changes.Change | None = None,
+              ) -> RunReport:
     with open_checks_sandbox(settings, unsafe_local=unsafe_local) as sandbox, \
             open_llm(settings, events) as llm:
         where = "the bundled model" if settings.uses_local_model else llm.endpoint
@@ -51,7 +75,7 @@ def run_build(spec_arg: str, output: Path, settings: Settings, budget: Budget, *
                      f"sandbox{on}")
         # the settings of the endpoint in use: the bundled model's context, not a hosted one's
         session = Session(llm=llm, sandbox=sandbox, settings=llm.settings, events=events)
-        return build(spec, workspace, session, budget)
+        return build(spec, workspace, session, budget, change=change)
 
 
 def _check_cost_budget(settings: Settings, budget: Budget) -> None:

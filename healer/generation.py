@@ -29,12 +29,27 @@ if TYPE_CHECKING:
 PLAN = "plan.md"
 SPEC = "spec.md"
 SPEC_HASH = "spec.sha256"
+SPEC_VALUE = "spec.json"
 CONTRACT = "acceptance.json"
 
 
 def spec_hash(spec: Spec) -> str:
     payload = json.dumps([spec.text, spec.file_specs, spec.acceptance_tests], sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def save_spec(ws: Workspace, spec: Spec) -> None:
+    """The spec the folder is built from: its text (read by people), hash and whole value."""
+    (ws.state / SPEC).write_text(spec.text, encoding="utf-8")
+    (ws.state / SPEC_HASH).write_text(spec_hash(spec) + "\n")
+    (ws.state / SPEC_VALUE).write_text(spec.model_dump_json(indent=2) + "\n")
+
+
+def saved_spec(ws: Workspace) -> Spec | None:
+    """The spec of the folder's last build, or None (not healer's, or built before it was
+    kept whole)."""
+    path = ws.state / SPEC_VALUE
+    return Spec.model_validate_json(path.read_text()) if path.is_file() else None
 
 
 def same_spec(ws: Workspace, spec: Spec) -> bool:
@@ -66,8 +81,7 @@ def prepare_project(llm: LLMClient, spec: Spec, ws: Workspace, events: Events = 
     if not resume:
         for stale in (PLAN, FILE_LIST):
             (ws.state / stale).unlink(missing_ok=True)
-        (ws.state / SPEC).write_text(spec.text, encoding="utf-8")
-        (ws.state / SPEC_HASH).write_text(spec_hash(spec) + "\n")
+        save_spec(ws, spec)
     stated = stated_file_list(spec)
     plan = _plan(llm, spec, ws, events, stated)
     file_list = _file_list(llm, spec, ws, plan, events, stated)

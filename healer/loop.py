@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from healer import changes
 from healer.budget import BoundedSandbox, Budget, CallLimits, Meter
 from healer.checks import acceptance, run_checks
 from healer.checks.coverage import NAME as COVERAGE
@@ -24,6 +25,8 @@ from healer.generation import (
     prepare_project,
     same_spec,
     save_contract,
+    save_spec,
+    saved_spec,
 )
 from healer.llm.accounting import difference
 from healer.models import (
@@ -60,14 +63,19 @@ class Session:
     events: Events = NO_EVENTS
 
 
-def build(spec: Spec, ws: Workspace, session: Session, budget: Budget) -> RunReport:
-    loop = _Loop(spec, ws, session, budget)
+def build(spec: Spec, ws: Workspace, session: Session, budget: Budget, *,
+          change: changes.Change | None = None) -> RunReport:
+    """Build `spec` in `ws` until green or out of budget. A folder built from an earlier
+    version of the spec is changed, not built anew; `change` asks for a change in words."""
+    loop = _Loop(spec, ws, session, budget, change)
     return loop.run()
 
 
 class _Loop:
-    def __init__(self, spec: Spec, ws: Workspace, session: Session, budget: Budget) -> None:
+    def __init__(self, spec: Spec, ws: Workspace, session: Session, budget: Budget,
+                 change: changes.Change | None = None) -> None:
         self.spec, self.ws, self.s, self.meter = spec, ws, session, Meter(budget)
+        self.change = change
         self.policy = EditPolicy.for_spec(spec)
         self.protected = list(self.policy.protected)
         self.ws.init()
@@ -88,7 +96,10 @@ class _Loop:
             self.contract = self._contract()
             self.report = self._start_report()
             self.prior_usage = dict(self.report.usage_by_stage)
+            users = changes.keep_users_edits(self.ws) if self.change else []
             self._ensure_generated()
+            if self.change:
+                self._change_round(self.change, users)
             while True:
                 current = self.report.rounds[-1]
                 if not current.checks:
@@ -191,6 +202,24 @@ class _Loop:
             raise BudgetSpentError(self.meter.time_spent())  # checks cut short: not a verdict
         return checks
 
+    def _chain(self) -> Chain:
+        return Chain(self.s.llm, changes.with_requests(self.ws, self.spec), self.ws,
+                     load_plan(self.ws) or Plan(text=""), self.policy, self._context_budget(),
+                     self.s.settings.edit_format)
+
+    def _change_round(self, change: changes.Change, users: list[str]) -> None:
+        """The requested change, made from the folder as it is (the best round)."""
+        base = self._best() or self.report.rounds[-1]
+        self.s.events.stage("change", f"round {len(self.report.rounds)}: {change.summary}")
+        started, before = time.monotonic(), self._usage()
+        diagnosis, changed = self._chain().change(change.request, base.failures, users)
+        changes.record(self.ws, change)
+        index = len(self.report.rounds)
+        commit = self.ws.commit(f"round {index} (change: {change.summary}): {diagnosis[:200]}")
+        rnd = self._new_round("change", commit, files=changed, diagnosis=diagnosis)
+        rnd.usage, rnd.seconds = difference(self._usage(), before), time.monotonic() - started
+        self._save()
+
     def _repair_round(self) -> None:
         if self.s.settings.candidates > 1:
             self._portfolio_round(self.s.settings.candidates)
@@ -199,10 +228,8 @@ class _Loop:
         strategy = next_in_chain(self.report.rounds)
         self.s.events.stage(strategy, f"round {previous.index + 1}")
         started, before = time.monotonic(), self._usage()
-        chain = Chain(self.s.llm, self.spec, self.ws, load_plan(self.ws) or Plan(text=""),
-                      self.policy, self._context_budget(), self.s.settings.edit_format)
         try:
-            diagnosis, changed = chain.run(strategy, previous.failures)
+            diagnosis, changed = self._chain().run(strategy, previous.failures)
         except ContextOverflowError as exc:  # a round lost, not the run: smaller prompts next
             self.context_scale = max(MIN_CONTEXT_SCALE, self.context_scale / 2)
             log.warning("%s; the codebase shown is cut to %.0f%% of its budget from now on",
@@ -224,7 +251,8 @@ class _Loop:
                             f" {strategies.count('fresh')} fresh, from round {base.index}")
         started, before = time.monotonic(), self._usage()
         search = RepairRound(
-            self.s.llm, self.spec, self.ws, load_plan(self.ws) or Plan(text=""), self._checks_of,
+            self.s.llm, changes.with_requests(self.ws, self.spec), self.ws,
+            load_plan(self.ws) or Plan(text=""), self._checks_of,
             self.policy, base.failures, self._context_budget(), self.s.settings.edit_format,
             seen=self.seen, on_candidate=self._candidate_done)
         outcome = search.run(index, base, strategies)
@@ -248,6 +276,10 @@ class _Loop:
     def _start_report(self) -> RunReport:
         digest = self.contract.digest if self.contract else None
         previous = load_report(self.ws) if same_spec(self.ws, self.spec) else None
+        if previous is None and self.change is None:
+            previous = self._spec_edited(digest)
+            if previous is not None:
+                return previous
         if previous is None or not previous.rounds:
             return RunReport(spec=str(self.spec.source or "<prompt>"), output=str(self.ws.root),
                              status="not_green", stop_reason="running", tests_digest=digest)
@@ -259,6 +291,18 @@ class _Loop:
             if self.ws.dirty():
                 self.ws.commit("resume: keep edits of an interrupted round")
             self._new_round("recheck", self.ws.head(), diagnosis="the acceptance tests changed")
+        return previous
+
+    def _spec_edited(self, digest: str | None) -> RunReport | None:
+        """A folder built from an earlier version of the spec: its report, with the spec's
+        diff as the change to make; None when it is not (or cannot be) changed."""
+        old, previous = saved_spec(self.ws), load_report(self.ws)
+        if old is None or previous is None or not previous.rounds:
+            return None
+        self.change = changes.spec_edit(old, self.spec)
+        self.s.events.stage("spec changed", "changing the project, not building it anew")
+        save_spec(self.ws, self.spec)
+        previous.tests_digest, previous.status = digest, "not_green"
         return previous
 
     def _new_round(self, strategy: str, commit: str | None, *, files: list[str] = (),
@@ -326,9 +370,9 @@ class _Loop:
 
 
 def _first_round(report: RunReport) -> int:
-    """Where the rounds of the current tests start: the last recheck, else round 0 (rounds
-    before it were checked against tests that have changed since)."""
-    rechecks = [r.index for r in report.rounds if r.strategy == "recheck"]
+    """Where the rounds of the current tests and spec start: the last recheck or change, else
+    round 0 (rounds before it were checked against tests or a spec that changed since)."""
+    rechecks = [r.index for r in report.rounds if r.strategy in ("recheck", "change")]
     return rechecks[-1] if rechecks else 0
 
 

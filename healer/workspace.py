@@ -193,8 +193,15 @@ class Workspace:
 
     def dirty(self) -> bool:
         """Whether project files (not healer's own state) changed since the last commit."""
-        status = self._git("status", "--porcelain", "--", ".", f":(exclude){STATE_DIR}")
-        return bool(status.stdout.strip())
+        return bool(self.changed_files())
+
+    def changed_files(self) -> list[str]:
+        """Project files (not healer's own state) changed, added or removed since the last
+        commit: by the user, when no round of healer's is under way."""
+        status = self._git("status", "--porcelain", "-z", "--untracked-files=all", "--", ".",
+                           f":(exclude){STATE_DIR}")
+        entries = [e for e in status.stdout.split("\0") if e]
+        return sorted({e[3:] for e in entries if len(e) > 3})
 
     def restore(self, commit: str) -> None:
         """Make the project files what they were at `commit`; healer's own state is untouched."""

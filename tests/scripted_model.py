@@ -15,7 +15,7 @@ class ProjectModel:
     """Answers plan, file-list, per-file, debug and regenerate prompts from fixed scripts.
 
     files: path -> content the generate stage returns (fenced, as models do);
-    debug: queue of answers for debugger turns (SEARCH/REPLACE text);
+    debug: queue of answers for debugger and change turns (SEARCH/REPLACE text);
     regenerate: path -> content for the stuck strategy.
     """
 
@@ -57,6 +57,10 @@ class ProjectModel:
         match = re.search(r"Write the complete content of the file `([^`]+)`", first)
         if match:
             return "generate", f"Here it is:\n```python\n{self.files[match.group(1)]}```\n"
+        if "# Requested change" in first:
+            if not self.debug:
+                return "change", Reply(status=500, body={"error": {"message": "no script"}})
+            return "change", self.debug.popleft()
         if "Find why the checks fail" in first or "A user reports this error" in first:
             if not self.debug:
                 return "debug", Reply(status=500, body={"error": {"message": "no debug script"}})

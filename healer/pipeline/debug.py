@@ -61,14 +61,37 @@ def repair(
     policy: EditPolicy | None = None,
 ) -> Repair:
     """Ask for a diagnosis and edits, apply them; a failed edit goes back to the model."""
+    return _ask(llm, root, spec, plan, failures, "debug", {}, protected=protected,
+                budget_tokens=budget_tokens, temperature=temperature, edit_format=edit_format,
+                policy=policy)
+
+
+def change(llm: LLMClient, root: Path, spec: Spec, plan: Plan, request: str,
+           failures: list[Failure], *, users_files: list[str], protected: list[str],
+           budget_tokens: int, edit_format: str = "auto", policy: EditPolicy | None = None,
+           ) -> Repair:
+    """Ask for the edits a requested change (a request, or a diff of the spec) needs, with
+    the checks failing now; files the user edited by hand are named as theirs."""
+    note = render("users_files_note", names=", ".join(f"`{p}`" for p in users_files)) \
+        if users_files else ""
+    return _ask(llm, root, spec, plan, failures, "change",
+                {"request": request.strip(), "users_note": note}, protected=protected,
+                budget_tokens=budget_tokens, edit_format=edit_format, policy=policy)
+
+
+def _ask(llm: LLMClient, root: Path, spec: Spec, plan: Plan, failures: list[Failure],
+         prompt: str, extra: dict[str, str], *, protected: list[str], budget_tokens: int,
+         temperature: float | None = None, edit_format: str = "auto",
+         policy: EditPolicy | None = None) -> Repair:
     context = build_context(root, failures, budget_tokens=budget_tokens, plan_text=plan.text)
     likely = [p for p in implicated_files(failures, set(context.full)) if p not in protected]
     fmt = choose_format(edit_format, llm.profile.small, root, likely or context.full)
     example = next((p for p in [*likely, *context.full] if p not in protected), "app.py")
     messages = chat(
-        "debug", spec=prompt_text(spec), plan=plan.text, codebase=context.text,
-        failures=format_failures(failures), protected_note=protected_note(protected),
-        edit_format=format_instructions(fmt, example),
+        prompt, spec=prompt_text(spec), plan=plan.text, codebase=context.text,
+        failures=format_failures(failures) if failures else "(none)",
+        protected_note=protected_note(protected),
+        edit_format=format_instructions(fmt, example), **extra,
     )
     return converse(llm, root, messages, protected=protected, temperature=temperature,
                     edit_format=fmt, example=example, policy=policy)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from healer.generation import load_file_list
 from healer.models import Failure, Plan, Round, Spec
-from healer.pipeline.debug import repair
+from healer.pipeline.debug import Repair, change, repair
 from healer.pipeline.failures import implicated_files
 from healer.pipeline.policy import EditPolicy
 from healer.pipeline.regenerate import regenerate_file
@@ -74,10 +74,17 @@ class Chain:
             protected=self.protected, budget_tokens=self.budget_tokens,
             temperature=HOT if hot else None, edit_format=self.edit_format, policy=self.policy,
         )
-        diagnosis = result.diagnosis or "(no diagnosis)"
-        if result.error:
-            diagnosis += f" [edits not applied: {result.error[:300]}]"
-        return diagnosis, result.changed
+        return _said(result)
+
+    def change(self, request: str, failures: list[Failure], users_files: list[str],
+               ) -> tuple[str, list[str]]:
+        """A requested change (the user's words, or a diff of the spec): (diagnosis, files
+        changed)."""
+        result = change(self.llm, self.ws.root, self.spec, self.plan, request, failures,
+                        users_files=users_files, protected=self.protected,
+                        budget_tokens=self.budget_tokens, edit_format=self.edit_format,
+                        policy=self.policy)
+        return _said(result)
 
     def _regenerate(self, failures: list[Failure]) -> tuple[str, list[str]]:
         files = self.ws.text_files()
@@ -99,3 +106,11 @@ class Chain:
 
 def _signature(rnd: Round) -> frozenset[str]:
     return frozenset(f.signature for f in rnd.failures) | frozenset(rnd.failing)
+
+
+def _said(result: Repair) -> tuple[str, list[str]]:
+    """(diagnosis, files changed) of an answer, saying when its edits could not be applied."""
+    diagnosis = result.diagnosis or "(no diagnosis)"
+    if result.error:
+        diagnosis += f" [edits not applied: {result.error[:300]}]"
+    return diagnosis, result.changed

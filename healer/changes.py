@@ -1,0 +1,66 @@
+"""Changes to a built folder: a request in the user's words (`healer improve`), or an edit of
+the spec (`healer build` again). Either goes through the repair loop as new evidence, from the
+folder as it is: nothing is generated anew, and only the files the change needs are edited.
+
+The user's own edits since healer's last commit are theirs: they are committed on their own
+first ("your edits"), so every change healer makes after them is a diff the user can see, and
+the model is told which files they are. Requests are kept in `.healer/changes.md` and shown
+with the spec in every later prompt, so a later repair does not undo them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from healer.models import Spec
+from healer.workspace import Workspace
+
+CHANGES = "changes.md"
+HEADING = "## Changes asked for after the first build"
+
+
+@dataclass(frozen=True)
+class Change:
+    request: str  # what the model is asked to do
+    summary: str  # one line for commits and the report
+
+
+def request(text: str) -> Change:
+    return Change(request=text.strip(), summary=text.strip().splitlines()[0][:120])
+
+
+def spec_edit(old: Spec, new: Spec) -> Change:
+    """The spec changed: the change is its diff (and of the per-file specs)."""
+    def lines(spec: Spec) -> list[str]:
+        parts = [spec.text, *(f"\n## File spec: {p}\n{t}" for p, t in sorted(spec.file_specs.items()))]
+        return "\n".join(parts).splitlines(keepends=True)
+
+    diff = "".join(difflib.unified_diff(lines(old), lines(new), "spec (before)", "spec (now)"))
+    text = ("The spec changed since the project was built. Change the project to match the "
+            f"spec as it is now. The diff of the spec:\n\n```diff\n{diff}```")
+    return Change(request=text, summary="the spec changed")
+
+
+def keep_users_edits(ws: Workspace) -> list[str]:
+    """Commit the user's edits since healer's last commit on their own; their files."""
+    files = ws.changed_files()
+    if files:
+        ws.commit(f"your edits, kept: {', '.join(files[:10])}")
+    return files
+
+
+def record(ws: Workspace, change: Change) -> None:
+    if change.summary == "the spec changed":
+        return  # the spec itself holds it
+    with (ws.state / CHANGES).open("a", encoding="utf-8") as handle:
+        handle.write(f"- {change.request}\n")
+
+
+def with_requests(ws: Workspace, spec: Spec) -> Spec:
+    """The spec as prompts show it: with the requests made since the first build."""
+    path = ws.state / CHANGES
+    if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+        return spec
+    asked = path.read_text(encoding="utf-8").strip()
+    return spec.model_copy(update={"text": f"{spec.text.rstrip()}\n\n{HEADING}\n{asked}\n"})

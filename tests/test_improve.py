@@ -1,0 +1,86 @@
+"""Changing a built folder: `healer improve "request"`, and `healer build` after a spec edit.
+Both go through the loop from the folder as it is; the user's hand edits stay theirs. Scripted
+model, real Docker sandbox."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from healer.cli import cli
+from tests.scripted_model import ProjectModel
+from tests.test_loop import TESTS, build, calc_spec, report
+
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_ready")]
+
+GOOD = "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n"
+HAND = "# tuned by hand: keep\n"
+SUB = "\n\ndef sub(a, b):\n    return a - b\n"
+SUB_TEST = "from calc import sub\n\n\ndef test_sub():\n    assert sub(5, 3) == 2\n"
+ADD_SUB = (
+    "Diagnosis: sub is asked for; it goes beside mul, with a test.\n\n"
+    "calc.py\n<<<<<<< SEARCH\n    return a * b\n=======\n    return a * b" + SUB + ">>>>>>> REPLACE\n\n"
+    "test_sub.py\n<<<<<<< SEARCH\n=======\n" + SUB_TEST + ">>>>>>> REPLACE\n"
+)
+
+
+def improve(out: Path, llm_env: dict[str, str], request: str):
+    return CliRunner().invoke(cli, ["improve", request, "-d", str(out), "--no-cache"],
+                              env=llm_env, catch_exceptions=False)
+
+
+def log_of(out: Path) -> list[str]:
+    return subprocess.run(["git", "-C", str(out), "log", "--format=%s"], capture_output=True,
+                          text=True, check=True).stdout.splitlines()
+
+
+def test_improve_makes_the_change_and_keeps_a_hand_edit(fake_llm, llm_env, tmp_path) -> None:
+    model = ProjectModel({"calc.py": GOOD}, debug=[ADD_SUB])
+    fake_llm.responder = model
+    out = tmp_path / "out"
+    assert build(calc_spec(tmp_path), out, llm_env).exit_code == 0
+    (out / "calc.py").write_text(HAND + (out / "calc.py").read_text())  # not committed
+    model.prompts.clear()
+    result = improve(out, llm_env, "also provide sub(a, b), returning a - b")
+    assert result.exit_code == 0, result.output
+    code = (out / "calc.py").read_text()
+    assert code.startswith(HAND) and "def sub(a, b)" in code  # the hand edit and the change
+    assert [k for k, _ in model.prompts] == ["change"]  # nothing planned or generated anew
+    prompt = model.prompts[0][1]
+    assert "also provide sub(a, b)" in prompt and "edited `calc.py` by hand" in prompt
+    history = log_of(out)
+    assert history[1].startswith("round 1 (change: also provide sub(a, b)")
+    assert history[2] == "your edits, kept: calc.py"  # on their own, before healer's change
+    data = report(out)
+    assert data["status"] == "green" and data["rounds"][-1]["strategy"] == "change"
+    assert "sub(a, b)" in (out / ".healer" / "changes.md").read_text()
+
+
+def test_a_spec_edit_changes_the_project_instead_of_building_it_anew(fake_llm, llm_env,
+                                                                     tmp_path) -> None:
+    model = ProjectModel({"calc.py": GOOD}, debug=[ADD_SUB])
+    fake_llm.responder = model
+    spec, out = calc_spec(tmp_path), tmp_path / "out"
+    assert build(spec, out, llm_env).exit_code == 0
+    spec.write_text(spec.read_text().replace("and `mul(a, b)`.", "`mul(a, b)` and `sub(a, b)`."))
+    model.prompts.clear()
+    result = build(spec, out, llm_env)
+    assert result.exit_code == 0, result.output
+    assert [k for k, _ in model.prompts] == ["change"]
+    # the spec's diff is the request
+    assert "+A module `calc.py` with `add(a, b)` `mul(a, b)` and `sub(a, b)`." in model.prompts[0][1]
+    assert "def sub(a, b)" in (out / "calc.py").read_text()
+    assert (out / "test_calc.py").read_text() == TESTS  # the acceptance tests stay the user's
+    data = report(out)
+    assert [r["strategy"] for r in data["rounds"]] == ["generate", "change"]
+    assert data["status"] == "green"
+
+
+def test_improve_refuses_a_folder_healer_did_not_build(llm_env, tmp_path) -> None:
+    (tmp_path / "app.py").write_text("x = 1\n")
+    result = improve(tmp_path, llm_env, "make it faster")
+    assert result.exit_code == 2
+    assert "not a folder healer built" in " ".join(result.output.split())
