@@ -89,6 +89,16 @@ def from_here(paths: tuple[str, ...]) -> list[str]:
     return [str(Path(p).resolve()) for p in paths]
 
 
+ask_option = click.option("--ask", is_flag=True, help="Show each round's edits as a diff and "
+                          "ask before keeping them (accept, reject, or type guidance).")
+
+
+def reviewer(ask: bool):
+    from healer.review import ask_in_terminal
+
+    return ask_in_terminal if ask else None
+
+
 def spec_folder(spec_arg: str) -> Path | None:
     path = Path(spec_arg)
     return path.parent if path.is_file() else None
@@ -150,13 +160,14 @@ def generate(spec: str, output: Path | None, only_file: str | None, tests: tuple
 @click.option("--unsafe-local", is_flag=True, help="Run checks on this machine, unsandboxed.")
 @click.option("--into-existing", is_flag=True, help="Use an output folder healer did not create "
               "(on its own branch, keeping copies of replaced files).")
+@ask_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report on stdout.")
 @llm_options
 def build(spec: str, output: Path | None, max_iters: int, max_tokens: int | None,
           max_cost: float | None, timeout: float | None, tests: tuple[str, ...],
-          candidates: int | None, unsafe_local: bool, into_existing: bool, quiet: bool,
-          as_json: bool, **opts: Any) -> None:
+          candidates: int | None, unsafe_local: bool, into_existing: bool, ask: bool,
+          quiet: bool, as_json: bool, **opts: Any) -> None:
     """Generate SPEC, run its checks in a sandbox and repair it until green or out of budget."""
     from healer.commands import run_build
 
@@ -165,7 +176,7 @@ def build(spec: str, output: Path | None, max_iters: int, max_tokens: int | None
     with live_progress(quiet=quiet or as_json) as progress:
         report = run_build(spec, output or default_output(spec), settings, budget,
                            tests=from_here(tests), unsafe_local=unsafe_local, events=progress,
-                           into_existing=into_existing)
+                           into_existing=into_existing, review=reviewer(ask))
     _show_report(report, quiet=quiet, as_json=as_json)
 
 
@@ -190,12 +201,13 @@ def _show_report(report: RunReport, *, quiet: bool, as_json: bool) -> None:
 @click.option("--max-cost", type=click.FloatRange(0), help="Stop after this many dollars.")
 @click.option("--timeout", type=click.FloatRange(1), help="Stop after this many seconds.")
 @click.option("--unsafe-local", is_flag=True, help="Run checks on this machine, unsandboxed.")
+@ask_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON report on stdout.")
 @llm_options
 def improve(request: str, folder: Path, max_iters: int, max_tokens: int | None,
-            max_cost: float | None, timeout: float | None, unsafe_local: bool, quiet: bool,
-            as_json: bool, **opts: Any) -> None:
+            max_cost: float | None, timeout: float | None, unsafe_local: bool, ask: bool,
+            quiet: bool, as_json: bool, **opts: Any) -> None:
     """Change a folder healer built as REQUEST asks ("also accept negative numbers"), then
     check and repair it; your own edits in it are kept."""
     from healer.commands import run_improve
@@ -204,7 +216,7 @@ def improve(request: str, folder: Path, max_iters: int, max_tokens: int | None,
     budget = Budget(max_iters=max_iters, max_tokens=max_tokens, max_cost=max_cost, timeout=timeout)
     with live_progress(quiet=quiet or as_json) as progress:
         report = run_improve(request, folder, settings, budget, unsafe_local=unsafe_local,
-                             events=progress)
+                             events=progress, review=reviewer(ask))
     _show_report(report, quiet=quiet, as_json=as_json)
 
 

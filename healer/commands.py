@@ -16,6 +16,7 @@ from healer.loop import Session, build
 from healer.models import CheckResult, RunReport, Spec
 from healer.pipeline.context import build_context
 from healer.pipeline.messages import chat
+from healer.review import Reviewer
 from healer.runtime import open_checks_sandbox, open_llm
 from healer.spec import load_spec, sections_of
 from healer.workspace import STATE_DIR, Workspace
@@ -38,17 +39,19 @@ def run_generate(spec_arg: str, output: Path, settings: Settings, *, only_file: 
 
 def run_build(spec_arg: str, output: Path, settings: Settings, budget: Budget, *,
               tests: list[str] | None = None, unsafe_local: bool = False,
-              events: Events = NO_EVENTS, into_existing: bool = False) -> RunReport:
+              events: Events = NO_EVENTS, into_existing: bool = False,
+              review: Reviewer | None = None) -> RunReport:
     spec = load_spec(spec_arg, tests=tests)
     _check_cost_budget(settings, budget)
     workspace = Workspace(output, adopt=into_existing)
     workspace.init()  # a folder healer did not create is refused before any model call
     return _run_loop(spec, workspace, settings, budget, unsafe_local=unsafe_local,
-                     events=events)
+                     events=events, review=review)
 
 
 def run_improve(request: str, folder: Path, settings: Settings, budget: Budget, *,
-                unsafe_local: bool = False, events: Events = NO_EVENTS) -> RunReport:
+                unsafe_local: bool = False, events: Events = NO_EVENTS,
+                review: Reviewer | None = None) -> RunReport:
     """Change a folder healer built as `request` asks, then check and repair it; the user's
     own edits in it are kept (committed first, on their own)."""
     if not request.strip():
@@ -60,12 +63,14 @@ def run_improve(request: str, folder: Path, settings: Settings, budget: Budget, 
                          hint="build it first: healer build SPEC -o FOLDER")
     _check_cost_budget(settings, budget)
     return _run_loop(spec, workspace, settings, budget, unsafe_local=unsafe_local,
-                     events=events, change=changes.request(request))
+                     events=events, change=changes.request(request), review=review)
 
 
 def _run_loop(spec: Spec, workspace: Workspace, settings: Settings, budget: Budget, *,
               unsafe_local: bool, events: Events, change: changes.Change | None = None,
-              ) -> RunReport:
+              review: Reviewer | None = None) -> RunReport:
+    if review is not None and settings.candidates > 1:
+        raise UsageError("--ask reviews one edit a round; it cannot be used with --candidates")
     with open_checks_sandbox(settings, unsafe_local=unsafe_local) as sandbox, \
             open_llm(settings, events) as llm:
         where = "the bundled model" if settings.uses_local_model else llm.endpoint
@@ -74,7 +79,8 @@ def _run_loop(spec: Spec, workspace: Workspace, settings: Settings, budget: Budg
         events.stage("using", f"model {llm.model} at {where}; checks in the {sandbox.name} "
                      f"sandbox{on}")
         # the settings of the endpoint in use: the bundled model's context, not a hosted one's
-        session = Session(llm=llm, sandbox=sandbox, settings=llm.settings, events=events)
+        session = Session(llm=llm, sandbox=sandbox, settings=llm.settings, events=events,
+                          review=review)
         return build(spec, workspace, session, budget, change=change)
 
 

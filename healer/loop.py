@@ -32,6 +32,7 @@ from healer.llm.accounting import difference
 from healer.models import (
     Candidate,
     CheckResult,
+    Failure,
     Plan,
     Round,
     RunReport,
@@ -41,6 +42,7 @@ from healer.models import (
 )
 from healer.pipeline.policy import EditPolicy
 from healer.report import load_report, save_report
+from healer.review import Reviewer, review_round
 from healer.spec import acceptance_files
 from healer.strategies import Chain, FirstRound, RepairRound, Seen, next_in_chain, portfolio
 from healer.workspace import Workspace
@@ -61,6 +63,7 @@ class Session:
     sandbox: Sandbox
     settings: Settings
     events: Events = NO_EVENTS
+    review: Reviewer | None = None  # --ask: each round's edits shown before they are kept
 
 
 def build(spec: Spec, ws: Workspace, session: Session, budget: Budget, *,
@@ -76,6 +79,7 @@ class _Loop:
                  change: changes.Change | None = None) -> None:
         self.spec, self.ws, self.s, self.meter = spec, ws, session, Meter(budget)
         self.change = change
+        self.guidance: list[Failure] = []  # what the user typed instead of accepting a round
         self.policy = EditPolicy.for_spec(spec)
         self.protected = list(self.policy.protected)
         self.ws.init()
@@ -215,6 +219,7 @@ class _Loop:
         diagnosis, changed = self._chain().change(change.request, base.failures, users)
         changes.record(self.ws, change)
         index = len(self.report.rounds)
+        diagnosis, changed = self._reviewed(f"round {index} (change)", diagnosis, changed)
         commit = self.ws.commit(f"round {index} (change: {change.summary}): {diagnosis[:200]}")
         rnd = self._new_round("change", commit, files=changed, diagnosis=diagnosis)
         rnd.usage, rnd.seconds = difference(self._usage(), before), time.monotonic() - started
@@ -228,8 +233,9 @@ class _Loop:
         strategy = next_in_chain(self.report.rounds)
         self.s.events.stage(strategy, f"round {previous.index + 1}")
         started, before = time.monotonic(), self._usage()
+        guidance, self.guidance = self.guidance, []  # what the user typed, for this round only
         try:
-            diagnosis, changed = self._chain().run(strategy, previous.failures)
+            diagnosis, changed = self._chain().run(strategy, [*guidance, *previous.failures])
         except ContextOverflowError as exc:  # a round lost, not the run: smaller prompts next
             self.context_scale = max(MIN_CONTEXT_SCALE, self.context_scale / 2)
             log.warning("%s; the codebase shown is cut to %.0f%% of its budget from now on",
@@ -237,10 +243,20 @@ class _Loop:
             diagnosis = ("(no answer: the prompt did not fit the model's context; the codebase"
                          f" shown is cut to {self.context_scale:.0%} of its budget)")
             changed = []
+        diagnosis, changed = self._reviewed(f"round {previous.index + 1} ({strategy})",
+                                            diagnosis, changed)
         commit = self.ws.commit(f"round {previous.index + 1} ({strategy}): {diagnosis[:200]}")
         rnd = self._new_round(strategy, commit, files=changed, diagnosis=diagnosis)
         rnd.usage, rnd.seconds = difference(self._usage(), before), time.monotonic() - started
         self._save()
+
+    def _reviewed(self, title: str, diagnosis: str, changed: list[str]) -> tuple[str, list[str]]:
+        if self.s.review is None:
+            return diagnosis, changed
+        diagnosis, changed, guidance = review_round(self.s.review, self.ws, title, diagnosis,
+                                                    changed)
+        self.guidance = guidance
+        return diagnosis, changed
 
     def _portfolio_round(self, count: int) -> None:
         """A repair round as `count` candidates made from the best round so far."""

@@ -203,6 +203,27 @@ class Workspace:
         entries = [e for e in status.stdout.split("\0") if e]
         return sorted({e[3:] for e in entries if len(e) > 3})
 
+    def pending_diff(self, paths: list[str]) -> str:
+        """The unified diff of `paths` against the last commit, new files included."""
+        parts = []
+        for rel in paths:
+            tracked = self._git("ls-files", "--error-unmatch", "--", rel, check=False)
+            if tracked.returncode == 0:
+                parts.append(self._git("diff", "HEAD", "--", rel).stdout)
+            elif (self.root / rel).is_file():
+                new = self._git("diff", "--no-index", "--", "/dev/null", rel, check=False)
+                parts.append(new.stdout)
+        return "".join(parts)
+
+    def discard(self, paths: list[str]) -> None:
+        """Put `paths` back as the last commit has them (new files removed)."""
+        for rel in paths:
+            tracked = self._git("ls-files", "--error-unmatch", "--", rel, check=False)
+            if tracked.returncode == 0:
+                self._git("checkout", "-q", "HEAD", "--", rel)
+            else:
+                (self.root / rel).unlink(missing_ok=True)
+
     def restore(self, commit: str) -> None:
         """Make the project files what they were at `commit`; healer's own state is untouched."""
         project_only = [".", f":(exclude){STATE_DIR}"]

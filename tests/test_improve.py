@@ -84,3 +84,30 @@ def test_improve_refuses_a_folder_healer_did_not_build(llm_env, tmp_path) -> Non
     result = improve(tmp_path, llm_env, "make it faster")
     assert result.exit_code == 2
     assert "not a folder healer built" in " ".join(result.output.split())
+
+
+WRONG = ("Diagnosis: mul is wrong.\n\ncalc.py\n<<<<<<< SEARCH\n    return a * b\n=======\n"
+         "    return b * a\n>>>>>>> REPLACE\n")
+
+
+def test_ask_shows_the_diff_and_guidance_reaches_the_next_round(fake_llm, llm_env,
+                                                                tmp_path) -> None:
+    from tests.test_loop import BUGGY
+
+    model = ProjectModel({"calc.py": BUGGY}, debug=[WRONG], regenerate={"calc.py": GOOD})
+    fake_llm.responder = model
+    out = tmp_path / "out"
+    args = ["build", str(calc_spec(tmp_path)), "-o", str(out), "--no-cache", "--ask",
+            "--max-iters", "3"]
+    typed = "add is the one that is wrong\na\n"  # guidance for round 1, then accept round 2
+    result = CliRunner().invoke(cli, args, env=llm_env, input=typed, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "+    return b * a" in result.output  # round 1's diff was shown, then rejected
+    kinds = [k for k, _ in model.prompts]
+    assert kinds[-2:] == ["debug", "regenerate"]  # a round that changed nothing: rewrite
+    assert "The user says: add is the one that is wrong" in model.prompts[-1][1]
+    data = report(out)
+    assert data["status"] == "green"
+    assert data["rounds"][1]["files_changed"] == [] and "rejected by the user" in \
+        data["rounds"][1]["diagnosis"]
+    assert "return a * b" in (out / "calc.py").read_text()  # the rejected edit is gone
