@@ -191,6 +191,41 @@ def _show_report(report: RunReport, *, quiet: bool, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--max-iters", type=click.IntRange(0), default=3, show_default=True,
+              help="Repair rounds of each build.")
+@click.option("--timeout", type=click.FloatRange(1), help="Seconds each build may take.")
+@click.option("--tests", multiple=True, help="Acceptance test file or folder (repeatable).")
+@click.option("--debounce", type=click.FloatRange(0), default=1.0, show_default=True,
+              help="Seconds the files must be still before a build starts.")
+@click.option("--poll", type=click.FloatRange(0.05), default=0.5, show_default=True,
+              help="Seconds between looks at the files.")
+@click.option("--max-builds", type=click.IntRange(1), help="Stop after this many builds.")
+@click.option("--unsafe-local", is_flag=True, help="Run checks on this machine, unsandboxed.")
+@llm_options
+def watch(spec: str, output: Path | None, max_iters: int, timeout: float | None,
+          tests: tuple[str, ...], debounce: float, poll: float, max_builds: int | None,
+          unsafe_local: bool, **opts: Any) -> None:
+    """Build SPEC, then change the build each time the spec, a per-file spec or an
+    acceptance test changes (one build at a time; Ctrl-C stops)."""
+    from healer.commands import run_build
+    from healer.watch import watch as watch_files
+
+    settings = settings_from(spec_folder(spec), opts)
+    budget = Budget(max_iters=max_iters, timeout=timeout)
+    test_paths = from_here(tests)
+
+    def one_build() -> RunReport:
+        with live_progress() as progress:
+            return run_build(spec, output or default_output(spec), settings, budget,
+                             tests=test_paths, unsafe_local=unsafe_local, events=progress)
+
+    watch_files(spec, test_paths, one_build, say=lambda line: console.print(f"[bold]{line}[/]"),
+                poll=poll, debounce=debounce, max_builds=max_builds)
+
+
+@cli.command()
 @click.argument("request")
 @click.option("-d", "--dir", "folder", type=click.Path(exists=True, file_okay=False,
                                                       path_type=Path), default=".",

@@ -111,3 +111,55 @@ def test_ask_shows_the_diff_and_guidance_reaches_the_next_round(fake_llm, llm_en
     assert data["rounds"][1]["files_changed"] == [] and "rejected by the user" in \
         data["rounds"][1]["diagnosis"]
     assert "return a * b" in (out / "calc.py").read_text()  # the rejected edit is gone
+
+
+NEG = ("Diagnosis: neg is asked for.\n\ncalc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n"
+       "    return a - b\n\n\ndef neg(a):\n    return -a\n>>>>>>> REPLACE\n")
+
+
+def _wait_for(condition, what: str, seconds: float = 120.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_watch_session_sees_two_edits(fake_llm, llm_env, tmp_path) -> None:
+    import json
+    import os
+    import sys
+
+    model = ProjectModel({"calc.py": GOOD}, debug=[ADD_SUB, NEG])
+    fake_llm.responder = model
+    spec, out = calc_spec(tmp_path), tmp_path / "out"
+    command = [sys.executable, "-m", "healer", "watch", str(spec), "-o", str(out), "--no-cache",
+               "--poll", "0.1", "--debounce", "0.3", "--max-builds", "3"]
+    watcher = subprocess.Popen(command, env={**os.environ, **llm_env}, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+
+    def rounds() -> list[str]:
+        try:
+            data = json.loads((out / ".healer" / "report.json").read_text())
+        except (OSError, ValueError):
+            return []
+        return [r["strategy"] for r in data["rounds"]] if data["stop_reason"] != "running" else []
+
+    try:
+        _wait_for(lambda: rounds() == ["generate"], "the first build")
+        text = spec.read_text()
+        spec.write_text(text.replace("and `mul(a, b)`.", "`mul(a, b)` and `sub(a, b)`."))
+        _wait_for(lambda: rounds() == ["generate", "change"], "the build after the first edit")
+        spec.write_text(spec.read_text() + "\nAlso `neg(a)`, returning -a.\n")
+        output, _ = watcher.communicate(timeout=120)
+    finally:
+        watcher.kill()
+    assert watcher.returncode == 0, output
+    assert rounds() == ["generate", "change", "change"]
+    assert [k for k, _ in model.prompts].count("plan") == 1  # planned once, then changed
+    code = (out / "calc.py").read_text()
+    assert "def sub(a, b)" in code and "def neg(a)" in code
+    assert output.count("the spec or its tests changed: building") == 2
