@@ -41,6 +41,23 @@ class Meter:
     def time_spent(self) -> str:
         return f"time budget spent ({self.elapsed:.0f}s of {self.budget.timeout:.0f}s)"
 
+    def standing(self, repairs_done: int, usage: Usage) -> str:
+        """What is spent and what is left, in words, for the progress output."""
+        b = self.budget
+        spent = [f"{usage.total_tokens:,} tokens"]
+        if usage.cost_usd is not None:
+            spent.append(f"${usage.cost_usd:.4f}")
+        spent.append(f"{self.elapsed:.0f} s")
+        left = [f"{max(b.max_iters - repairs_done, 0)} of {b.max_iters} repair rounds"]
+        if b.max_tokens is not None:
+            left.append(f"{max(b.max_tokens - usage.total_tokens, 0):,} tokens")
+        if b.max_cost is not None:
+            left.append(f"${max(b.max_cost - (usage.cost_usd or 0.0), 0.0):.4f}")
+        seconds = self.seconds_left()
+        if seconds is not None:
+            left.append(f"{max(seconds, 0.0):.0f} s")
+        return f"spent {', '.join(spent)}; left {', '.join(left)}"
+
     def exhausted(self, repairs_done: int, usage: Usage) -> str | None:
         """Why no further repair round may start, or None."""
         b = self.budget

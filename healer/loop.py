@@ -192,6 +192,8 @@ class _Loop:
         rnd.seconds += time.monotonic() - started
         self._save()
         self.s.events.round_done(rnd)
+        repairs = len(self.report.rounds) - 1 - _first_round(self.report)
+        self.s.events.stage("  so far", self.meter.standing(repairs, self._usage()))
 
     def _checks_of(self, folder: Path, name: str) -> list[CheckResult]:
         """The checks of the project in `folder` (the build's, or a candidate's checkout

@@ -103,6 +103,8 @@ def test_ask_shows_the_diff_and_guidance_reaches_the_next_round(fake_llm, llm_en
     result = CliRunner().invoke(cli, args, env=llm_env, input=typed, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "+    return b * a" in result.output  # round 1's diff was shown, then rejected
+    shown = " ".join(result.output.split())
+    assert "so far spent" in shown and "left 2 of 3 repair rounds" in shown  # after round 1
     kinds = [k for k, _ in model.prompts]
     assert kinds[-2:] == ["debug", "regenerate"]  # a round that changed nothing: rewrite
     assert "The user says: add is the one that is wrong" in model.prompts[-1][1]
