@@ -2,7 +2,8 @@
 the spec (`healer build` again). Either goes through the repair loop as new evidence, from the
 folder as it is: nothing is generated anew, and only the files the change needs are edited.
 
-The user's own edits since healer's last commit are theirs: they are committed on their own
+The plan is edited for the change (search/replace blocks against it), not written anew. The
+user's own edits since healer's last commit are theirs: they are committed on their own
 first ("your edits"), so every change healer makes after them is a diff the user can see, and
 the model is told which files they are. Requests are kept in `.healer/changes.md` and shown
 with the spec in every later prompt, so a later repair does not undo them.
@@ -11,10 +12,23 @@ with the spec in every later prompt, so a later repair does not undo them.
 from __future__ import annotations
 
 import difflib
+import logging
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from healer.errors import EditError
+from healer.generation import PLAN, load_plan
 from healer.models import Spec
+from healer.pipeline.edits import apply_edits, parse_edits
+from healer.pipeline.messages import chat
 from healer.workspace import Workspace
+
+if TYPE_CHECKING:
+    from healer.llm.client import LLMClient
+
+log = logging.getLogger(__name__)
 
 CHANGES = "changes.md"
 HEADING = "## Changes asked for after the first build"
@@ -64,3 +78,28 @@ def with_requests(ws: Workspace, spec: Spec) -> Spec:
         return spec
     asked = path.read_text(encoding="utf-8").strip()
     return spec.model_copy(update={"text": f"{spec.text.rstrip()}\n\n{HEADING}\n{asked}\n"})
+
+
+def update_plan(llm: LLMClient, ws: Workspace, change: Change) -> bool:
+    """Edit the shared plan for `change`; whether it changed. An answer whose edits do not
+    apply leaves the plan as it was."""
+    plan = load_plan(ws)
+    if plan is None or not plan.text.strip():
+        return False
+    answer = llm.complete(chat("plan_change", plan=plan.text.strip(), request=change.request),
+                          stage="plan")
+    edits = [e for e in parse_edits(answer.text) if e.path == PLAN]
+    if not edits:
+        return False
+    with tempfile.TemporaryDirectory(prefix="healer-plan-") as scratch:
+        (Path(scratch) / PLAN).write_text(plan.text, encoding="utf-8")
+        try:
+            apply_edits(Path(scratch), edits)
+        except EditError as exc:
+            log.warning("the plan's edits for the change did not apply: %s", exc)
+            return False
+        new = (Path(scratch) / PLAN).read_text(encoding="utf-8")
+    if new == plan.text:
+        return False
+    (ws.state / PLAN).write_text(new, encoding="utf-8")
+    return True

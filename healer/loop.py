@@ -218,6 +218,8 @@ class _Loop:
         base = self._best() or self.report.rounds[-1]
         self.s.events.stage("change", f"round {len(self.report.rounds)}: {change.summary}")
         started, before = time.monotonic(), self._usage()
+        if changes.update_plan(self.s.llm, self.ws, change):
+            self.s.events.stage("plan", "edited for the change")
         diagnosis, changed = self._chain().change(change.request, base.failures, users)
         changes.record(self.ws, change)
         index = len(self.report.rounds)

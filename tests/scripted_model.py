@@ -16,17 +16,20 @@ class ProjectModel:
 
     files: path -> content the generate stage returns (fenced, as models do);
     debug: queue of answers for debugger and change turns (SEARCH/REPLACE text);
-    regenerate: path -> content for the stuck strategy.
+    regenerate: path -> content for the stuck strategy;
+    plan_changes: queue of answers to "update the plan for a change" (else NO CHANGE).
     """
 
     def __init__(self, files: dict[str, str], *, debug: list[str] | None = None,
                  regenerate: dict[str, str] | None = None, file_list: list[str] | None = None,
-                 plan: str = "## Files\n- the files\n## Interfaces\n- as the spec says") -> None:
+                 plan: str = "## Files\n- the files\n## Interfaces\n- as the spec says",
+                 plan_changes: list[str] | None = None) -> None:
         self.files = files
         self.plan = plan
         self.file_list = deque(file_list or [])
         self.debug = deque(debug or [])
         self.regenerate = regenerate or {}
+        self.plan_changes = deque(plan_changes or [])
         self.prompts: list[tuple[str, str]] = []  # (kind, user prompt)
         self._lock = threading.Lock()
 
@@ -57,6 +60,10 @@ class ProjectModel:
         match = re.search(r"Write the complete content of the file `([^`]+)`", first)
         if match:
             return "generate", f"Here it is:\n```python\n{self.files[match.group(1)]}```\n"
+        if first.startswith("# Shared plan of the project, as it is"):
+            if self.plan_changes:
+                return "plan_change", self.plan_changes.popleft()
+            return "plan_change", "NO CHANGE"
         if "# Requested change" in first:
             if not self.debug:
                 return "change", Reply(status=500, body={"error": {"message": "no script"}})

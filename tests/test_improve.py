@@ -48,8 +48,9 @@ def test_improve_makes_the_change_and_keeps_a_hand_edit(fake_llm, llm_env, tmp_p
     assert result.exit_code == 0, result.output
     code = (out / "calc.py").read_text()
     assert code.startswith(HAND) and "def sub(a, b)" in code  # the hand edit and the change
-    assert [k for k, _ in model.prompts] == ["change"]  # nothing planned or generated anew
-    prompt = model.prompts[0][1]
+    # the plan is asked to be edited (here: no change), nothing is planned or generated anew
+    assert [k for k, _ in model.prompts] == ["plan_change", "change"]
+    prompt = model.prompts[1][1]
     assert "also provide sub(a, b)" in prompt and "edited `calc.py` by hand" in prompt
     history = log_of(out)
     assert history[1].startswith("round 1 (change: also provide sub(a, b)")
@@ -61,7 +62,9 @@ def test_improve_makes_the_change_and_keeps_a_hand_edit(fake_llm, llm_env, tmp_p
 
 def test_a_spec_edit_changes_the_project_instead_of_building_it_anew(fake_llm, llm_env,
                                                                      tmp_path) -> None:
-    model = ProjectModel({"calc.py": GOOD}, debug=[ADD_SUB])
+    plan_edit = ("plan.md\n<<<<<<< SEARCH\n- as the spec says\n=======\n- as the spec says; "
+                 "sub(a, b) -> a - b\n>>>>>>> REPLACE\n")
+    model = ProjectModel({"calc.py": GOOD}, debug=[ADD_SUB], plan_changes=[plan_edit])
     fake_llm.responder = model
     spec, out = calc_spec(tmp_path), tmp_path / "out"
     assert build(spec, out, llm_env).exit_code == 0
@@ -69,9 +72,12 @@ def test_a_spec_edit_changes_the_project_instead_of_building_it_anew(fake_llm, l
     model.prompts.clear()
     result = build(spec, out, llm_env)
     assert result.exit_code == 0, result.output
-    assert [k for k, _ in model.prompts] == ["change"]
-    # the spec's diff is the request
-    assert "+A module `calc.py` with `add(a, b)` `mul(a, b)` and `sub(a, b)`." in model.prompts[0][1]
+    assert [k for k, _ in model.prompts] == ["plan_change", "change"]
+    diff_line = "+A module `calc.py` with `add(a, b)` `mul(a, b)` and `sub(a, b)`."
+    assert diff_line in model.prompts[0][1] and diff_line in model.prompts[1][1]
+    plan = (out / ".healer" / "plan.md").read_text()
+    assert plan.startswith("## Files\n- the files") and "sub(a, b) -> a - b" in plan  # edited
+    assert "sub(a, b) -> a - b" in model.prompts[1][1]  # the change sees the edited plan
     assert "def sub(a, b)" in (out / "calc.py").read_text()
     assert (out / "test_calc.py").read_text() == TESTS  # the acceptance tests stay the user's
     data = report(out)
@@ -161,7 +167,8 @@ def test_a_watch_session_sees_two_edits(fake_llm, llm_env, tmp_path) -> None:
         watcher.kill()
     assert watcher.returncode == 0, output
     assert rounds() == ["generate", "change", "change"]
-    assert [k for k, _ in model.prompts].count("plan") == 1  # planned once, then changed
+    kinds = [k for k, _ in model.prompts]
+    assert kinds.count("plan") == 1 and kinds.count("plan_change") == 2  # planned once
     code = (out / "calc.py").read_text()
     assert "def sub(a, b)" in code and "def neg(a)" in code
     assert output.count("the spec or its tests changed: building") == 2
