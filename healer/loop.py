@@ -41,7 +41,7 @@ from healer.models import (
     verdict,
 )
 from healer.pipeline.policy import EditPolicy
-from healer.report import load_report, save_report
+from healer.report import evidence_of, load_report, save_report
 from healer.review import Reviewer, review_round
 from healer.spec import acceptance_files
 from healer.strategies import Chain, FirstRound, RepairRound, Seen, next_in_chain, portfolio
@@ -373,7 +373,7 @@ class _Loop:
         reason += self._keep_best()
         best = self._best()
         green = best is not None and best.green
-        self.report.evidence = _evidence(self.contract, best)
+        self.report.evidence = evidence_of(bool(self.contract and self.contract.ids), best)
         self.report.model, self.report.sandbox = self.s.llm.model, self.s.sandbox.name
         self._save(status="green" if green else "not_green", stop=reason)
         label = "best round -" if best is None else f"best round {best.index}"
@@ -394,15 +394,3 @@ def _first_round(report: RunReport) -> int:
     round 0 (rounds before it were checked against tests or a spec that changed since)."""
     rechecks = [r.index for r in report.rounds if r.strategy in ("recheck", "change")]
     return rechecks[-1] if rechecks else 0
-
-
-def _evidence(contract: acceptance.Contract | None, best: Round | None) -> str:
-    """What a green result rests on: the user's acceptance tests, the model's, or neither."""
-    if contract is not None and contract.ids:
-        return "acceptance"
-    if best is not None and "pytest" in best.passing:
-        return "model tests"
-    return "no tests"
-
-
-

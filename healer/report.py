@@ -129,3 +129,12 @@ def _round_details(rnd: Round) -> list[str]:
             where += f":{failure.line}"
         out.append(f"- `{failure.check}` {where}: {failure.message.strip().splitlines()[0][:200] if failure.message.strip() else ''}")
     return out
+
+
+def evidence_of(has_acceptance_tests: bool, best: Round | None) -> str:
+    """What a green result rests on: the user's acceptance tests, the model's, or neither."""
+    if has_acceptance_tests:
+        return "acceptance"
+    if best is not None and "pytest" in best.passing:
+        return "model tests"
+    return "no tests"
