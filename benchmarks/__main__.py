@@ -92,6 +92,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     server.add_argument("--exercism-dir", type=Path, default=None)
     server.add_argument("--out", type=Path,
                         default=REPO_ROOT / "benchmarks" / "results" / "server_settings.md")
+    speed = sub.add_parser("throughput", help="the bundled model's speed, 1 to 8 sequences at once")
+    speed.add_argument("--exercise", default="clock", help="the Exercism exercise to use")
+    speed.add_argument("--exercism-dir", type=Path, default=None)
+    speed.add_argument("--out", type=Path,
+                       default=REPO_ROOT / "benchmarks" / "results" / "throughput.md")
     return parser.parse_args(argv)
 
 
@@ -215,6 +220,13 @@ def main(argv: list[str] | None = None) -> int:
                      for items in (args.before_env, args.after_env))
         print(compare(args.before, args.after, args.only, args.out, run_args,
                       "python -m benchmarks " + shlex.join(argv), envs))
+        return 0
+    if args.command == "throughput":
+        from benchmarks.throughput import main as throughput
+
+        folder = (args.exercism_dir or default_exercism_dir()) / args.exercise
+        print(throughput(folder, args.out, "python -m benchmarks throughput "
+                         f"--exercise {args.exercise}"))
         return 0
     if args.command == "server-settings":
         from benchmarks.server_settings import main as server_settings
