@@ -1,0 +1,93 @@
+"""The loop's own logic, with the fake sandbox (no Docker): a repair kept when it helps, the
+best round kept when a later one is worse, a switch of strategy after a round that changed
+nothing. The real-sandbox loop tests stay beside these (test_loop.py and others)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from healer.budget import Budget
+from healer.config import load_settings
+from healer.llm.client import LLMClient
+from healer.loop import Session, build
+from healer.pipeline.debug import ATTEMPTS
+from healer.spec import load_spec
+from healer.workspace import Workspace
+from tests.fake_sandbox import FakeSandbox
+from tests.scripted_model import ProjectModel
+
+SPEC = "# Calc\nA module `calc.py` with `add(a, b)`, and its tests in `test_calc.py`.\n"
+BUGGY = "def add(a, b):\n    return a - b\n"
+GOOD = "def add(a, b):\n    return a + b\n"
+WORSE = "def add(a, b):\n    return None\n"
+TESTS = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n" \
+        "def test_zero():\n    assert add(0, 0) == 0\n"
+
+
+def judge(files: dict[str, str]) -> dict[str, str | None]:
+    """What calc.py's add gives, read from its source (nothing runs)."""
+    code = files.get("calc.py", "")
+    add_ok = "a + b" in code
+    zero_ok = "a + b" in code or "a - b" in code
+    trace = "test_calc.py:5: in test_add\n    assert add(2, 3) == 5\ncalc.py:2: in add\n"
+    return {"test_calc.py::test_add": None if add_ok else trace + "AssertionError",
+            "test_calc.py::test_zero": None if zero_ok else trace + "AssertionError"}
+
+
+def edit(old: str, new: str) -> str:
+    return f"Diagnosis: try this.\n\ncalc.py\n<<<<<<< SEARCH\n{old}=======\n{new}>>>>>>> REPLACE\n"
+
+
+@pytest.fixture
+def run(fake_llm, fast_retries, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("HEALER_CACHE_DIR", str(tmp_path / "cache"))
+
+    def go(model: ProjectModel, max_iters: int):
+        fake_llm.responder = model
+        settings = load_settings(None, base_url=fake_llm.url, model="test-model", api_key="k",
+                                 cache=False)
+        sandbox = FakeSandbox(judge)
+        llm = LLMClient(settings)
+        try:
+            ws = Workspace(tmp_path / "out")
+            report = build(load_spec(SPEC), ws, Session(llm=llm, sandbox=sandbox,
+                                                        settings=settings),
+                           Budget(max_iters=max_iters))
+        finally:
+            llm.close()
+        return report, ws, sandbox
+
+    return go
+
+
+def files(model_code: str) -> dict[str, str]:
+    return {"calc.py": model_code, "test_calc.py": TESTS}
+
+
+def test_a_repair_that_fixes_the_test_ends_green(run) -> None:
+    report, ws, sandbox = run(ProjectModel(files(BUGGY), debug=[edit("    return a - b\n",
+                                                                     "    return a + b\n")]), 2)
+    assert report.status == "green" and [r.strategy for r in report.rounds] == [
+        "generate", "repair"]
+    assert (ws.root / "calc.py").read_text() == GOOD
+    assert any("pytest" in c for c in sandbox.commands)
+
+
+def test_a_worse_round_never_replaces_the_best(run) -> None:
+    worse = edit("    return a - b\n", "    return None\n")
+    report, ws, _ = run(ProjectModel(files(BUGGY), debug=[worse], regenerate={}), 1)
+    assert report.status == "not_green"
+    assert report.best_round == 0  # round 1 failed both tests, round 0 one of them
+    assert (ws.root / "calc.py").read_text() == BUGGY  # the folder holds the best round
+
+
+def test_a_round_that_changes_nothing_is_followed_by_another_strategy(run) -> None:
+    unchanged = "Diagnosis: it looks right to me.\n"  # no edit at all, however often asked
+    model = ProjectModel(files(BUGGY), debug=[unchanged] * ATTEMPTS,
+                         regenerate={"calc.py": GOOD, "test_calc.py": TESTS})
+    report, ws, _ = run(model, 2)
+    assert [r.strategy for r in report.rounds] == ["generate", "repair", "regenerate"]
+    assert report.rounds[1].files_changed == [] and report.status == "green"
+    assert (ws.root / "calc.py").read_text() == GOOD
