@@ -23,6 +23,7 @@ from healer.generation import PLAN, load_plan
 from healer.models import Spec
 from healer.pipeline.edits import apply_edits, parse_edits
 from healer.pipeline.messages import chat
+from healer.prompts import render
 from healer.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -51,9 +52,7 @@ def spec_edit(old: Spec, new: Spec) -> Change:
         return "\n".join(parts).splitlines(keepends=True)
 
     diff = "".join(difflib.unified_diff(lines(old), lines(new), "spec (before)", "spec (now)"))
-    text = ("The spec changed since the project was built. Change the project to match the "
-            f"spec as it is now. The diff of the spec:\n\n```diff\n{diff}```")
-    return Change(request=text, summary="the spec changed")
+    return Change(request=render("spec_changed", diff=diff), summary="the spec changed")
 
 
 def keep_users_edits(ws: Workspace) -> list[str]:
