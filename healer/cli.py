@@ -25,16 +25,22 @@ EXIT_GREEN, EXIT_NOT_GREEN, EXIT_USAGE, EXIT_INFRA = 0, 1, 2, 3
 
 
 VERBOSE_FLAGS = ("-v", "-vv", "--verbose")
+QUIET_FLAGS = ("-q", "--quiet")
 
 
 class HealerGroup(click.Group):
     """Turns healer's errors into one clear message and an exit code, in one place; takes `-v`
-    anywhere on the command line."""
+    anywhere on the command line, and `-q` before the command as after it."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         end = args.index("--") if "--" in args else len(args)
         flags = [a for a in args[:end] if a in VERBOSE_FLAGS]
         rest = [a for a in args[:end] if a not in VERBOSE_FLAGS] + args[end:]
+        command = next((i for i, a in enumerate(rest) if a in self.commands), None)
+        if command is not None:  # `healer -q build ...` is `healer build -q ...`
+            quiet = [a for a in rest[:command] if a in QUIET_FLAGS]
+            before = [a for a in rest[:command] if a not in QUIET_FLAGS]
+            rest = [*before, rest[command], *quiet, *rest[command + 1:]]
         return super().parse_args(ctx, [*flags, *rest])
 
     def invoke(self, ctx: click.Context) -> Any:

@@ -70,8 +70,10 @@ def test_a_spec_edit_changes_the_project_instead_of_building_it_anew(fake_llm, l
     assert build(spec, out, llm_env).exit_code == 0
     spec.write_text(spec.read_text().replace("and `mul(a, b)`.", "`mul(a, b)` and `sub(a, b)`."))
     model.prompts.clear()
-    result = build(spec, out, llm_env)
+    quiet = ["-q", "build", str(spec), "-o", str(out), "--no-cache"]  # -q before the command
+    result = CliRunner().invoke(cli, quiet, env=llm_env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
+    assert "using model" not in result.output and "change" not in result.output
     assert [k for k, _ in model.prompts] == ["plan_change", "change"]
     diff_line = "+A module `calc.py` with `add(a, b)` `mul(a, b)` and `sub(a, b)`."
     assert diff_line in model.prompts[0][1] and diff_line in model.prompts[1][1]
