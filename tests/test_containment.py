@@ -61,10 +61,12 @@ def test_the_archive_skips_fifos_and_gives_every_file_to_the_sandbox_user(
     (project / ".git").mkdir()
     (project / ".git" / "config").write_text("[core]\n")
     (project / "shadow.py").symlink_to(secret)
+    os.link(project / "app.py", project / "pkg" / "same.py")  # a second name of one file
     os.mkfifo(project / "pipe")
     with tarfile.open(fileobj=archive_of([(project, "")], {".healer/ca.crt": b"CA"})) as tar:
         entries = {info.name: info for info in tar.getmembers()}
         shown = b"".join(tar.extractfile(i).read() for i in entries.values() if i.isfile())
+        assert tar.extractfile(entries["pkg/same.py"]).read() == b"x = 1\n"  # packed whole
     assert "pipe" not in entries and ".git" not in entries  # no FIFO, none of healer's folders
     assert entries["shadow.py"].issym() and SECRET.encode() not in shown  # a link, not read
     assert {(i.uid, i.gid) for i in entries.values()} == {(1000, 1000)}

@@ -284,6 +284,9 @@ class _Packer:
 
     def tree(self, project: Path, prefix: str) -> None:
         def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+            if info.islnk():  # a second name of a file already packed: packed again, whole
+                source = project / Path(info.name).relative_to(prefix or ".")
+                info.type, info.linkname, info.size = tarfile.REGTYPE, "", source.stat().st_size
             if Path(info.name).name in EXCLUDED or not (info.isfile() or info.isdir()
                                                         or info.issym()):
                 return None  # healer's folders; FIFOs and devices, which would be read
@@ -294,7 +297,11 @@ class _Packer:
 
         self.folder(prefix)
         for entry in sorted(project.iterdir()):
-            self.tar.add(entry, arcname=f"{prefix}/{entry.name}".lstrip("/"), filter=keep)
+            try:
+                self.tar.add(entry, arcname=f"{prefix}/{entry.name}".lstrip("/"), filter=keep)
+            except OSError as exc:  # a file healer may not read: say which
+                raise SandboxError(f"cannot read {exc.filename or entry} to send it to the "
+                                   f"sandbox: {exc.strerror or exc}") from exc
 
     def file(self, name: str, data: bytes) -> None:
         self.folder(name.rpartition("/")[0])
