@@ -26,7 +26,7 @@ from healer.commands import run_build
 from healer.config import Settings
 from healer.llm.local_server import local_endpoint
 from healer.models import RunReport
-from healer.report import read_report
+from healer.state import read_report
 
 log = logging.getLogger(__name__)
 

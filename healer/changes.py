@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from healer.errors import EditError
-from healer.generation import PLAN, load_plan
 from healer.models import Spec
 from healer.pipeline.edits import apply_edits, parse_edits
 from healer.pipeline.messages import chat
 from healer.prompts import render
+from healer.state import add_request, load_plan, requests, save_plan
 from healer.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHANGES = "changes.md"
+PLAN_FILE = "plan.md"  # the name the model edits the plan under
 HEADING = "## Changes asked for after the first build"
 
 
@@ -66,16 +66,14 @@ def keep_users_edits(ws: Workspace) -> list[str]:
 def record(ws: Workspace, change: Change) -> None:
     if change.summary == "the spec changed":
         return  # the spec itself holds it
-    with (ws.state / CHANGES).open("a", encoding="utf-8") as handle:
-        handle.write(f"- {change.request}\n")
+    add_request(ws, change.request)
 
 
 def with_requests(ws: Workspace, spec: Spec) -> Spec:
     """The spec as prompts show it: with the requests made since the first build."""
-    path = ws.state / CHANGES
-    if not path.is_file() or not path.read_text(encoding="utf-8").strip():
+    asked = requests(ws)
+    if not asked:
         return spec
-    asked = path.read_text(encoding="utf-8").strip()
     return spec.model_copy(update={"text": f"{spec.text.rstrip()}\n\n{HEADING}\n{asked}\n"})
 
 
@@ -87,18 +85,18 @@ def update_plan(llm: LLMClient, ws: Workspace, change: Change) -> bool:
         return False
     answer = llm.complete(chat("plan_change", plan=plan.text.strip(), request=change.request),
                           stage="plan")
-    edits = [e for e in parse_edits(answer.text) if e.path == PLAN]
+    edits = [e for e in parse_edits(answer.text) if e.path == PLAN_FILE]
     if not edits:
         return False
     with tempfile.TemporaryDirectory(prefix="healer-plan-") as scratch:
-        (Path(scratch) / PLAN).write_text(plan.text, encoding="utf-8")
+        (Path(scratch) / PLAN_FILE).write_text(plan.text, encoding="utf-8")
         try:
             apply_edits(Path(scratch), edits)
         except EditError as exc:
             log.warning("the plan's edits for the change did not apply: %s", exc)
             return False
-        new = (Path(scratch) / PLAN).read_text(encoding="utf-8")
+        new = (Path(scratch) / PLAN_FILE).read_text(encoding="utf-8")
     if new == plan.text:
         return False
-    (ws.state / PLAN).write_text(new, encoding="utf-8")
+    save_plan(ws, new)
     return True

@@ -10,7 +10,7 @@ from healer.checks import run_checks
 from healer.config import Settings
 from healer.errors import UsageError
 from healer.events import NO_EVENTS, Events
-from healer.generation import SPEC, generate_project, load_contract, regenerate_one, saved_spec
+from healer.generation import generate_project, regenerate_one
 from healer.llm.accounting import price_of
 from healer.loop import Session, build
 from healer.models import CheckResult, RunReport, Spec
@@ -19,6 +19,7 @@ from healer.pipeline.messages import chat
 from healer.review import Reviewer
 from healer.runtime import open_checks_sandbox, open_llm
 from healer.spec import load_spec, sections_of
+from healer.state import load_contract, saved_spec, saved_spec_text
 from healer.workspace import STATE_DIR, Workspace
 
 
@@ -100,8 +101,7 @@ def _check_cost_budget(settings: Settings, budget: Budget) -> None:
 def run_check(folder: Path, settings: Settings, *, unsafe_local: bool = False) -> list[CheckResult]:
     """The folder's checks, with what its spec declares when healer generated it."""
     root = folder.resolve()
-    saved = root / STATE_DIR / SPEC
-    spec_text = saved.read_text(encoding="utf-8") if saved.is_file() else ""
+    spec_text = saved_spec_text(root)
     declared = [*sections_of(spec_text).get("checks", []), *settings.checks]
     contract = load_contract(Workspace(root)) if (root / STATE_DIR).is_dir() else None
     with open_checks_sandbox(settings, unsafe_local=unsafe_local) as sandbox:

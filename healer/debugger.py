@@ -21,7 +21,6 @@ from healer.checks.locations import locate
 from healer.config import Settings
 from healer.errors import UsageError
 from healer.events import NO_EVENTS, Events
-from healer.generation import PLAN, SPEC, load_contract
 from healer.llm.client import LLMClient
 from healer.models import CheckResult, Failure, Value, verdict
 from healer.pipeline.context import build_context
@@ -32,7 +31,8 @@ from healer.pipeline.messages import chat
 from healer.prompts import render
 from healer.runtime import open_llm
 from healer.secrets import private_files
-from healer.workspace import STATE_DIR, Workspace
+from healer.state import load_contract, load_plan, saved_spec_text
+from healer.workspace import Workspace
 
 SCRATCH_IGNORE = shutil.ignore_patterns(".git", "node_modules", "__pycache__", ".venv")
 MAX_ERROR_CHARS = 8000
@@ -60,11 +60,11 @@ class _Folder:
     def __init__(self, folder: Path) -> None:
         self.root = folder.resolve()
         self.private = private_files(self.root)  # never shown to the model
-        state = self.root / STATE_DIR
-        spec, plan = state / SPEC, state / PLAN
-        self.spec = spec.read_text(encoding="utf-8") if spec.is_file() else ""
-        self.plan = plan.read_text(encoding="utf-8") if plan.is_file() else ""
-        contract = load_contract(Workspace(self.root)) if state.is_dir() else None
+        workspace = Workspace(self.root)
+        plan = load_plan(workspace)
+        self.spec = saved_spec_text(self.root)
+        self.plan = plan.text if plan else ""
+        contract = load_contract(workspace) if workspace.state.is_dir() else None
         self.protected = sorted(contract.files) if contract is not None else []
 
     def built(self) -> str:

@@ -1,18 +1,15 @@
 """Spec -> plan -> file list -> files, saved in the output folder with a commit per stage.
 
-Everything a stage produces is kept in `.healer/`, so a run that stopped half-way resumes
+Everything a stage produces is kept in `.healer/` (see healer.state), so a run that stopped half-way resumes
 where it was: a saved plan and file list of the same spec are reused, and only files not yet
 written are generated.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 from typing import TYPE_CHECKING
 
-from healer.checks.acceptance import Contract
 from healer.errors import UsageError
 from healer.events import NO_EVENTS, Events
 from healer.models import FileList, GeneratedFile, Plan, Spec
@@ -21,40 +18,20 @@ from healer.pipeline.generate import generate_file, generate_files
 from healer.pipeline.plan import make_plan
 from healer.prompts import render
 from healer.spec import acceptance_files
-from healer.workspace import FILE_LIST, Workspace
+from healer.state import (
+    forget_plan,
+    load_file_list,
+    load_plan,
+    same_spec,
+    save_file_list,
+    save_plan,
+    save_spec,
+)
+from healer.workspace import Workspace
 
 if TYPE_CHECKING:
     from healer.llm.client import LLMClient
 
-PLAN = "plan.md"
-SPEC = "spec.md"
-SPEC_HASH = "spec.sha256"
-SPEC_VALUE = "spec.json"
-CONTRACT = "acceptance.json"
-
-
-def spec_hash(spec: Spec) -> str:
-    payload = json.dumps([spec.text, spec.file_specs, spec.acceptance_tests], sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def save_spec(ws: Workspace, spec: Spec) -> None:
-    """The spec the folder is built from: its text (read by people), hash and whole value."""
-    (ws.state / SPEC).write_text(spec.text, encoding="utf-8")
-    (ws.state / SPEC_HASH).write_text(spec_hash(spec) + "\n")
-    (ws.state / SPEC_VALUE).write_text(spec.model_dump_json(indent=2) + "\n")
-
-
-def saved_spec(ws: Workspace) -> Spec | None:
-    """The spec of the folder's last build, or None (not healer's, or built before it was
-    kept whole)."""
-    path = ws.state / SPEC_VALUE
-    return Spec.model_validate_json(path.read_text()) if path.is_file() else None
-
-
-def same_spec(ws: Workspace, spec: Spec) -> bool:
-    saved = ws.state / SPEC_HASH
-    return saved.is_file() and saved.read_text().strip() == spec_hash(spec)
 
 
 def generate_project(
@@ -79,8 +56,7 @@ def prepare_project(llm: LLMClient, spec: Spec, ws: Workspace, events: Events = 
     ws.init()
     resume = same_spec(ws, spec)
     if not resume:
-        for stale in (PLAN, FILE_LIST):
-            (ws.state / stale).unlink(missing_ok=True)
+        forget_plan(ws)
         save_spec(ws, spec)
     stated = stated_file_list(spec)
     plan = _plan(llm, spec, ws, events, stated)
@@ -112,41 +88,17 @@ def install_acceptance_tests(spec: Spec, ws: Workspace) -> list[str]:
     return list(acceptance_files(spec))
 
 
-def load_contract(ws: Workspace) -> Contract | None:
-    """The acceptance contract collected for this folder, None if absent or unreadable."""
-    path = ws.state / CONTRACT
-    try:
-        return Contract.model_validate_json(path.read_text()) if path.is_file() else None
-    except ValueError:
-        return None
-
-
-def save_contract(ws: Workspace, contract: Contract) -> None:
-    ws.state.mkdir(parents=True, exist_ok=True)
-    (ws.state / CONTRACT).write_text(contract.model_dump_json(indent=2) + "\n")
-
-
-def load_plan(ws: Workspace) -> Plan | None:
-    path = ws.state / PLAN
-    return Plan(text=path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-def load_file_list(ws: Workspace) -> FileList | None:
-    path = ws.state / FILE_LIST
-    return FileList.model_validate_json(path.read_text()) if path.is_file() else None
-
-
 def _plan(llm: LLMClient, spec: Spec, ws: Workspace, events: Events,
           stated: FileList | None) -> Plan:
     plan = load_plan(ws)
     if plan is None and needs_no_plan(llm.settings.plan, stated):
         events.stage("plan", "none needed: the spec names its one file and its interfaces")
         plan = Plan(text=render("plan_from_spec").strip())
-        (ws.state / PLAN).write_text(plan.text + "\n", encoding="utf-8")
+        save_plan(ws, plan.text)
     elif plan is None:
         events.stage("plan")
         plan = make_plan(llm, spec)
-        (ws.state / PLAN).write_text(plan.text + "\n", encoding="utf-8")
+        save_plan(ws, plan.text)
         ws.commit("plan: shared dependencies")
     return plan
 
@@ -166,7 +118,7 @@ def _file_list(llm: LLMClient, spec: Spec, ws: Workspace, plan: Plan, events: Ev
         else:
             events.stage("file list")
             file_list = make_file_list(llm, spec, plan)
-        (ws.state / FILE_LIST).write_text(file_list.model_dump_json(indent=2) + "\n")
+        save_file_list(ws, file_list)
         ws.commit(f"file list: {len(file_list.files)} files")
     return file_list
 

@@ -17,17 +17,7 @@ from healer.checks.coverage import NAME as COVERAGE
 from healer.config import Settings
 from healer.errors import BudgetSpentError, ContextOverflowError, HealerError
 from healer.events import NO_EVENTS, Events
-from healer.generation import (
-    generate_project,
-    install_acceptance_tests,
-    load_contract,
-    load_plan,
-    prepare_project,
-    same_spec,
-    save_contract,
-    save_spec,
-    saved_spec,
-)
+from healer.generation import generate_project, install_acceptance_tests, prepare_project
 from healer.llm.accounting import difference
 from healer.models import (
     Candidate,
@@ -41,9 +31,19 @@ from healer.models import (
     verdict,
 )
 from healer.pipeline.policy import EditPolicy
-from healer.report import evidence_of, load_report, save_report
+from healer.report import evidence_of
 from healer.review import Reviewer, review_round
 from healer.spec import acceptance_files
+from healer.state import (
+    load_contract,
+    load_plan,
+    load_report,
+    same_spec,
+    save_contract,
+    save_report,
+    save_spec,
+    saved_spec,
+)
 from healer.strategies import Chain, FirstRound, RepairRound, Seen, next_in_chain, portfolio
 from healer.workspace import Workspace
 

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
-
-from pydantic import ValidationError
 
 from healer.models import Candidate, Round, RunReport
-from healer.workspace import STATE_DIR, Workspace
 
 log = logging.getLogger(__name__)
-JSON = "report.json"
-MARKDOWN = "report.md"
 
 
 def report_data(report: RunReport) -> dict:
@@ -22,32 +15,6 @@ def report_data(report: RunReport) -> dict:
     data = report.model_dump(mode="json")
     data["usage"] = report.usage.model_dump(mode="json")
     return data
-
-
-def save_report(ws: Workspace, report: RunReport) -> None:
-    ws.state.mkdir(parents=True, exist_ok=True)
-    tmp = ws.state / (JSON + ".tmp")
-    tmp.write_text(json.dumps(report_data(report), indent=2) + "\n")
-    tmp.replace(ws.state / JSON)
-    (ws.state / MARKDOWN).write_text(render_markdown(report), encoding="utf-8")
-
-
-def load_report(ws: Workspace) -> RunReport | None:
-    return read_report(ws.root)
-
-
-def read_report(project: Path) -> RunReport | None:
-    """The report a run left in `project`, or None when there is none (or it is unreadable)."""
-    path = project / STATE_DIR / JSON
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text())
-        data.pop("usage", None)
-        return RunReport.model_validate(data)
-    except (ValueError, ValidationError) as exc:
-        log.warning("ignoring an unreadable report %s: %s", path, exc)
-        return None
 
 
 def render_markdown(report: RunReport) -> str:

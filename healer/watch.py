@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable
 
 from healer.errors import SpecError
-from healer.generation import spec_hash
 from healer.models import RunReport
 from healer.spec import acceptance_files, load_spec
+from healer.state import spec_hash
 
 Builder = Callable[[], RunReport]
 

@@ -14,12 +14,12 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from healer.generation import load_file_list
 from healer.models import Failure, Plan, Round, Spec
 from healer.pipeline.debug import Repair, change, repair
 from healer.pipeline.failures import implicated_files
 from healer.pipeline.policy import EditPolicy
 from healer.pipeline.regenerate import regenerate_file
+from healer.state import load_file_list
 
 if TYPE_CHECKING:
     from healer.llm.client import LLMClient
