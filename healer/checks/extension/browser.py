@@ -54,37 +54,14 @@ SETTLE_MS = 400
 STEP_TIMEOUT_MS = 5000
 PAGE_TIMEOUT_MS = 10000
 DEFAULT_TEST_URL = "https://example.com/healer-test-page"
+ASSETS = Path(__file__).resolve().parent / "assets"
+TEST_PAGE = (ASSETS / "test_page.html").read_text(encoding="utf-8")  # where content scripts run
+ACTIVE_TAB_SHIM = (ASSETS / "active_tab_shim.js").read_text(encoding="utf-8")
 EXTENSION_DIR = "extension"  # the extension's copy, inside the session folder
 REQUEST_FILE = "request.json"
 SHOT_FILE = "popup.png"
 SHOT_PLACEHOLDER = "<screenshot>"  # in the results' details: where the caller keeps the shot
 RESULT_MARKER = "HEALER-BROWSER-RESULT "
-TEST_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>Healer test page</title></head>
-<body><main><article><h1>Healer test page</h1>
-<p id="intro">A small page served during extension checks so that content scripts have
-something to run on.</p><p>It has a heading, two paragraphs, a form and a link.</p>
-<form><input name="q" value="query"><button type="button">Go</button></form>
-<a href="#more">More</a></article></main></body></html>"""
-ACTIVE_TAB_SHIM = """(() => {
-  if (!globalThis.chrome || !chrome.tabs || !chrome.tabs.query || !chrome.tabs.getCurrent) return;
-  const query = chrome.tabs.query.bind(chrome.tabs);
-  const getCurrent = chrome.tabs.getCurrent.bind(chrome.tabs);
-  async function tabsFor(info) {
-    const tabs = await query(info || {});
-    if (!info || !info.active) return tabs;
-    const me = await getCurrent();
-    if (!me || !tabs.some((t) => t.id === me.id)) return tabs;
-    const others = (await query({ windowId: me.windowId })).filter((t) => t.id !== me.id);
-    others.sort((a, b) => (b.lastAccessed || 0) - (a.lastAccessed || 0));
-    return others.length ? [Object.assign({}, others[0], { active: true })] : tabs;
-  }
-  chrome.tabs.query = function (info, callback) {
-    const result = tabsFor(info);
-    if (typeof callback === "function") { result.then(callback); return undefined; }
-    return result;
-  };
-})();"""
 _STACK_FRAME = re.compile(r"chrome-extension://[a-p]{32}/([^\s:?#)]+):(\d+)")
 _PREFIX = re.compile(r"^(?:Uncaught (?:\(in promise\) )?)?(?:\w*Error: )?")
 
