@@ -18,7 +18,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from healer.pipeline.edits import _window_ratios
+from healer.pipeline.edit_match import _window_ratios
 
 SIZES = (1, 2, 3, 5, 8)
 THRESHOLD = 0.9

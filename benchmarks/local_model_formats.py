@@ -371,7 +371,8 @@ def strict_whole_file(answer: str, case: RepairCase) -> str | None | bool:
 
 def tolerant_search_replace(answer: str, case: RepairCase) -> str | None | bool:
     from healer.errors import HealerError
-    from healer.pipeline.edits import apply_edits, parse_edits
+    from healer.pipeline.edit_parser import parse_edits
+    from healer.pipeline.edits import apply_edits
 
     try:
         edits = parse_edits(answer)
@@ -399,7 +400,7 @@ def tolerant_whole_file(answer: str, case: RepairCase) -> str | None | bool:
 def tolerant_available() -> bool:
     from importlib.util import find_spec
 
-    return all(find_spec(name) for name in ("healer.pipeline.edits", "healer.pipeline.fences"))
+    return all(find_spec(name) for name in ("healer.pipeline.edit_parser", "healer.pipeline.edits", "healer.pipeline.fences"))
 
 
 # ---------------------------------------------------------------- calling the model

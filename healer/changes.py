@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from healer.errors import EditError
 from healer.models import Spec
-from healer.pipeline.edits import apply_edits, parse_edits
+from healer.pipeline.edit_parser import parse_edits
+from healer.pipeline.edits import apply_edits
 from healer.pipeline.messages import chat
 from healer.prompts import render
 from healer.state import add_request, load_plan, requests, save_plan

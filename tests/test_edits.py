@@ -9,13 +9,12 @@ import pytest
 
 from healer.errors import EditError, ModelOutputError, PathEscapeError
 from healer.models import Edit
+from healer.pipeline.edit_parser import parse_edits, path_candidate
 from healer.pipeline.edits import (
     PROTECTED_REASON,
     ApplyResult,
     EditsNotApplied,
     apply_edits,
-    parse_edits,
-    path_candidate,
 )
 
 FENCE = "```"

@@ -12,7 +12,8 @@ from pydantic import Field
 from healer.errors import ContextOverflowError, EditError, ModelOutputError, PathEscapeError
 from healer.models import Edit, Failure, Plan, Spec, Value
 from healer.pipeline.context import build_context
-from healer.pipeline.edits import apply_edits, parse_edits
+from healer.pipeline.edit_parser import parse_edits
+from healer.pipeline.edits import apply_edits
 from healer.pipeline.failures import format_failures, implicated_files
 from healer.pipeline.fences import fenced_blocks
 from healer.pipeline.messages import chat
