@@ -6,14 +6,10 @@ from pathlib import Path
 
 from healer.llm.accounting import estimate_tokens
 from healer.models import Failure
-from healer.pipeline.context import (
-    build_context,
-    collect_files,
-    import_graph,
-    mentioned_paths,
-    outline,
-    rank_files,
-)
+from healer.pipeline.codebase import collect_files
+from healer.pipeline.context import build_context
+from healer.pipeline.outline import outline
+from healer.pipeline.ranking import import_graph, mentioned_paths, rank_files
 
 
 def write(root: Path, files: dict[str, str | bytes]) -> None:

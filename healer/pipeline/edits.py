@@ -14,12 +14,12 @@ from pathlib import Path
 from healer.errors import EditError, PathEscapeError
 from healer.models import Edit, Value
 from healer.paths import confined, relative_path
+from healer.pipeline.codebase import SKIPPED_DIRS
 from healer.pipeline.edit_match import NoMatch, replace_once
 from healer.pipeline.edit_parser import PLACEHOLDER_PREFIX
 from healer.pipeline.policy import PROTECTED_REASON, EditPolicy
 
 log = logging.getLogger(__name__)
-_SKIPPED_DIRS = {".git", ".healer", "node_modules", "__pycache__", ".venv", "venv"}
 
 
 class ApplyResult(Value):
@@ -169,7 +169,7 @@ class _Workspace:
 
 def _project_files(root: Path) -> Iterator[str]:
     for folder, dirs, names in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in _SKIPPED_DIRS]
+        dirs[:] = [d for d in dirs if d not in SKIPPED_DIRS]
         for name in names:
             yield Path(folder, name).relative_to(root).as_posix()
 

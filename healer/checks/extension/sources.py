@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 
-SKIPPED_DIRS = {".git", ".healer", "node_modules", "__pycache__", ".venv"}
+from healer.pipeline.codebase import SKIPPED_DIRS
+
 MAX_BYTES = 2_000_000
 
 _EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//|#)", re.IGNORECASE)
