@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+from healer.pyimports import imports
 from healer.sandbox.project import EXCLUDED
 
 # distributions whose import name is not their normalised project name
@@ -91,17 +92,8 @@ def _guarded(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
 def imported_modules(tree: ast.AST) -> list[tuple[str, int]]:
     """(top-level module, line) of every absolute, unguarded import in a parsed module."""
     parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        else:
-            continue
-        if not _guarded(node, parents):
-            found.extend((name.split(".")[0], node.lineno) for name in names)
-    return found
+    return [(found.top, found.line) for found in imports(tree)
+            if found.top and not _guarded(found.node, parents)]
 
 
 def provided_modules(project: Path, dependencies: list[str]) -> set[str]:

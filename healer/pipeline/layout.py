@@ -8,17 +8,17 @@ import it from, and a planned file named like an acceptance test is dropped.
 
 from __future__ import annotations
 
-import ast
 import logging
 from pathlib import Path, PurePosixPath
 
 from healer.models import FileList, PlannedFile
+from healer.pyimports import parsed_imports
 
 log = logging.getLogger(__name__)
 
 
 def align_with_tests(file_list: FileList, tests: dict[str, Path]) -> FileList:
-    imported = imported_modules(tests.values())
+    imported = tested_modules(tests.values())
     test_names = {PurePosixPath(rel).name for rel in tests}
     taken = {f.path for f in file_list.files}
     aligned: dict[str, PlannedFile] = {}
@@ -33,19 +33,15 @@ def align_with_tests(file_list: FileList, tests: dict[str, Path]) -> FileList:
     return FileList(files=list(aligned.values()))
 
 
-def imported_modules(test_files: object) -> set[str]:
+def tested_modules(test_files: object) -> set[str]:
     """Top-level module names that the test files import."""
     names: set[str] = set()
     for path in test_files:  # type: ignore[attr-defined]
         try:
-            tree = ast.parse(Path(path).read_text(encoding="utf-8"))
-        except (SyntaxError, UnicodeDecodeError, OSError):
+            text = Path(path).read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
             continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names.add(node.module.split(".")[0])
+        names.update(found.top for found in parsed_imports(text) if found.top)
     return names
 
 

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import ast
 import posixpath
 import re
 from collections.abc import Iterable
@@ -17,6 +16,7 @@ from collections.abc import Iterable
 from healer.models import Failure
 from healer.pipeline.codebase import SourceFile
 from healer.pipeline.outline import JS_SUFFIXES
+from healer.pyimports import parsed_imports
 
 RANK_EVIDENCE, RANK_NEIGHBOUR, RANK_PLAN, RANK_TEST, RANK_REST = range(5)
 _QUOTED = re.compile(r"""["'`]([^"'`\s]{1,200})["'`]""")
@@ -114,28 +114,18 @@ def references(path: str, text: str, paths: set[str]) -> set[str]:
 
 
 def _python_imports(path: str, text: str, paths: set[str]) -> set[str]:
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return set()
     package = posixpath.dirname(path)
     found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                found |= _module_files(alias.name.replace(".", "/"), paths)
-        elif isinstance(node, ast.ImportFrom):
-            base = (node.module or "").replace(".", "/")
-            if node.level:
-                parent = package
-                for _ in range(node.level - 1):
-                    parent = posixpath.dirname(parent)
-                base = posixpath.join(parent, base) if base else parent
-                found |= _module_files(base, paths, anchored=True)
-            else:
-                found |= _module_files(base, paths)
-            for alias in node.names:
-                found |= _module_files(posixpath.join(base, alias.name), paths, node.level > 0)
+    for imported in parsed_imports(text):
+        base = imported.module.replace(".", "/")
+        if imported.level:
+            parent = package
+            for _ in range(imported.level - 1):
+                parent = posixpath.dirname(parent)
+            base = posixpath.join(parent, base) if base else parent
+        found |= _module_files(base, paths, anchored=imported.level > 0)
+        for name in imported.names:
+            found |= _module_files(posixpath.join(base, name), paths, imported.level > 0)
     return found
 
 
