@@ -4,6 +4,7 @@ lock files, binaries, secret-like files and files over 200 kB left out; symlinks
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,3 +92,30 @@ def _read_source(path: Path) -> str | None:
     except UnicodeDecodeError:
         return None
 
+
+LANGUAGES = {
+    ".py": "python",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".jsx": "jsx",
+    ".ts": "typescript",
+    ".tsx": "tsx",
+    ".json": "json",
+    ".html": "html",
+    ".css": "css",
+    ".md": "markdown",
+    ".toml": "toml",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".sh": "bash",
+    ".txt": "text",
+    ".cfg": "ini",
+    ".ini": "ini",
+    ".sql": "sql",
+}
+
+
+def fence_language(path: str) -> str:
+    """The Markdown fence language of a file ("" when there is none)."""
+    return LANGUAGES.get(posixpath.splitext(path)[1].lower(), "")

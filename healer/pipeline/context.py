@@ -13,7 +13,6 @@ for source code with the tokenizers in common use.
 from __future__ import annotations
 
 import logging
-import posixpath
 import re
 from collections.abc import Collection
 from pathlib import Path
@@ -22,32 +21,11 @@ from pydantic import Field
 
 from healer.llm.accounting import estimate_tokens
 from healer.models import Failure, Value
-from healer.pipeline.codebase import SourceFile, collect_files
+from healer.pipeline.codebase import SourceFile, collect_files, fence_language
 from healer.pipeline.ranking import RANK_EVIDENCE, RANK_REST, rank_files
 
 log = logging.getLogger(__name__)
 
-_LANGUAGES = {
-    ".py": "python",
-    ".js": "javascript",
-    ".mjs": "javascript",
-    ".cjs": "javascript",
-    ".jsx": "jsx",
-    ".ts": "typescript",
-    ".tsx": "tsx",
-    ".json": "json",
-    ".html": "html",
-    ".css": "css",
-    ".md": "markdown",
-    ".toml": "toml",
-    ".yaml": "yaml",
-    ".yml": "yaml",
-    ".sh": "bash",
-    ".txt": "text",
-    ".cfg": "ini",
-    ".ini": "ini",
-    ".sql": "sql",
-}
 
 
 class CodebaseContext(Value):
@@ -178,5 +156,5 @@ def _fenced(header: str, body: str, language: str) -> str:
 
 
 def _language(path: str) -> str:
-    return _LANGUAGES.get(posixpath.splitext(path)[1].lower(), "")
+    return fence_language(path)
 

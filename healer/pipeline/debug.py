@@ -11,6 +11,7 @@ from pydantic import Field
 
 from healer.errors import ContextOverflowError, EditError, ModelOutputError, PathEscapeError
 from healer.models import Edit, Failure, Plan, Spec, Value
+from healer.pipeline.codebase import fence_language
 from healer.pipeline.context import build_context
 from healer.pipeline.edit_parser import parse_edits
 from healer.pipeline.edits import apply_edits
@@ -35,8 +36,6 @@ UNCHANGED_REASON = (
 WHOLE_FILE_MAX_LINES = 200  # the bundled small model repairs small files better in full
 FORMATS = {"search-replace": "format_search_replace", "whole-file": "format_whole_file"}
 MIN_REWRITE_LINES = 3
-LANGUAGES = {".py": "python", ".js": "javascript", ".mjs": "javascript", ".ts": "typescript",
-             ".html": "html", ".css": "css", ".json": "json", ".md": "markdown", ".sh": "bash"}
 
 
 class Repair(Value):
@@ -101,7 +100,7 @@ def _ask(llm: LLMClient, root: Path, spec: Spec, plan: Plan, failures: list[Fail
 def format_instructions(edit_format: str, example_path: str) -> str:
     """How to write edits, with a real path of the project as the example (a small model
     copies the example path literally)."""
-    lang = LANGUAGES.get(Path(example_path).suffix, "")
+    lang = fence_language(example_path)
     return render(FORMATS[edit_format], path=example_path, lang=lang)
 
 
