@@ -8,7 +8,8 @@ import pytest
 
 from healer.config import Settings
 from healer.errors import ConfigError, ContextOverflowError, EndpointError, ModelOutputError
-from healer.llm.client import LLMClient, join_continuation
+from healer.llm.client import LLMClient
+from healer.llm.continuation import join_continuation
 from healer.llm.profile import bundled_profile
 from healer.prompts import render
 from tests.fakellm import FakeLLM, Reply, error_body
@@ -369,7 +370,7 @@ def test_concurrency_bound_is_respected(
 def test_retry_after_header_is_read(client: LLMClient, fake_llm: FakeLLM) -> None:
     import openai
 
-    from healer.llm.client import retry_after
+    from healer.llm.call_errors import retry_after
 
     fake_llm.enqueue(Reply(status=429, headers={"retry-after": "0.01"}), "after the wait")
     assert client.complete(ASK, stage="s").text == "after the wait"

@@ -46,9 +46,11 @@ from healer.llm import answers
 from healer.llm.accounting import UsageLedger, estimate_cost
 from healer.llm.answers import Part
 from healer.llm.cache import FILE_NAME, ResponseCache, cache_key
+from healer.llm.call_errors import describe, is_transient, retry_after
+from healer.llm.continuation import continuation_messages, join_continuation
 from healer.llm.profile import profile_of
+from healer.llm.quirks import EndpointQuirks
 from healer.models import Completion, Usage
-from healer.prompts import render
 
 if TYPE_CHECKING:
     from healer.budget import CallLimits
@@ -60,8 +62,6 @@ RETRY_WAIT_MAX = 30.0  # seconds; also caps how long a Retry-After header is hon
 MAX_CONTINUATIONS = 3
 MAX_ANSWER_CHARS = 256_000  # about 64k tokens: more is not an answer healer can use or re-send
 PLACEHOLDER_API_KEY = "none"  # local servers want no key, the SDK wants a string
-TRANSIENT_STATUSES = frozenset({408, 409, 429})
-_REOPENED_FENCE = re.compile(r"\A\s*```[\w+.-]*[ \t]*\n")
 
 REFUSAL_HINTS = {
     400: "the endpoint refused the request: prompt longer than the model's context, or a"
@@ -119,15 +119,12 @@ class LLMClient:
         self.cache = cache if cache is not None else _default_cache(settings)
         self.retry_wait_multiplier = RETRY_WAIT_MULTIPLIER
         self.retry_wait_max = RETRY_WAIT_MAX
-        # What the endpoint accepts, learned from its refusals (see `_learn`).
-        self.schema_supported = True
-        self.token_limit_param = "max_tokens"
-        self.temperature_supported = True
-        self.stream_supported = settings.stream
-        self._learning = threading.Lock()
         # llama.cpp continues a prefilled answer and counts its prompt cache per token
         self.profile = profile_of(settings)
         self.llama_cpp = self.profile.llama_cpp
+        # what the endpoint accepts, learned from its refusals
+        self.quirks = EndpointQuirks(settings.base_url, stream=settings.stream,
+                                     llama_cpp=self.llama_cpp)
         self.limits: CallLimits | None = None  # the build's budget, set by the loop
         self.on_tokens: Callable[[str, int], None] | None = None  # (stage, tokens so far)
         self._slots = threading.BoundedSemaphore(settings.concurrency)
@@ -283,66 +280,15 @@ class LLMClient:
                  on_tokens: Callable[[int], None] | None = None) -> Part:
         """Send; a parameter the endpoint refuses is adapted once, and remembered."""
         while True:
-            sent = self._adapted(kwargs)
-            if schema is not None and self.schema_supported:
-                sent["response_format"] = response_format(schema)
+            sent = self.quirks.shaped(kwargs, schema)
             try:
                 return self._call(sent, messages, on_tokens)
             except openai.BadRequestError as exc:
-                if self._adapt(exc, sent):
+                if self.quirks.adapt(exc, sent):
                     continue
                 raise self._refused(exc) from exc
             except openai.OpenAIError as exc:
                 raise self._refused(exc) from exc
-
-    def _adapted(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        sent = dict(kwargs)
-        if self.token_limit_param != "max_tokens":
-            sent[self.token_limit_param] = sent.pop("max_tokens")
-        if not self.temperature_supported:
-            sent.pop("temperature", None)
-        if self.stream_supported:
-            sent["stream"] = True
-            sent["stream_options"] = {"include_usage": True}
-            if self.llama_cpp:  # its usage, cache hits included, on every chunk
-                sent["extra_body"] = {"timings_per_token": True}
-        return sent
-
-    def _adapt(self, error: openai.BadRequestError, sent: dict[str, Any]) -> bool:
-        """Learn what the endpoint refused, once for all the threads of this client; True when
-        the request is worth sending again in another shape."""
-        with self._learning:
-            if self._learn(error):
-                return True
-            if sent.get("stream") and "stream" in describe(error).lower():
-                log.info("%s refused a streamed answer (%s); asking without streaming",
-                         self.endpoint, error)
-                self.stream_supported = False
-                return True
-            if "response_format" in sent:
-                log.info("%s refused response_format (%s); asking without it",
-                         self.endpoint, error)
-                self.schema_supported = False
-                return True
-            return False
-
-    def _learn(self, error: openai.BadRequestError) -> bool:
-        """Adapt to a refused parameter (reasoning models want `max_completion_tokens` and only
-        their default temperature); True when something changed, so the request is worth
-        sending again."""
-        param = getattr(error, "param", None) or ""
-        message = describe(error)
-        if (param == "max_tokens" or "'max_tokens'" in message) and (
-            "max_completion_tokens" in message and self.token_limit_param == "max_tokens"
-        ):
-            log.info("%s wants max_completion_tokens instead of max_tokens", self.endpoint)
-            self.token_limit_param = "max_completion_tokens"
-            return True
-        if (param == "temperature" or "'temperature'" in message) and self.temperature_supported:
-            log.info("%s refused temperature; sending its default", self.endpoint)
-            self.temperature_supported = False
-            return True
-        return False
 
     def _not_a_completion(self, error: BaseException) -> EndpointError:
         return EndpointError(
@@ -445,66 +391,3 @@ def _default_cache(settings: Settings) -> ResponseCache | None:
     return ResponseCache(settings.cache_dir / FILE_NAME) if settings.cache else None
 
 
-def is_transient(error: BaseException) -> bool:
-    """Worth retrying: rate limits, server errors, timeouts and dropped connections."""
-    if isinstance(error, openai.APIConnectionError):  # includes APITimeoutError
-        return True
-    if isinstance(error, openai.APIStatusError):
-        return error.status_code in TRANSIENT_STATUSES or error.status_code >= 500
-    return False
-
-
-def retry_after(error: BaseException | None) -> float:
-    """Seconds a Retry-After header asks for, 0.0 when absent or unreadable."""
-    response = getattr(error, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else 0.0
-    except ValueError:
-        return 0.0
-
-
-def describe(error: BaseException | None) -> str:
-    if isinstance(error, openai.APIStatusError):
-        return f"HTTP {error.status_code}: {error.message}"
-    if isinstance(error, openai.APITimeoutError):
-        return "timed out"
-    if isinstance(error, openai.APIConnectionError):
-        cause = error.__cause__
-        return f"connection failed ({cause or error})"
-    return f"{type(error).__name__}: {error}"
-
-
-def response_format(schema: dict[str, Any]) -> dict[str, Any]:
-    name = re.sub(r"[^A-Za-z0-9_-]", "_", str(schema.get("title") or "answer"))[:64]
-    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
-
-
-def continuation_messages(
-    messages: list[dict[str, str]], partial: str, *, prefill: bool = False
-) -> list[dict[str, str]]:
-    """The conversation that makes the model go on from `partial`.
-
-    By default the partial answer is followed by a user message asking to continue. With
-    `prefill`, the conversation ends with the partial answer itself, which llama.cpp's server
-    continues seamlessly as the start of the assistant's reply.
-    """
-    cut = [*messages, {"role": "assistant", "content": partial}]
-    return cut if prefill else [*cut, {"role": "user", "content": render("continue_answer")}]
-
-
-def join_continuation(partial: str, more: str, *, min_overlap: int = 16) -> str:
-    """`partial + more`, without what the model or server repeated at the seam.
-
-    Handles a server that echoes the prefilled partial answer, a code fence opened again
-    although the partial answer's fence is still open, and a few repeated characters.
-    """
-    if len(partial) >= min_overlap and more.startswith(partial):
-        return more
-    if partial.count("```") % 2 == 1:
-        more = _REOPENED_FENCE.sub("", more, count=1)
-    longest = min(len(partial), len(more), 400)
-    for size in range(longest, min_overlap - 1, -1):
-        if partial.endswith(more[:size]):
-            return partial + more[size:]
-    return partial + more
