@@ -87,6 +87,9 @@ class BwrapSandbox:
                 "the bubblewrap sandbox cannot hold its process limit when healer runs as root",
                 hint="use the Docker sandbox (the default), or run healer as an ordinary user")
         self.root = Path(root or images.rootfs_dir())
+        if not os.access(self.root, os.R_OK | os.X_OK):
+            raise SandboxError(f"the sandbox root file system at {self.root} is not readable by "
+                               "this user", hint=f"chmod 755 {self.root} (as the user who built it)")
         if not (self.root / "etc/os-release").is_file():
             raise SandboxError(f"no sandbox root file system at {self.root}", hint=images.BUILD_HINT)
         self.memory = max(memory_bytes(memory), 256 * 2**20)

@@ -202,6 +202,7 @@ def build_rootfs(progress: Callable[[str], None] = print) -> Path:
                 if entry.is_file():
                     entry.unlink()
         _add_sandbox_user(tmp)
+        tmp.chmod(0o755)  # mkdtemp made it 0700: bubblewrap runs as an ordinary user
         tmp.rename(target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
