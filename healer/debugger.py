@@ -134,7 +134,7 @@ def _propose(llm: LLMClient, target: _Folder, settings: Settings, error: str,
         context = build_context(scratch, failures, budget_tokens=settings.context_budget(),
                                 plan_text=target.plan)
         shown = [p for p in context.full if p not in target.protected]
-        fmt = choose_format(settings.edit_format, llm.profile.small, scratch, shown)
+        fmt = choose_format(settings.edit_format, llm.profile.small, context.lines, shown)
         example = shown[0] if shown else "app.py"
         messages = chat("debug_error", built=target.built(), codebase=context.text,
                         error=error.strip()[:MAX_ERROR_CHARS],

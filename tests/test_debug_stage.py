@@ -7,6 +7,7 @@ from pathlib import Path
 from healer.config import Settings
 from healer.llm.client import LLMClient
 from healer.models import Failure, Plan, Spec
+from healer.pipeline.context import build_context
 from healer.pipeline.debug import choose_format, converse, extract_diagnosis, repair
 from tests.fakellm import FakeLLM, Reply, error_body
 
@@ -21,12 +22,13 @@ def project(tmp_path: Path, lines: int = 2) -> Path:
 
 
 def test_auto_format_is_whole_file_for_a_small_model_on_small_files(tmp_path: Path) -> None:
-    root = project(tmp_path)
-    assert choose_format("auto", True, root, ["geo.py"]) == "whole-file"
-    assert choose_format("auto", False, root, ["geo.py"]) == "search-replace"
-    big = project(tmp_path / "big", lines=400)
+    small = build_context(project(tmp_path), [], budget_tokens=10_000).lines
+    assert choose_format("auto", True, small, ["geo.py"]) == "whole-file"
+    assert choose_format("auto", False, small, ["geo.py"]) == "search-replace"
+    big = build_context(project(tmp_path / "big", lines=400), [], budget_tokens=10_000).lines
+    assert big == {"geo.py": 400}
     assert choose_format("auto", True, big, ["geo.py"]) == "search-replace"
-    assert choose_format("whole-file", False, root, ["geo.py"]) == "whole-file"
+    assert choose_format("whole-file", False, small, ["geo.py"]) == "whole-file"
 
 
 def test_last_retry_asks_for_whole_files_and_applies_them(fake_llm: FakeLLM,

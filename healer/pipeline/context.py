@@ -37,6 +37,7 @@ class CodebaseContext(Value):
     omitted: list[str]
     skipped: list[str] = Field(default_factory=list)  # binary, lock or oversized files: never shown
     tokens: int = 0  # estimated tokens of `text`
+    lines: dict[str, int] = Field(default_factory=dict)  # lines of every file read, shown or not
 
 
 def build_context(
@@ -62,6 +63,7 @@ def build_context(
         omitted=[f.path for f in ordered if levels[f.path] == "name"],
         skipped=skipped,
         tokens=estimate_tokens(text),
+        lines={f.path: len(f.text.splitlines()) for f in ordered},
     )
     log.info(
         "codebase context: %d full, %d outlined, %d by name, ~%d of %d tokens",

@@ -85,7 +85,7 @@ def _ask(llm: LLMClient, root: Path, spec: Spec, plan: Plan, failures: list[Fail
          policy: EditPolicy | None = None) -> Repair:
     context = build_context(root, failures, budget_tokens=budget_tokens, plan_text=plan.text)
     likely = [p for p in implicated_files(failures, set(context.full)) if p not in protected]
-    fmt = choose_format(edit_format, llm.profile.small, root, likely or context.full)
+    fmt = choose_format(edit_format, llm.profile.small, context.lines, likely or context.full)
     example = next((p for p in [*likely, *context.full] if p not in protected), "app.py")
     messages = chat(
         prompt, spec=prompt_text(spec), plan=plan.text, codebase=context.text,
@@ -104,14 +104,14 @@ def format_instructions(edit_format: str, example_path: str) -> str:
     return render(FORMATS[edit_format], path=example_path, lang=lang)
 
 
-def choose_format(setting: str, small_model: bool, root: Path, shown: list[str]) -> str:
+def choose_format(setting: str, small_model: bool, lines: dict[str, int], shown: list[str]) -> str:
     """The edit format to ask for: `auto` means whole files for a small model when the files
-    it would rewrite (those the failures implicate, else all it is shown) are small."""
+    it would rewrite (those the failures implicate, else all it is shown) are small. `lines`
+    are the files' line counts, from the codebase as the prompt was made of it."""
     if setting in FORMATS:
         return setting
-    lines = sum(len((root / p).read_text(encoding="utf-8", errors="replace").splitlines())
-                for p in shown if (root / p).is_file())
-    return "whole-file" if small_model and lines <= WHOLE_FILE_MAX_LINES else "search-replace"
+    total = sum(lines.get(p, 0) for p in shown)
+    return "whole-file" if small_model and total <= WHOLE_FILE_MAX_LINES else "search-replace"
 
 
 def converse(
