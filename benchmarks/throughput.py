@@ -87,7 +87,7 @@ def table(rows: list[Row]) -> str:
 
 def main(exercise_dir: Path, out: Path, command: str) -> str:
     settings = load_settings(None)
-    model = ensure_model(settings.cache_dir)
+    model = ensure_model(settings)
     spec = (exercise_dir / "instructions.md").read_text(encoding="utf-8")
     rows = measure(spec, model)
     text = (f"# Bundled model: sequences at once\n\n```\n{command}\n```\n\n{table(rows)}\n")
