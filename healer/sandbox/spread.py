@@ -76,6 +76,8 @@ class SpreadSandbox:
             home = self._home.get(key)
             if home in self.boxes:
                 return home
+            if not self.boxes:
+                raise SandboxUnavailableError("every Docker engine of sandbox_hosts failed")
             urls = sorted(self.boxes, key=lambda u: (_running[u], zlib.crc32(f"{key}{u}".encode())))
             self._home[key] = urls[0]
             if home is not None:  # its engine went away: install its dependencies on this one
@@ -93,7 +95,7 @@ class SpreadSandbox:
         while True:
             url = self._engine_for(project)
             box = self.boxes.get(url)
-            if box is None:
+            if box is None:  # dropped by another thread just now: place the folder again
                 continue
             with _slots[url]:
                 with _lock:
