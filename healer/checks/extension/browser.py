@@ -39,23 +39,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import sync_playwright
 from pydantic import BaseModel, ConfigDict, Field
 
 from healer.checks.extension import chromium_log
+from healer.checks.extension.routing import NETWORK_FLAGS, Router, concrete_url
+from healer.checks.extension.smoke import SMOKE_CHECK, run_steps
 from healer.checks.extension.spec import SmokeStep, Stub
-from healer.checks.extension.stubs import choose_response
 from healer.models import CheckResult, Failure
 
 BROWSER_CHECK = "extension.browser"
-SMOKE_CHECK = "extension.smoke"
 WORKER_WAIT = 10.0
 SETTLE_MS = 400
-STEP_TIMEOUT_MS = 5000
 PAGE_TIMEOUT_MS = 10000
-DEFAULT_TEST_URL = "https://example.com/healer-test-page"
 ASSETS = Path(__file__).resolve().parent / "assets"
-TEST_PAGE = (ASSETS / "test_page.html").read_text(encoding="utf-8")  # where content scripts run
 ACTIVE_TAB_SHIM = (ASSETS / "active_tab_shim.js").read_text(encoding="utf-8")
 EXTENSION_DIR = "extension"  # the extension's copy, inside the session folder
 REQUEST_FILE = "request.json"
@@ -121,11 +118,7 @@ def chromium_args(extension_dir: str, log_file: Path, *, contained: bool = False
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
-        # what the request routes do not answer goes nowhere, loopback included: no name
-        # resolves, and every connection would go through a proxy at a reserved address
-        "--host-resolver-rules=MAP * ~NOTFOUND",
-        "--proxy-server=socks5://192.0.2.1:9",
-        "--proxy-bypass-list=<-loopback>",
+        *NETWORK_FLAGS,
         "--enable-logging",
         f"--log-file={log_file}",
         "--v=0",
@@ -137,23 +130,6 @@ def chromium_args(extension_dir: str, log_file: Path, *, contained: bool = False
     elif hasattr(os, "geteuid") and os.geteuid() == 0:
         args.append("--no-sandbox")  # Chromium refuses to start its sandbox as root
     return args
-
-
-def concrete_url(pattern: str) -> str | None:
-    """A URL a content-script match pattern accepts (None for patterns we cannot serve)."""
-    if pattern in ("<all_urls>", "*://*/*"):
-        return DEFAULT_TEST_URL
-    match = re.match(r"^(\*|https?)://([^/]*)(/.*)?$", pattern)
-    if not match:
-        return None
-    scheme = "https" if match.group(1) == "*" else match.group(1)
-    host = match.group(2)
-    if host == "*" or not host:
-        host = "example.com"
-    elif host.startswith("*."):
-        host = "www." + host[2:]
-    path = (match.group(3) or "/").replace("*", "")
-    return f"{scheme}://{host}{path or '/'}"
 
 
 def _normalised(message: str) -> str:
@@ -170,9 +146,8 @@ class Session:
         self.deadline = time.monotonic() + request.timeout
         self.failures: list[Failure] = []
         self.smoke_failures: list[Failure] = []
-        self.stubbed: list[str] = []
         self.smoke_ran = False
-        self.test_urls: set[str] = set()
+        self.router = Router(request.stubs)
         self._seen: set[str] = set()
         self.log_file = where.scratch / "chromium.log"
 
@@ -216,7 +191,7 @@ class Session:
             if message.type != "error":
                 return
             location = message.location or {}
-            if location.get("url", "").split("#")[0] in self.test_urls:
+            if location.get("url", "").split("#")[0] in self.router.test_urls:
                 return  # the fabricated test page's own noise, not the extension's
             file, _ = chromium_log.extension_file(location.get("url", ""))
             line = location.get("lineNumber")
@@ -228,31 +203,6 @@ class Session:
             )
 
         return handle
-
-    # ------------------------------------------------------------ network
-
-    def route(self, route) -> None:
-        try:
-            request = route.request
-            url = request.url
-            if not url.startswith(("http://", "https://")):
-                route.continue_()
-                return
-            if url.split("#")[0] in self.test_urls and request.resource_type == "document":
-                route.fulfill(status=200, content_type="text/html", body=TEST_PAGE)
-                return
-            answer = choose_response(request.method, url, request.post_data, self.request.stubs)
-            self.stubbed.append(f"{request.method} {url} -> {answer.status} ({answer.source})")
-            route.fulfill(
-                status=answer.status,
-                content_type=answer.content_type,
-                body=answer.body,
-                headers=answer.headers,
-            )
-        except (PlaywrightError, ValueError) as exc:  # never raise into Playwright's loop
-            log.debug("route handling failed for %s: %s", route.request.url, exc)
-            with contextlib.suppress(PlaywrightError):
-                route.abort()
 
     # ------------------------------------------------------------ steps
 
@@ -294,7 +244,7 @@ class Session:
     def visit_test_pages(self, page) -> None:
         urls = [concrete_url(m) for m in self.request.content_matches]
         for url in list(dict.fromkeys(u for u in urls if u))[:3]:
-            self.test_urls.add(url)
+            self.router.test_urls.add(url)
             try:
                 page.goto(url, wait_until="load", timeout=self.remaining_ms(PAGE_TIMEOUT_MS))
                 page.wait_for_timeout(min(SETTLE_MS, self.remaining_ms(SETTLE_MS)))
@@ -303,33 +253,9 @@ class Session:
 
     def run_smoke(self, page) -> None:
         self.smoke_ran = True
-        for number, step in enumerate(self.request.smoke, 1):
-            timeout = self.remaining_ms(STEP_TIMEOUT_MS)
-            try:
-                if step.action == "click":
-                    page.locator(step.selector).first.click(timeout=timeout)
-                elif step.action == "type":
-                    page.locator(step.selector).first.fill(step.text, timeout=timeout)
-                elif step.action == "expect" and step.text:
-                    expect(page.locator(step.selector).first).to_contain_text(
-                        step.text, timeout=timeout
-                    )
-                elif step.action == "expect":
-                    expect(page.locator(step.selector).first).to_be_visible(timeout=timeout)
-                elif step.action == "wait":
-                    page.wait_for_timeout(min(float(step.text), timeout))
-            except (PlaywrightError, AssertionError) as exc:
-                text = _body_text(page)
-                self.smoke_failures.append(
-                    Failure(
-                        check=SMOKE_CHECK,
-                        file=self.request.popup,
-                        message=f"smoke step {number} ({step}) failed: "
-                        f"{str(exc).strip().splitlines()[0]}",
-                        excerpt=f"popup text: {text}"[:2000],
-                    )
-                )
-                return
+        failure = run_steps(page, self.request.smoke, self.request.popup, self.remaining_ms)
+        if failure is not None:
+            self.smoke_failures.append(failure)
 
     def screenshot(self, page) -> str:
         path = self.where.scratch / SHOT_FILE
@@ -351,13 +277,6 @@ class Session:
             )
         for error in chromium_log.script_errors(entries):
             self.add(error.message, error.file, error.line, error.excerpt)
-
-
-def _body_text(page) -> str:
-    try:
-        return page.inner_text("body", timeout=1000)[:1000]
-    except PlaywrightError:
-        return "(unreadable)"
 
 
 def run_session(request: BrowserRequest, where: Where) -> list[CheckResult]:
@@ -383,7 +302,7 @@ def run_session(request: BrowserRequest, where: Where) -> list[CheckResult]:
 
 def _exercise(session: Session, context) -> str:
     request = session.request
-    context.route("**/*", session.route)
+    context.route("**/*", session.router.route)
     worker_missing = request.service_worker and not session.wait_for_worker(context)
     if worker_missing and not session.load_failed():
         session.add(
@@ -419,11 +338,11 @@ def _exercise(session: Session, context) -> str:
 def _results(
     session: Session, request: BrowserRequest, shot: str, seconds: float
 ) -> list[CheckResult]:
-    stubbed = "; ".join(session.stubbed[:20]) or "none"
+    stubbed = "; ".join(session.router.stubbed[:20]) or "none"
     detail = (
         f"extension id {session.extension_id}; popup screenshot: {shot or 'none'}; "
-        f"content scripts run on: {', '.join(sorted(session.test_urls)) or 'none'}; "
-        f"{len(session.stubbed)} request(s) stubbed: {stubbed}; {seconds:.1f} s"
+        f"content scripts run on: {', '.join(sorted(session.router.test_urls)) or 'none'}; "
+        f"{len(session.router.stubbed)} request(s) stubbed: {stubbed}; {seconds:.1f} s"
     )
     results = [
         CheckResult(
