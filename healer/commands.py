@@ -7,6 +7,7 @@ from pathlib import Path
 from healer import changes
 from healer.budget import Budget
 from healer.checks import run_checks
+from healer.checks.acceptance.contract import file_digest
 from healer.config import Settings
 from healer.errors import UsageError
 from healer.events import NO_EVENTS, Events
@@ -18,7 +19,7 @@ from healer.pipeline.context import build_context
 from healer.pipeline.messages import chat
 from healer.review import Reviewer
 from healer.runtime import open_checks_sandbox, open_llm
-from healer.spec import load_spec, sections_of
+from healer.spec import acceptance_files, load_spec, sections_of
 from healer.state import load_contract, saved_spec, saved_spec_text
 from healer.workspace import STATE_DIR, Workspace
 
@@ -62,9 +63,24 @@ def run_improve(request: str, folder: Path, settings: Settings, budget: Budget, 
     if spec is None:
         raise UsageError(f"{folder} is not a folder healer built (no {STATE_DIR}/spec.json)",
                          hint="build it first: healer build SPEC -o FOLDER")
+    _check_saved_tests(workspace, spec)
     _check_cost_budget(settings, budget)
     return _run_loop(spec, workspace, settings, budget, unsafe_local=unsafe_local,
                      events=events, change=changes.request(request), review=review)
+
+
+def _check_saved_tests(workspace: Workspace, spec: Spec) -> None:
+    """The folder's saved spec names its acceptance tests by their paths on this machine, and
+    the folder is untrusted: each must be the file the build collected (same digest as in
+    its contract), or a folder could have healer copy any host file into the project and
+    show it to the model."""
+    contract = load_contract(workspace)
+    collected = contract.files if contract is not None else {}
+    for rel, source in acceptance_files(spec).items():
+        if rel not in collected or not source.is_file() or file_digest(source) != collected[rel]:
+            raise UsageError(
+                f"the acceptance tests of {workspace.root} are not the ones its build collected "
+                f"({source})", hint="run `healer build SPEC -o FOLDER`: it checks changed tests")
 
 
 def _run_loop(spec: Spec, workspace: Workspace, settings: Settings, budget: Budget, *,

@@ -174,3 +174,30 @@ def test_a_watch_session_sees_two_edits(fake_llm, llm_env, tmp_path) -> None:
     code = (out / "calc.py").read_text()
     assert "def sub(a, b)" in code and "def neg(a)" in code
     assert output.count("the spec or its tests changed: building") == 2
+
+
+def test_a_folders_saved_spec_cannot_make_improve_read_a_host_file(fake_llm, llm_env,
+                                                                   tmp_path) -> None:
+    """A folder handed to `healer improve` is untrusted: its .healer/spec.json may name any
+    host file as an 'acceptance test', which the loop would copy into the project and show
+    the model."""
+    import json
+
+    model = ProjectModel({"calc.py": GOOD}, debug=[ADD_SUB])
+    fake_llm.responder = model
+    out = tmp_path / "out"
+    assert build(calc_spec(tmp_path), out, llm_env).exit_code == 0
+    secret = tmp_path / "host" / "id_key.py"
+    secret.parent.mkdir()
+    secret.write_text("PRIVATE = 'host-secret-7f3a'\n")
+    saved = out / ".healer" / "spec.json"
+    data = json.loads(saved.read_text())
+    data["acceptance_tests"].append(str(secret))
+    saved.write_text(json.dumps(data))
+    model.prompts.clear()
+    result = improve(out, llm_env, "also provide sub(a, b)")
+    assert result.exit_code == 2, result.output
+    assert "acceptance tests" in " ".join(result.output.split())
+    assert model.prompts == [] and not (out / "tests" / "id_key.py").exists()
+    assert all("host-secret-7f3a" not in p.read_text(errors="ignore")
+               for p in out.rglob("*") if p.is_file() and ".git" not in p.parts)
