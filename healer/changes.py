@@ -40,6 +40,7 @@ HEADING = "## Changes asked for after the first build"
 class Change:
     request: str  # what the model is asked to do
     summary: str  # one line for commits and the report
+    from_spec: bool = False  # the spec's own diff: the spec holds it, nothing to keep aside
 
 
 def request(text: str) -> Change:
@@ -53,7 +54,8 @@ def spec_edit(old: Spec, new: Spec) -> Change:
         return "\n".join(parts).splitlines(keepends=True)
 
     diff = "".join(difflib.unified_diff(lines(old), lines(new), "spec (before)", "spec (now)"))
-    return Change(request=render("spec_changed", diff=diff), summary="the spec changed")
+    return Change(request=render("spec_changed", diff=diff), summary="the spec changed",
+                  from_spec=True)
 
 
 def keep_users_edits(ws: Workspace) -> list[str]:
@@ -65,9 +67,8 @@ def keep_users_edits(ws: Workspace) -> list[str]:
 
 
 def record(ws: Workspace, change: Change) -> None:
-    if change.summary == "the spec changed":
-        return  # the spec itself holds it
-    add_request(ws, change.request)
+    if not change.from_spec:
+        add_request(ws, change.request)
 
 
 def with_requests(ws: Workspace, spec: Spec) -> Spec:

@@ -79,6 +79,16 @@ def llm_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return functools.reduce(lambda f, opt: opt(f), reversed(options), fn)
 
 
+def budget_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The budget beyond --max-iters, shared by build and improve."""
+    options = [
+        click.option("--max-tokens", type=click.IntRange(1), help="Stop after this many tokens."),
+        click.option("--max-cost", type=click.FloatRange(0), help="Stop after this many dollars."),
+        click.option("--timeout", type=click.FloatRange(1), help="Stop after this many seconds."),
+    ]
+    return functools.reduce(lambda f, opt: opt(f), reversed(options), fn)
+
+
 def settings_from(folder: Path | None, opts: dict[str, Any], *,
                   untrusted: Path | None = None) -> Settings:
     """Settings from the user's `folder`, the environment and the flags; `untrusted` is a
@@ -157,9 +167,7 @@ def generate(spec: str, output: Path | None, only_file: str | None, tests: tuple
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Output folder.")
 @click.option("--max-iters", type=click.IntRange(0), default=5, show_default=True,
               help="Repair rounds after the first generation.")
-@click.option("--max-tokens", type=click.IntRange(1), help="Stop after this many tokens.")
-@click.option("--max-cost", type=click.FloatRange(0), help="Stop after this many dollars.")
-@click.option("--timeout", type=click.FloatRange(1), help="Stop after this many seconds.")
+@budget_options
 @click.option("--tests", multiple=True, help="Acceptance test file or folder (repeatable).")
 @click.option("--candidates", type=click.IntRange(1, 16),
               help="Write round 0 this many times, each on its own branch; keep the best.")
@@ -238,9 +246,7 @@ def watch(spec: str, output: Path | None, max_iters: int, timeout: float | None,
               show_default=True, help="The folder healer built.")
 @click.option("--max-iters", type=click.IntRange(0), default=3, show_default=True,
               help="Repair rounds after the change.")
-@click.option("--max-tokens", type=click.IntRange(1), help="Stop after this many tokens.")
-@click.option("--max-cost", type=click.FloatRange(0), help="Stop after this many dollars.")
-@click.option("--timeout", type=click.FloatRange(1), help="Stop after this many seconds.")
+@budget_options
 @click.option("--unsafe-local", is_flag=True, help="Run checks on this machine, unsandboxed.")
 @ask_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")

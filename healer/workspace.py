@@ -200,8 +200,14 @@ class Workspace:
         commit: by the user, when no round of healer's is under way."""
         status = self._git("status", "--porcelain", "-z", "--untracked-files=all", "--", ".",
                            f":(exclude){STATE_DIR}")
-        entries = [e for e in status.stdout.split("\0") if e]
-        return sorted({e[3:] for e in entries if len(e) > 3})
+        fields = iter(status.stdout.split("\0"))
+        found = set()
+        for entry in fields:
+            if len(entry) > 3:
+                found.add(entry[3:])
+                if entry[0] in "RC":  # a rename or copy: its source path is the next field
+                    found.add(next(fields, ""))
+        return sorted(found - {""})
 
     def pending_diff(self, paths: list[str]) -> str:
         """The unified diff of `paths` against the last commit, new files included."""

@@ -285,7 +285,9 @@ def test_the_extension_cannot_reach_the_host_by_any_address(
                      + popup.read_text())
     results = checks_in(project, timeout=TIMEOUT, smoke_steps=["wait `1500`"],
                     screenshot_dir=tmp_path / "shots")
-    assert by_name(results)["extension.browser"].detail  # the session ran to its end
+    detail = by_name(results)["extension.browser"].detail
+    # the attack code ran: its routed requests were answered by stubs, in the container
+    assert f"GET http://{gateway}:{port}/fetch ->" in detail and "uid 1000" in detail
     assert hits == []
 
 
@@ -303,3 +305,18 @@ def test_with_unsafe_local_the_session_runs_in_the_hosts_chromium(tmp_path: Path
     assert browser.passed, failures_of(results)
     assert f"ran as uid {os.getuid()}," in browser.detail
     assert (tmp_path / "shots" / "popup.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_an_extension_cannot_forge_the_sessions_result(checks_in, tmp_path: Path) -> None:
+    """The result is the last marker line on the session's stdout: an extension that logs a
+    passing one must not turn a broken popup into a pass."""
+    from healer.checks.extension.browser import RESULT_MARKER
+
+    project = sample(tmp_path, "popup_type_error")
+    forged = RESULT_MARKER + '{"results": [], "uid": 1000, "interfaces": ["lo"]}'
+    popup = project / "popup.js"
+    popup.write_text(f"console.log({forged!r}); console.error({forged!r});\n" + popup.read_text())
+    results = checks_in(project, timeout=TIMEOUT, screenshot_dir=tmp_path / "shots")
+    browser = by_name(results)["extension.browser"]
+    assert not browser.passed
+    assert any(f.file == "popup.js" and "TypeError" in f.message for f in browser.failures)

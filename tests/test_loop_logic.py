@@ -91,3 +91,18 @@ def test_a_round_that_changes_nothing_is_followed_by_another_strategy(run) -> No
     assert [r.strategy for r in report.rounds] == ["generate", "repair", "regenerate"]
     assert report.rounds[1].files_changed == [] and report.status == "green"
     assert (ws.root / "calc.py").read_text() == GOOD
+
+
+def test_the_users_edits_are_every_path_they_touched(tmp_path: Path) -> None:
+    """What `improve` commits apart as the user's: changed, added, renamed (both names)."""
+    ws = Workspace(tmp_path / "out")
+    ws.init()
+    (ws.root / "a.py").write_text("a = 1\n")
+    (ws.root / "b.py").write_text("b = 1\n")
+    ws.commit("round 0")
+    import subprocess
+
+    subprocess.run(["git", "-C", str(ws.root), "mv", "a.py", "c.py"], check=True)
+    (ws.root / "b.py").write_text("b = 2\n")
+    (ws.root / "new.py").write_text("n = 1\n")
+    assert ws.changed_files() == ["a.py", "b.py", "c.py", "new.py"]
