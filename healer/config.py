@@ -44,6 +44,12 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("HEALER_CACHE_DIR", Path(base) / "healer"))
 
 
+def _registered(registry, name: str) -> str:
+    if name not in registry:
+        raise ValueError(f"{name!r} is not one of {', '.join(registry.names())}")
+    return name
+
+
 class Settings(BaseModel):
     """Every setting; `docs/settings.md` is made from the docstrings below
     (`python -m healer.settings_doc`)."""
@@ -88,8 +94,9 @@ class Settings(BaseModel):
     model sets it."""
 
     # sandbox and checks
-    sandbox: Literal["docker", "bwrap", "unsafe-local"] = "docker"
-    """Where project code runs. `bwrap` and `unsafe-local` are weaker and only run when chosen."""
+    sandbox: str = "docker"
+    """Where project code runs: `docker`, `bwrap`, `unsafe-local`, or a backend a plugin
+    registers. `bwrap` and `unsafe-local` are weaker and only run when chosen."""
     sandbox_hosts: list[str] = Field(default_factory=list)
     """Docker engines to spread checks over (`tcp://...`, `ssh://...`; commas between them in
     HEALER_SANDBOX_HOSTS); empty: the one of DOCKER_HOST or the current Docker context."""
@@ -119,8 +126,9 @@ class Settings(BaseModel):
     (faster; it passed fewer acceptance tests in benchmarks/results/plan-ab)."""
     context_tokens: int = Field(60_000, ge=1000)
     """Tokens of codebase the debugger may see; ranked by the failures when it does not fit."""
-    edit_format: Literal["auto", "search-replace", "whole-file"] = "auto"
-    """How repairs are written; `auto`: whole files for a small model on small files."""
+    edit_format: str = "auto"
+    """How repairs are written: `search-replace`, `whole-file`, or a format a plugin registers;
+    `auto`: whole files for a small model on small files, else search/replace."""
 
     price_input_per_mtok: float | None = Field(None, ge=0)
     """Dollars per million prompt tokens, for a model without a known list price
@@ -139,6 +147,20 @@ class Settings(BaseModel):
         if size < MIN_MEMORY:
             raise ValueError(f"{value!r} is below the least a sandbox needs (64m)")
         return value
+
+    @field_validator("sandbox")
+    @classmethod
+    def _backend(cls, value: str) -> str:
+        from healer.sandbox import BACKENDS
+
+        return _registered(BACKENDS, value)
+
+    @field_validator("edit_format")
+    @classmethod
+    def _format(cls, value: str) -> str:
+        from healer.pipeline.formats import EDIT_FORMATS
+
+        return value if value == "auto" else _registered(EDIT_FORMATS, value)
 
     @field_validator("sandbox_hosts", mode="before")
     @classmethod

@@ -140,7 +140,7 @@ def test_dependencies_that_are_not_index_names_are_refused_before_install(tmp_pa
 
 def test_credentials_in_the_index_url_mean_wheels_only(tmp_path) -> None:
     from healer.sandbox.hostenv import carries_credentials
-    from healer.sandbox.project import install_script
+    from healer.stacks import install_script
 
     (tmp_path / "requirements.txt").write_text("requests\n")
     assert carries_credentials({"PIP_INDEX_URL": "https://user:tok@pypi.corp/simple"})

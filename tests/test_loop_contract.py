@@ -153,19 +153,20 @@ def test_an_endpoint_failure_leaves_the_best_checked_round(fake_llm, llm_env, sp
     assert (out / "calc.py").read_text() == BUGGY
 
 
-def test_a_go_project_is_never_green(fake_llm, llm_env, tmp_path) -> None:
+def test_a_project_in_a_language_without_a_stack_is_never_green(fake_llm, llm_env,
+                                                                tmp_path) -> None:
     spec = tmp_path / "hello.md"
-    spec.write_text("# Hello\nA Go program `main.go` that prints hello.\n## Files\n"
-                    "- `main.go`: the program\n")
-    model = ProjectModel({"main.go": "this is not go\n"})
+    spec.write_text("# Hello\nA Rust program `main.rs` that prints hello.\n## Files\n"
+                    "- `main.rs`: the program\n")
+    model = ProjectModel({"main.rs": "this is not rust\n"})
     fake_llm.responder = model
     out = tmp_path / "out"
     result = build(spec, out, llm_env)
     assert result.exit_code == 1
-    assert "healer has no checks for main.go (Go)" in report(out)["stop_reason"]
+    assert "healer has no checks for main.rs (Rust)" in report(out)["stop_reason"]
     assert "debug" not in model.kinds()  # no model call spent on repairs it cannot verify
     checked = CliRunner().invoke(cli, ["check", str(out)], catch_exceptions=False)
-    assert checked.exit_code == 1 and "healer has no checks for main.go" in checked.output
+    assert checked.exit_code == 1 and "healer has no checks for main.rs" in checked.output
 
 
 def test_an_empty_folder_is_not_green(tmp_path) -> None:

@@ -3,7 +3,11 @@ import pytest
 from healer.config import Settings
 from healer.errors import ConfigError, SandboxError
 from healer.sandbox import images, open_sandbox
-from healer.sandbox.project import stack_of
+from healer.stacks import stack_for
+
+
+def stack_of(project):
+    return stack_for(project).name
 
 
 def test_tags_are_hashes_of_the_recipes():
@@ -26,7 +30,12 @@ def test_the_stack_follows_the_project_languages(tmp_path):
     assert stack_of(tmp_path) == "python"  # loose .js files beside Python: no npm project
     (tmp_path / "package.json").write_text("{}\n")
     assert stack_of(tmp_path) == "python-node"
-    assert len({images.stack_tag(s) for s in images.STACKS}) == len(images.STACKS)
+    (tmp_path / "main.go").write_text("package main\n")
+    assert stack_of(tmp_path) == "python-node"  # no image runs Go beside them: the first two
+    for name in ("package.json", "server.py", "app.js"):
+        (tmp_path / name).unlink()
+    assert stack_of(tmp_path) == "go"
+    assert len({images.stack_tag(s) for s in images.stack_names()}) == len(images.stack_names())
 
 
 def test_unknown_stack_is_a_sandbox_error():

@@ -1,6 +1,7 @@
 """No vacuous green: source files in a language healer has no checks for fail the build.
 
-Without this, a project of Go files passes every check by skipping them all.
+Without this, a project of Rust files passes every check by skipping them all. A language
+is checked when the stack the project runs in has it (healer.stacks: Go, with its stack).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from pathlib import Path
 
 from healer.models import CheckResult, Failure
 from healer.sandbox.project import EXCLUDED
+from healer.stacks import languages_of, stack_for
 
 NAME = "coverage"
 UNCHECKED_LANGUAGES = {
@@ -25,12 +27,14 @@ SHOWN = 10
 def unchecked_files(project: Path) -> list[tuple[str, str]]:
     """(path, language) of every project file in a language healer cannot check."""
     found = []
+    checked = {suffix for stack in languages_of(stack_for(project))
+               for suffix in stack.source_suffixes}
     for path in sorted(project.rglob("*")):
         rel = path.relative_to(project)
         if any(part in EXCLUDED for part in rel.parts) or path.is_symlink() or not path.is_file():
             continue
         language = UNCHECKED_LANGUAGES.get(path.suffix.lower())
-        if language:
+        if language and path.suffix.lower() not in checked:
             found.append((rel.as_posix(), language))
     return found
 

@@ -13,6 +13,7 @@ from healer.checks.pytest_report import counts, failures_from_junit, pytest_comm
 from healer.checks.static import project_files
 from healer.models import CheckResult, Failure
 from healer.sandbox.base import Sandbox
+from healer.stacks.python import TEST_PATTERNS
 
 IMPORT_MARKER = "=====healer-import-failed====="
 # Imports each module named on the command line; reports each failure after a marker line.
@@ -28,7 +29,6 @@ for name in sys.argv[1:]:
         traceback.print_exc(file=sys.stdout)
 sys.exit(1 if failed else 0)
 """
-TEST_FILE_PATTERNS = ("test_*.py", "*_test.py")
 NOT_MODULES = {"setup", "conftest", "__main__", "noxfile", "manage"}
 
 
@@ -38,7 +38,7 @@ def _path_prefix(project: Path) -> str:
 
 def _is_module_file(entry: Path) -> bool:
     plain = entry.suffix == ".py" and entry.stem not in NOT_MODULES and entry.stem.isidentifier()
-    return plain and not any(entry.match(p) for p in TEST_FILE_PATTERNS)
+    return plain and not any(entry.match(p) for p in TEST_PATTERNS)
 
 
 def top_level_modules(project: Path) -> list[str]:
@@ -55,7 +55,7 @@ def top_level_modules(project: Path) -> list[str]:
 
 def test_files(project: Path) -> list[str]:
     return [path.relative_to(project).as_posix() for path in project_files(project, ".py")
-            if any(path.match(p) for p in TEST_FILE_PATTERNS)]
+            if any(path.match(p) for p in TEST_PATTERNS)]
 
 
 def compile_check(project: Path, sandbox: Sandbox, timeout: float) -> CheckResult:

@@ -11,14 +11,12 @@ from healer.checks import acceptance
 from healer.checks.acceptance import Contract
 from healer.checks.commands import declared_checks, run_failure
 from healer.checks.coverage import coverage_check
-from healer.checks.extension import extension_checks, is_extension, parse_extension_spec
-from healer.checks.node import node_checks
-from healer.checks.python import python_checks
-from healer.checks.spec_checks import examples_check, names_check
+from healer.checks.extra import CHECKS, CheckContext
+from healer.checks.spec_checks import names_check
 from healer.checks.static import static_checks
 from healer.models import CheckResult, Failure
 from healer.sandbox.base import Sandbox
-from healer.sandbox.project import dependency_problems, stack_of, stack_parts
+from healer.stacks import dependency_problems, languages_of, stack_for
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +44,13 @@ def _skipped(names: Sequence[str], reason: str) -> list[CheckResult]:
     return [CheckResult(name=n, passed=True, skipped=True, detail=reason) for n in names]
 
 
-CHECK_NAMES = {"python": ["compile", "import", "pytest", "cli"], "node": ["node-syntax", "npm-test"]}
-CHECKS = {"python": python_checks, "node": node_checks}
-
-
 def sandbox_checks(project: Path, sandbox: Sandbox, timeout: float, *, syntax_ok: bool,
                    contract: Contract | None = None,
                    keep_infra: Sequence[str] = ()) -> list[CheckResult]:
     """Install, then the checks of every language of the project's stack, then the acceptance
     tests (run on their own, with healer's configuration) when there is a contract."""
-    languages = stack_parts(stack_of(project))
-    names = [name for language in languages for name in CHECK_NAMES[language]]
+    languages = languages_of(stack_for(project))
+    names = [name for language in languages for name in language.check_names]
     has_contract = contract is not None and bool(contract.ids)
     install = install_check(project, sandbox, timeout)
     if not install.passed or not syntax_ok:
@@ -67,19 +61,11 @@ def sandbox_checks(project: Path, sandbox: Sandbox, timeout: float, *, syntax_ok
     results = [install]
     ignore = list(contract.files) if has_contract else []
     for language in languages:
-        results += CHECKS[language](project, sandbox, timeout, ignore=ignore)
+        results += language.checks(project, sandbox, timeout, ignore=ignore)
     if has_contract:
         results.append(acceptance.run(project, contract, sandbox, timeout=timeout,
                                       keep_infra=keep_infra))
     return results
-
-
-def extension_results(project: Path, sandbox: Sandbox, timeout: float,
-                      spec_text: str) -> list[CheckResult]:
-    """Browser-extension checks, with the stubs and smoke steps the spec declares."""
-    declared = parse_extension_spec(spec_text)
-    return extension_checks(project, sandbox, timeout=min(timeout, 60.0),
-                            stubs=declared.stub_map(), smoke_steps=declared.smoke)
 
 
 def run_checks(project: Path, sandbox: Sandbox, *, declared: Sequence[str] = (),
@@ -98,10 +84,10 @@ def run_checks(project: Path, sandbox: Sandbox, *, declared: Sequence[str] = (),
     syntax_ok = all(r.passed for r in results if r.name == "syntax")
     results += sandbox_checks(project, sandbox, timeout, syntax_ok=syntax_ok, contract=contract,
                               keep_infra=keep_infra)
-    if syntax_ok and all(r.passed for r in results if r.name == "install"):
-        results.append(examples_check(project, sandbox, spec_text, timeout=timeout))
-    if is_extension(project):
-        results += extension_results(project, sandbox, timeout, spec_text)
+    for check in CHECKS.values():
+        context = CheckContext(project, sandbox, timeout, spec_text, contract, tuple(results))
+        if check.applies(context):
+            results += check.run(context)
     results += declared_checks(project, sandbox, list(declared), timeout=timeout)
     for result in results:
         log.info("check %s: %s", result.name,

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from healer.checks.imports import imported_modules, provided_modules
 from healer.models import CheckResult, Failure
-from healer.sandbox.project import EXCLUDED, declared_dependencies
+from healer.sandbox.project import EXCLUDED
+from healer.stacks.python import declared_dependencies
 
 log = logging.getLogger(__name__)
 

@@ -117,5 +117,11 @@ LANGUAGES = {
 
 
 def fence_language(path: str) -> str:
-    """The Markdown fence language of a file ("" when there is none)."""
-    return LANGUAGES.get(posixpath.splitext(path)[1].lower(), "")
+    """The Markdown fence language of a file ("" when there is none); a registered stack
+    names its own languages' (healer.stacks)."""
+    suffix = posixpath.splitext(path)[1].lower()
+    if suffix in LANGUAGES:
+        return LANGUAGES[suffix]
+    from healer.stacks import all_stacks
+
+    return next((stack.fence for stack in all_stacks() if suffix in stack.source_suffixes), "")

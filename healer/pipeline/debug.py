@@ -11,12 +11,10 @@ from pydantic import Field
 
 from healer.errors import ContextOverflowError, EditError, ModelOutputError, PathEscapeError
 from healer.models import Edit, Failure, Plan, Spec, Value
-from healer.pipeline.codebase import fence_language
 from healer.pipeline.context import build_context
-from healer.pipeline.edit_parser import parse_edits
 from healer.pipeline.edits import apply_edits
 from healer.pipeline.failures import format_failures, implicated_files
-from healer.pipeline.fences import fenced_blocks
+from healer.pipeline.formats import EDIT_FORMATS, WHOLE_FILE
 from healer.pipeline.messages import chat
 from healer.pipeline.policy import EditPolicy
 from healer.prompts import render
@@ -34,8 +32,6 @@ UNCHANGED_REASON = (
     " The checks are right: change the code so that they pass"
 )
 WHOLE_FILE_MAX_LINES = 200  # the bundled small model repairs small files better in full
-FORMATS = {"search-replace": "format_search_replace", "whole-file": "format_whole_file"}
-MIN_REWRITE_LINES = 3
 
 
 class Repair(Value):
@@ -98,20 +94,18 @@ def _ask(llm: LLMClient, root: Path, spec: Spec, plan: Plan, failures: list[Fail
 
 
 def format_instructions(edit_format: str, example_path: str) -> str:
-    """How to write edits, with a real path of the project as the example (a small model
-    copies the example path literally)."""
-    lang = fence_language(example_path)
-    return render(FORMATS[edit_format], path=example_path, lang=lang)
+    """How to write edits in `edit_format`, with a real path of the project as the example."""
+    return EDIT_FORMATS.get(edit_format).instructions(example_path)
 
 
 def choose_format(setting: str, small_model: bool, lines: dict[str, int], shown: list[str]) -> str:
     """The edit format to ask for: `auto` means whole files for a small model when the files
     it would rewrite (those the failures implicate, else all it is shown) are small. `lines`
     are the files' line counts, from the codebase as the prompt was made of it."""
-    if setting in FORMATS:
+    if setting != "auto":
         return setting
     total = sum(lines.get(p, 0) for p in shown)
-    return "whole-file" if small_model and total <= WHOLE_FILE_MAX_LINES else "search-replace"
+    return WHOLE_FILE.name if small_model and total <= WHOLE_FILE_MAX_LINES else "search-replace"
 
 
 def converse(
@@ -142,26 +136,17 @@ def converse(
             return Repair(diagnosis=diagnosis, edits=edits,
                           error=f"{reason}; the retry did not fit the model's context")
         diagnosis = extract_diagnosis(answer.text) or diagnosis
-        try:
-            edits = parse_edits(answer.text)
-            if not edits and asked == "whole-file":
-                edits = unlabeled_rewrite(answer.text, example)
-            if not edits:
-                raise ModelOutputError("the answer holds no edit in the format asked for")
-            changed = apply_edits(root, edits, protected=protected, policy=policy).changed
-            if changed:
-                return Repair(diagnosis=diagnosis, edits=edits, changed=changed)
-            reason, unchanged = UNCHANGED_REASON, True
-        except (EditError, ModelOutputError, PathEscapeError) as exc:
-            reason, unchanged = str(exc), False
-        if unchanged:
+        edits, changed, reason = _apply(root, answer.text, asked, example, protected, policy)
+        if changed:
+            return Repair(diagnosis=diagnosis, edits=edits, changed=changed)
+        if reason == UNCHANGED_REASON:
             # At a low temperature the same prompt brings the same answer back: one retry,
             # sampled hotter; a second unchanged answer ends the turn (the loop moves on).
             if repeated:
                 break
             repeated, temperature = True, RETHINK_TEMPERATURE
             log.info("the answer changed no file; asking again at temperature %s", temperature)
-        asked = "whole-file" if attempt == ATTEMPTS - 2 else edit_format
+        asked = WHOLE_FILE.name if attempt == ATTEMPTS - 2 else edit_format
         retry = render("edit_retry", reason=reason, files=_current_files(root, edits, shown),
                        edit_format=format_instructions(asked, example))
         # only the latest exchange is kept: the history would outgrow a small model's context
@@ -170,14 +155,18 @@ def converse(
     return Repair(diagnosis=diagnosis, edits=edits, error=reason)
 
 
-def unlabeled_rewrite(text: str, path: str) -> list[Edit]:
-    """A whole-file answer that forgot its path line: its longest fenced block rewrites the
-    file the instructions named (a short block is a quote, not a file)."""
-    blocks = fenced_blocks(text.splitlines())
-    longest = max(blocks, key=len, default=[])
-    if len(longest) < MIN_REWRITE_LINES:
-        return []
-    return [Edit(path=path, search=None, replace="\n".join(longest).rstrip() + "\n")]
+def _apply(root: Path, text: str, edit_format: str, example: str, protected: list[str],
+           policy: EditPolicy | None) -> tuple[list[Edit], list[str], str]:
+    """The answer's edits, the files they changed, and why none changed ("" when some did)."""
+    edits: list[Edit] = []
+    try:
+        edits = EDIT_FORMATS.get(edit_format).parse(text, example)
+        if not edits:
+            raise ModelOutputError("the answer holds no edit in the format asked for")
+        changed = apply_edits(root, edits, protected=protected, policy=policy).changed
+    except (EditError, ModelOutputError, PathEscapeError) as exc:
+        return edits, [], str(exc)
+    return edits, changed, "" if changed else UNCHANGED_REASON
 
 
 def _current_files(root: Path, edits: list[Edit], shown: str) -> str:

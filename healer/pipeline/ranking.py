@@ -17,6 +17,7 @@ from healer.models import Failure
 from healer.pipeline.codebase import SourceFile
 from healer.pipeline.outline import JS_SUFFIXES
 from healer.pyimports import parsed_imports
+from healer.stacks import is_test_file
 
 RANK_EVIDENCE, RANK_NEIGHBOUR, RANK_PLAN, RANK_TEST, RANK_REST = range(5)
 _QUOTED = re.compile(r"""["'`]([^"'`\s]{1,200})["'`]""")
@@ -41,7 +42,7 @@ def rank_files(
             ranks[p] = RANK_NEIGHBOUR
         elif p in in_plan:
             ranks[p] = RANK_PLAN
-        elif _is_test(p) and _mentions_any(files[p].text, evidence):
+        elif is_test_file(p) and _mentions_any(files[p].text, evidence):
             ranks[p] = RANK_TEST
     return ranks
 
@@ -86,18 +87,6 @@ def _mentions_any(text: str, paths: Iterable[str]) -> bool:
         if stem != "__init__" and re.search(r"\b" + re.escape(stem) + r"\b", text):
             return True
     return False
-
-
-def _is_test(path: str) -> bool:
-    name = posixpath.basename(path)
-    return (
-        name.startswith("test_")
-        or posixpath.splitext(name)[0].endswith("_test")
-        or ".test." in name
-        or ".spec." in name
-        or path.startswith(("tests/", "test/", "__tests__/"))
-        or "/tests/" in path
-    )
 
 
 def import_graph(files: dict[str, SourceFile]) -> dict[str, set[str]]:

@@ -29,11 +29,9 @@ from healer.sandbox.project import (
     DEPS,
     SRC,
     WORK,
-    dependency_key,
-    install_script,
     run_argv,
-    run_environment,
 )
+from healer.stacks import STACKS, Stack, dependency_key, install_script, run_environment
 
 log = logging.getLogger(__name__)
 BWRAP_ENVIRONMENT = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -52,10 +50,15 @@ def _limits(memory: int, cpu_seconds: int, processes: int):
     return apply
 
 
+def python_stack() -> Stack:
+    """The stack bubblewrap runs: its root is the base file system, which holds Python only."""
+    return STACKS.get("python")
+
+
 def install_step(project: Path) -> str | None:
     """The install script under bubblewrap. It shares the host's network (loopback and
     private ranges included), so no package's build code may run there: wheels only."""
-    return install_script(project, wheels_only=True)
+    return install_script(project, python_stack(), wheels_only=True)
 
 
 def _own_processes() -> int:
@@ -98,7 +101,7 @@ class BwrapSandbox:
         self.deps_root = default_cache_dir() / "sandbox" / "bwrap-deps"
 
     def _deps_dir(self, project: Path) -> Path | None:
-        if install_script(project) is None:
+        if install_step(project) is None:
             return None
         return self.deps_root / dependency_key(project, f"bwrap:{self.root.name}")
 
@@ -138,7 +141,7 @@ class BwrapSandbox:
             return RunResult(exit_code=0, stdout=f"dependencies cached in {target}\n")
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)  # owned by us: uid 1000 inside the user namespace
-        env = {**run_environment("python"), **hostenv.install_environment()}
+        env = {**run_environment(python_stack()), **hostenv.install_environment()}
         argv = self._argv(project, env, network=True, deps=target, deps_writable=True)
         script = install_step(project)
         result = self._execute(argv + ["sh", "-c", script],
@@ -154,7 +157,7 @@ class BwrapSandbox:
         deps = self._deps_dir(project)
         if deps is not None and not (deps / ".complete").is_file():
             deps = None
-        argv = self._argv(project, run_environment("python"), network=network, deps=deps)
+        argv = self._argv(project, run_environment(python_stack()), network=network, deps=deps)
         return self._execute(argv + run_argv(command), timeout)
 
     def close(self) -> None:

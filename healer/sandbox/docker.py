@@ -37,11 +37,15 @@ from healer.sandbox.project import (
     SRC,
     WORK,
     archive_of,
+    run_argv,
+)
+from healer.stacks import (
+    Stack,
     dependency_key,
     install_script,
-    run_argv,
     run_environment,
-    stack_of,
+    setup_lines,
+    stack_for,
 )
 
 log = logging.getLogger(__name__)
@@ -117,9 +121,9 @@ class DockerSandbox:
 
     # ------------------------------------------------------------ container settings
 
-    def _image(self, project: Path) -> tuple[str, str]:
-        stack = stack_of(project)
-        return stack, images.image_for(stack, client=self.client)
+    def _image(self, project: Path) -> tuple[Stack, str]:
+        stack = stack_for(project)
+        return stack, images.image_for(stack.name, client=self.client)
 
     def _volume_name(self, project: Path, image: str) -> str | None:
         if install_script(project) is None:
@@ -259,12 +263,12 @@ class DockerSandbox:
                 self._remove_volume(name)
         return result
 
-    def _install(self, project: Path, stack: str, image: str, volume: str,
+    def _install(self, project: Path, stack: Stack, image: str, volume: str,
                  timeout: float) -> RunResult:
         ca = hostenv.host_ca_bundle()
         extra = {SHIPPED_CA: ca.read_bytes()} if ca is not None else {}
         env = {**run_environment(stack), **hostenv.install_environment(f"{SRC}/{SHIPPED_CA}")}
-        script = install_script(project, wheels_only=hostenv.carries_credentials(env))
+        script = install_script(project, stack, wheels_only=hostenv.carries_credentials(env))
         network, restriction = egress.install_network(self.client)
         log.info("install network for %s: %s (%s)", project, network, restriction)
         with self._shipped(image, archive_of([(project, "")], extra)) as source:
@@ -289,7 +293,8 @@ class DockerSandbox:
         stack, image = self._image(project)
         with self._shipped(image, archive_of([(project, "")])) as source:
             mounts = self._mounts(source, self._volume(project, image))
-            container = self._create(image, run_argv(command), run_environment(stack), mounts,
+            container = self._create(image, run_argv(command, setup_lines(stack)),
+                                     run_environment(stack), mounts,
                                      "bridge" if network else "none")
             return self._run_container(container, timeout)
 

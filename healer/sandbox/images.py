@@ -23,12 +23,11 @@ from importlib import resources
 from pathlib import Path
 
 from healer.config import default_cache_dir
-from healer.errors import SandboxError
+from healer.errors import ConfigError, SandboxError
 
 log = logging.getLogger(__name__)
 
 SUITE = "bookworm"
-STACKS = ("python", "node", "python-node")
 BROWSER = "browser"  # Chromium and healer's browser session, for extension checks
 BROWSER_PACKAGES = ("playwright", "pydantic")  # pinned to the versions healer runs with
 SUITE_PYTHON = "3.11"  # the python3 of SUITE: the browser image's wheels are chosen for it
@@ -75,10 +74,26 @@ def base_tag() -> str:
     return f"healer-base:{base_hash()}"
 
 
+def stack_names() -> tuple[str, ...]:
+    """Every registered stack (healer.stacks), each with an image of its own."""
+    from healer.stacks import all_stacks
+
+    return tuple(stack.name for stack in all_stacks())
+
+
 def dockerfile(stack: str) -> Path:
-    path = recipes_dir() / f"Dockerfile.{stack}"
+    """The recipe of `stack`'s image (the browser image's is healer's own)."""
+    if stack == BROWSER:
+        path = recipes_dir() / f"Dockerfile.{BROWSER}"
+    else:
+        from healer.stacks import STACKS
+
+        try:
+            path = STACKS.get(stack).recipe()
+        except ConfigError as exc:
+            raise SandboxError(f"no sandbox recipe for stack {stack!r}", hint=exc.hint) from exc
     if not path.is_file():
-        raise SandboxError(f"no sandbox recipe for stack {stack!r}", hint=f"known: {STACKS}")
+        raise SandboxError(f"the sandbox recipe of stack {stack!r} is missing: {path}")
     return path
 
 
@@ -247,7 +262,7 @@ def _build_stack(stack: str, tag: str, progress: Callable[[str], None],
 
 
 def build_images(progress: Callable[[str], None] = print, *, host: str | None = None,
-                 stacks: tuple[str, ...] = (*STACKS, BROWSER)) -> dict[str, str]:
+                 stacks: tuple[str, ...] | None = None) -> dict[str, str]:
     """Build every missing image of `stacks` on the engine at `host` (else the environment's:
     DOCKER_HOST, the current Docker context); returns stack -> tag (base included as "base").
 
@@ -255,6 +270,7 @@ def build_images(progress: Callable[[str], None] = print, *, host: str | None = 
     there, so a remote engine needs no registry either."""
     if shutil.which("docker") is None:
         raise SandboxError("the docker command is not installed", hint="apt-get install docker.io")
+    stacks = (*stack_names(), BROWSER) if stacks is None else stacks
     tags = {"base": base_tag(),
             **{stack: browser_tag() if stack == BROWSER else stack_tag(stack) for stack in stacks}}
     if not image_exists(tags["base"], host=host):

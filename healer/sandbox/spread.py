@@ -20,7 +20,7 @@ from typing import TypeVar
 from healer.errors import SandboxUnavailableError
 from healer.models import RunResult
 from healer.sandbox.docker import DockerSandbox, connect
-from healer.sandbox.project import install_script
+from healer.stacks import install_script
 
 log = logging.getLogger(__name__)
 

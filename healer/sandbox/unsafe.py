@@ -19,7 +19,8 @@ from pathlib import Path
 from healer.errors import SandboxError
 from healer.models import RunResult
 from healer.sandbox.process import run_group
-from healer.sandbox.project import EXCLUDED, WORK, install_script
+from healer.sandbox.project import EXCLUDED, WORK
+from healer.stacks import install_script
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class UnsafeLocalSandbox:
         args = []
         if (Path(project) / "requirements.txt").is_file():
             args += ["-r", str(Path(project) / "requirements.txt")]
-        from healer.sandbox.project import pyproject_dependencies
+        from healer.stacks.python import pyproject_dependencies
 
         args += pyproject_dependencies(Path(project))
         command = [sys.executable, "-m", "pip", "install", "-q", "--target", str(self._deps), *args]
@@ -78,7 +79,7 @@ class UnsafeLocalSandbox:
 
     def run_browser(self, folder: Path, *, timeout: float) -> RunResult:
         """healer's browser session in the host's Chromium, as the user (no isolation)."""
-        from healer.checks.extension.browser import find_chromium
+        from healer.checks.extension.chromium import find_chromium
 
         chromium = find_chromium()
         if chromium is None:
