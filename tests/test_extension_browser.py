@@ -3,6 +3,7 @@ load, popup, content script, stubs, smoke, and what the extension cannot reach."
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import threading
@@ -215,7 +216,7 @@ def test_what_no_route_answers_cannot_reach_the_host_even_on_loopback(
     """The flags healer gives Chromium, as used on the host with --unsafe-local."""
     from playwright.sync_api import Error, sync_playwright
 
-    from healer.checks.extension.browser import chromium_args, find_chromium
+    from healer.checks.extension.chromium import chromium_args, find_chromium
 
     base_url, hits = loopback_api
     args = chromium_args(str(sample(tmp_path)), tmp_path / "chromium.log")
@@ -254,7 +255,9 @@ def bridge_listener(docker_sandbox) -> Iterator[tuple[str, int, list[str]]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     bridge = docker_sandbox.client.networks.get("bridge")
-    gateway = bridge.attrs["IPAM"]["Config"][0]["Gateway"]
+    config = bridge.attrs["IPAM"]["Config"][0]
+    # the engine names the gateway, or leaves it to be the subnet's first address
+    gateway = config.get("Gateway") or str(ipaddress.ip_network(config["Subnet"])[1])
     try:
         yield gateway, server.server_address[1], hits
     finally:

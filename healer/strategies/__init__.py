@@ -9,8 +9,9 @@
 The loop only sequences rounds and budgets; it asks `next_in_chain` or `portfolio` what to do.
 """
 
-from healer.strategies.candidates import FirstRound, RepairRound, Seen, portfolio
+from healer.strategies.candidates import FirstRound, RepairRound, portfolio
 from healer.strategies.chain import Chain, main_files, next_in_chain
+from healer.strategies.variety import Seen
 
 __all__ = ["Chain", "FirstRound", "RepairRound", "Seen", "main_files", "next_in_chain",
            "portfolio"]

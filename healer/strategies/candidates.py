@@ -20,8 +20,6 @@ is sampled once more, then counted as a duplicate, unchecked.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import re
 import shutil
 import threading
 import time
@@ -50,11 +48,11 @@ from healer.pipeline.failures import implicated_files
 from healer.pipeline.generate import Sampling, generate_files
 from healer.pipeline.policy import EditPolicy
 from healer.pipeline.regenerate import regenerate_file
-from healer.prompts import render
 from healer.spec import acceptance_files
 from healer.strategies.chain import main_files
 from healer.strategies.journal import NAME as JOURNAL
 from healer.strategies.journal import Done, Journal, Keeper
+from healer.strategies.variety import Seen, fingerprint, implementation, reset, sampling_for
 
 if TYPE_CHECKING:
     from healer.llm.client import LLMClient
@@ -62,57 +60,8 @@ if TYPE_CHECKING:
 
 FRESH_TEMPERATURE = 0.8  # a fresh sample sampled as a single build would be, but hotter
 CHECKS_AT_ONCE = 2  # candidates checked in parallel (each check run is its own container)
-TEMPERATURE_STEP = 0.25
-MAX_TEMPERATURE = 1.0
-_COMMENT = re.compile(r"(?m)^\s*(#|//).*$")
 
 Check = Callable[[Path, str], list[CheckResult]]  # (checkout, its name) -> the checks
-
-
-def hints() -> list[str]:
-    """The prompt variants of candidates 2, 3, ...: one per paragraph of the prompt file."""
-    return [h.strip() for h in render("candidate_hints").split("\n\n") if h.strip()]
-
-
-def sampling_for(number: int, base_temperature: float) -> Sampling:
-    """Candidate 1 is sampled as a single build would be; each later one hotter, with its own
-    seed and hint."""
-    if number <= 1:
-        return Sampling()
-    variants = hints()
-    temperature = min(MAX_TEMPERATURE, base_temperature + TEMPERATURE_STEP * (number - 1))
-    return Sampling(temperature=temperature, seed=number,
-                    hint=variants[(number - 2) % len(variants)] if variants else "")
-
-
-def fingerprint(files: dict[str, str]) -> str:
-    """The same code, whatever its blank lines, trailing spaces and whole-line comments."""
-    digest = hashlib.sha256()
-    for path, content in sorted(files.items()):
-        body = "\n".join(line.rstrip() for line in _COMMENT.sub("", content).splitlines()
-                         if line.strip())
-        digest.update(f"{path}\0{body}\0".encode())
-    return digest.hexdigest()
-
-
-def _implementation(tree: Path, protected: list[str]) -> dict[str, str]:
-    """The project's own text files in a checkout: what a candidate is, for comparing."""
-    from healer.workspace import Workspace
-
-    return {p: t for p, t in Workspace(tree).text_files().items() if p not in protected}
-
-
-def _reset(tree: Path, original: dict[str, str], protected: list[str]) -> None:
-    """Put the checkout's files back as they were before a candidate was written into it."""
-    for path in set(_implementation(tree, protected)) - set(original):
-        confined(tree, path).unlink(missing_ok=True)
-    for path, content in original.items():
-        target = confined(tree, path)
-        if not target.is_file() or target.read_text(encoding="utf-8") != content:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content, encoding="utf-8")
-
-
 @dataclass
 class _Client:
     """The client as one candidate uses it: its seed, its cancel event, and the usage of its
@@ -169,6 +118,30 @@ class Outcome:
 
 
 @dataclass
+class _Pass:
+    """One search's shared state; an interrupted search's journaled candidates come back."""
+
+    index: int
+    base: str
+    attempts: list[Attempt]
+    base_tests: int | None
+    keeper: Keeper
+    stop: threading.Event = field(default_factory=threading.Event)
+    checks: dict[int, list[CheckResult]] = field(default_factory=dict)
+    made: dict[int, Made] = field(default_factory=dict)
+    gate: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(CHECKS_AT_ONCE))
+
+    def __post_init__(self) -> None:
+        for number, done in self.keeper.journal.done.items():
+            self.made[number] = Made(done.paths, done.diagnosis)
+            if done.candidate.status == "checked":
+                self.checks[number] = done.checks
+                if done.candidate.green:
+                    self.stop.set()
+
+
+@dataclass
 class Search:
     """The candidates of one round, made from the commit `base`, checked, ranked."""
 
@@ -183,80 +156,79 @@ class Search:
     def run(self, index: int, base: str, attempts: list[Attempt],
             base_tests: int | None = None) -> tuple[list[Candidate], dict[int, list[CheckResult]],
                                                     dict[int, Made]]:
-        stop = threading.Event()
-        checks: dict[int, list[CheckResult]] = {}
-        made: dict[int, Made] = {}
-        gate = threading.BoundedSemaphore(CHECKS_AT_ONCE)
-        count = len(attempts)
         keeper = Keeper.resume(self.ws.state / JOURNAL,
                                Journal(round=index, base=base,
                                        strategies=[a.strategy for a in attempts]),
                                lambda other: self.ws.same_project(other, base))
-        for number, done in keeper.journal.done.items():  # an interrupted search's, kept
-            made[number] = Made(done.paths, done.diagnosis)
-            if done.candidate.status == "checked":
-                checks[number] = done.checks
-                if done.candidate.green:
-                    stop.set()
-
-        def one(number: int) -> Candidate:
-            if number in keeper.journal.done:
-                return keeper.journal.done[number].candidate
-            attempt = attempts[number - 1]
-            candidate = Candidate(number=number, branch=f"healer/r{index}-c{number}",
-                                  strategy=attempt.strategy)
-            started = time.monotonic()
-            client = _Client(self.llm, sampling_for(number, self.llm.settings.temperature), stop)
-            try:
-                with self.ws.scratch_tree(base) as tree:
-                    made[number] = self._make(attempt, client, tree, candidate, number + count)
-                    for rel, source in acceptance_files(self.spec).items():  # as the user wrote
-                        shutil.copyfile(source, confined(tree, rel))
-                    candidate.commit = self.ws.commit_tree(
-                        tree, candidate.branch,
-                        f"round {index}: candidate {number} of {count} ({attempt.strategy})")
-                    if candidate.status == "checked":
-                        if stop.is_set():
-                            raise CancelledError("another candidate is green")
-                        with gate:
-                            result = self.check(tree, candidate.branch)
-                        checks[number] = result
-                        _summarise(candidate, result, base_tests)
-                        candidate.screenshot = self.ws.screenshot(candidate.branch)
-                        if candidate.green:
-                            stop.set()
-            except CancelledError:
-                candidate.status, candidate.note = "cancelled", "another candidate was green first"
-            except BudgetSpentError:  # the build's budget, not this candidate's: the search ends
-                stop.set()
-                raise
-            except HealerError as exc:  # one candidate's failure is not the search's
-                candidate.status, candidate.note = "failed", exc.message[:300]
-            candidate.usage, candidate.seconds = client.usage, time.monotonic() - started
-            if number in made:
-                keeper.add(Done(candidate=candidate, paths=made[number].paths,
-                                diagnosis=made[number].diagnosis,
-                                checks=checks.get(number, [])))
-            self.on_candidate(candidate)
-            return candidate
-
-        candidates = bounded_map(one, list(range(1, count + 1)), workers=count)
+        state = _Pass(index, base, attempts, base_tests, keeper)
+        candidates = bounded_map(lambda number: self._one(state, number),
+                                 list(range(1, len(attempts) + 1)), workers=len(attempts))
         keeper.close()
-        return candidates, checks, made
+        return candidates, state.checks, state.made
+
+    def _one(self, state: _Pass, number: int) -> Candidate:
+        """Candidate `number`: made, committed on its branch, checked; journaled."""
+        if number in state.keeper.journal.done:
+            return state.keeper.journal.done[number].candidate
+        attempt = state.attempts[number - 1]
+        candidate = Candidate(number=number, branch=f"healer/r{state.index}-c{number}",
+                              strategy=attempt.strategy)
+        started = time.monotonic()
+        client = _Client(self.llm, sampling_for(number, self.llm.settings.temperature),
+                         state.stop)
+        try:
+            self._build(state, attempt, candidate, client)
+        except CancelledError:
+            candidate.status, candidate.note = "cancelled", "another candidate was green first"
+        except BudgetSpentError:  # the build's budget, not this candidate's: the search ends
+            state.stop.set()
+            raise
+        except HealerError as exc:  # one candidate's failure is not the search's
+            candidate.status, candidate.note = "failed", exc.message[:300]
+        candidate.usage, candidate.seconds = client.usage, time.monotonic() - started
+        if number in state.made:
+            made = state.made[number]
+            state.keeper.add(Done(candidate=candidate, paths=made.paths,
+                                  diagnosis=made.diagnosis,
+                                  checks=state.checks.get(number, [])))
+        self.on_candidate(candidate)
+        return candidate
+
+    def _build(self, state: _Pass, attempt: Attempt, candidate: Candidate,
+               client: _Client) -> None:
+        number, count = candidate.number, len(state.attempts)
+        with self.ws.scratch_tree(state.base) as tree:
+            state.made[number] = self._make(attempt, client, tree, candidate, number + count)
+            for rel, source in acceptance_files(self.spec).items():  # as the user wrote them
+                shutil.copyfile(source, confined(tree, rel))
+            candidate.commit = self.ws.commit_tree(
+                tree, candidate.branch,
+                f"round {state.index}: candidate {number} of {count} ({attempt.strategy})")
+            if candidate.status != "checked":
+                return
+            if state.stop.is_set():
+                raise CancelledError("another candidate is green")
+            with state.gate:
+                result = self.check(tree, candidate.branch)
+            state.checks[number] = result
+            _summarise(candidate, result, state.base_tests)
+            candidate.screenshot = self.ws.screenshot(candidate.branch)
+            if candidate.green:
+                state.stop.set()
 
     def _make(self, attempt: Attempt, client: _Client, tree: Path, candidate: Candidate,
               second: int) -> Made:
         """The candidate written into `tree`; sampled once more (as candidate `second` would
         be) when its code is one already seen."""
-        original = _implementation(tree, self.protected)
+        original = implementation(tree, self.protected)
         self.seen.add(fingerprint(original), "base")  # the code it starts from is no candidate
         made = attempt.make(client, tree, client.sampling)
-        if self.seen.add(fingerprint(_implementation(tree, self.protected)), candidate.branch):
+        if self.seen.add(fingerprint(implementation(tree, self.protected)), candidate.branch):
             return made
-        _reset(tree, original, self.protected)
+        reset(tree, original, self.protected)
         client.sampling = sampling_for(second, self.llm.settings.temperature)
         made = attempt.make(client, tree, client.sampling)
-        if not self.seen.add(fingerprint(_implementation(tree, self.protected)), candidate.branch):
+        if not self.seen.add(fingerprint(implementation(tree, self.protected)), candidate.branch):
             candidate.status, candidate.note = "duplicate", "the same code as one already checked"
         return made
 
@@ -393,20 +365,6 @@ class RepairRound:
                 written.append(path)
         return Made(written, f"{', '.join(targets) or 'nothing'} written anew with the failures"
                              " in view")
-
-
-class Seen:
-    """Fingerprints of the code checked so far in a build, shared by the threads of a search."""
-
-    def __init__(self) -> None:
-        self._prints: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def add(self, fingerprint: str, owner: str) -> bool:
-        """False when other code (another candidate, the code it starts from) already had it."""
-        with self._lock:
-            first = self._prints.setdefault(fingerprint, owner)
-            return first == owner
 
 
 def _write(tree: Path, files: list[GeneratedFile], keep: list[str]) -> None:

@@ -56,30 +56,13 @@ def extension_checks(
         messages_check(project),
     ]
     if manifest is None:
-        results.append(
-            CheckResult(
-                name="extension.browser",
-                passed=False,
-                skipped=True,
-                detail="not run: manifest.json cannot be read",
-            )
-        )
-        return results
+        return [*results, CheckResult(name="extension.browser", passed=False, skipped=True,
+                                      detail="not run: manifest.json cannot be read")]
     shots = Path(screenshot_dir) if screenshot_dir else project / STATE_DIR / SCREENSHOTS
-    results += browser_checks(
-        project,
-        manifest,
-        sandbox=sandbox,
-        timeout=timeout,
-        stubs=[stub_from_value(k, v) for k, v in (stubs or {}).items()],
-        smoke=_steps(smoke_steps),
-        screenshot=shots / POPUP_SHOT,
-    )
+    results += browser_checks(project, manifest, sandbox=sandbox, timeout=timeout,
+                              stubs=[stub_from_value(k, v) for k, v in (stubs or {}).items()],
+                              smoke=_steps(smoke_steps), screenshot=shots / POPUP_SHOT)
     for result in results:
-        log.info(
-            "%s: %s (%d failure(s))",
-            result.name,
-            "passed" if result.passed else "failed",
-            len(result.failures),
-        )
+        log.info("%s: %s (%d failure(s))", result.name,
+                 "passed" if result.passed else "failed", len(result.failures))
     return results

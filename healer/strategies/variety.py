@@ -1,0 +1,74 @@
+"""Variety and no work twice: how each candidate of a round is sampled differently, and how
+code already checked in a build is recognised (whatever its blank lines and comments)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from pathlib import Path
+
+from healer.paths import confined
+from healer.pipeline.generate import Sampling
+from healer.prompts import render
+
+TEMPERATURE_STEP = 0.25
+MAX_TEMPERATURE = 1.0
+_COMMENT = re.compile(r"(?m)^\s*(#|//).*$")
+
+def hints() -> list[str]:
+    """The prompt variants of candidates 2, 3, ...: one per paragraph of the prompt file."""
+    return [h.strip() for h in render("candidate_hints").split("\n\n") if h.strip()]
+
+
+def sampling_for(number: int, base_temperature: float) -> Sampling:
+    """Candidate 1 is sampled as a single build would be; each later one hotter, with its own
+    seed and hint."""
+    if number <= 1:
+        return Sampling()
+    variants = hints()
+    temperature = min(MAX_TEMPERATURE, base_temperature + TEMPERATURE_STEP * (number - 1))
+    return Sampling(temperature=temperature, seed=number,
+                    hint=variants[(number - 2) % len(variants)] if variants else "")
+
+
+def fingerprint(files: dict[str, str]) -> str:
+    """The same code, whatever its blank lines, trailing spaces and whole-line comments."""
+    digest = hashlib.sha256()
+    for path, content in sorted(files.items()):
+        body = "\n".join(line.rstrip() for line in _COMMENT.sub("", content).splitlines()
+                         if line.strip())
+        digest.update(f"{path}\0{body}\0".encode())
+    return digest.hexdigest()
+
+
+def implementation(tree: Path, protected: list[str]) -> dict[str, str]:
+    """The project's own text files in a checkout: what a candidate is, for comparing."""
+    from healer.workspace import Workspace
+
+    return {p: t for p, t in Workspace(tree).text_files().items() if p not in protected}
+
+
+def reset(tree: Path, original: dict[str, str], protected: list[str]) -> None:
+    """Put the checkout's files back as they were before a candidate was written into it."""
+    for path in set(implementation(tree, protected)) - set(original):
+        confined(tree, path).unlink(missing_ok=True)
+    for path, content in original.items():
+        target = confined(tree, path)
+        if not target.is_file() or target.read_text(encoding="utf-8") != content:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+
+
+class Seen:
+    """Fingerprints of the code checked so far in a build, shared by the threads of a search."""
+
+    def __init__(self) -> None:
+        self._prints: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def add(self, fingerprint: str, owner: str) -> bool:
+        """False when other code (another candidate, the code it starts from) already had it."""
+        with self._lock:
+            first = self._prints.setdefault(fingerprint, owner)
+            return first == owner
