@@ -1,7 +1,8 @@
 """What each attempt to fake green gets, from healer's acceptance check and, beside it, from
 a plain pytest run with the project's own configuration (what a "green" used to rest on).
 
-    python -m benchmarks tamper        (needs Docker; the attacks are tests/test_acceptance_tamper.py)
+    python -m benchmarks tamper        (needs Docker; the attacks are tests/test_acceptance_tamper.py
+                                        and, for Go, tests/test_stack_go.py)
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from pathlib import Path
 from healer.checks import acceptance
 from healer.checks.python import pytest_check
 from healer.sandbox.docker import DockerSandbox
+from healer.stacks import STACKS
 from tests.test_acceptance_tamper import ATTACKS, TEST_CALC, TEST_OTHER, project
+from tests.test_stack_go import GO_ATTACKS, attacked, go_contract, go_project
 
 
 def _plain(check) -> str:
@@ -39,6 +42,24 @@ def main() -> str:
             why = next((f.message for f in check.failures
                         if "tampered" in f.message or "report" in f.message
                         or "collected" in f.message), "")
+            verdict = ("green" if check.passed else "red") + f": {check.detail}"
+            rows.append(f"| {name} | {_plain(plain)} | {verdict}"
+                        + (f"; {why[:160]}" if why else "") + " |")
+    return "\n".join(rows) + "\n\n" + go_rows(sandbox)
+
+
+def go_rows(sandbox: DockerSandbox) -> str:
+    """The same for a Go module: plain `go test` beside healer's Go acceptance run."""
+    rows = ["## Go", "", "| attempt | plain `go test -json ./...` | healer's acceptance check |",
+            "|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        contract = go_contract(go_project(Path(tmp) / "user"), sandbox)
+        for i, (name, files) in enumerate([("no attempt (Add is wrong)", {}),
+                                           *GO_ATTACKS.items()]):
+            root = attacked(Path(tmp) / str(i), files)
+            plain = STACKS.get("go").checks(root, sandbox, 60)[-1]
+            check = acceptance.run(root, contract, sandbox, timeout=60)
+            why = check.failures[0].message if check.failures else ""
             verdict = ("green" if check.passed else "red") + f": {check.detail}"
             rows.append(f"| {name} | {_plain(plain)} | {verdict}"
                         + (f"; {why[:160]}" if why else "") + " |")

@@ -130,3 +130,109 @@ def test_the_loop_repairs_a_go_bug(fake_llm, llm_env, tmp_path, docker_ready):
     log = subprocess.run(["git", "log", "--format=%s"], cwd=out, capture_output=True, text=True,
                          check=True).stdout
     assert "round 1 (repair)" in log
+
+
+# ---------------------------------------------------------------- acceptance tests in Go
+
+FORGER = ('package calc\n\nimport (\n\t"fmt"\n\t"os"\n)\n\n'
+          'func init() {\n\tfmt.Println("=== RUN   TestAdd\\n--- PASS: TestAdd (0.00s)\\nPASS")\n'
+          '\tos.Exit(0)\n}\n\nfunc Add(a, b int) int {\n\treturn a - b\n}\n')
+
+
+# attempts to fake a green Go acceptance run (Add is wrong in each): benchmarks/tamper.py
+# shows what plain `go test` and healer's acceptance check make of each
+GO_ATTACKS = {
+    "package init prints passes and exits": {"calc.go": FORGER},
+    "passes printed before the real run": {"calc.go": FORGER.replace("\tos.Exit(0)\n", "")
+                                           .replace('\t"os"\n', "")},
+    "standard output replaced": {"out.go": 'package calc\n\nimport "os"\n\nfunc init() {\n'
+                                 '\tos.Stdout = os.Stderr\n}\n'},
+    "a model-written test file exits first": {
+        "aaa_test.go": 'package calc\n\nimport (\n\t"os"\n\t"testing"\n)\n\n'
+                       'func TestEarly(t *testing.T) { os.Exit(0) }\n'},
+    "the acceptance test rewritten": {"calc_test.go": CALC_TEST.replace("!= 5", "!= 5 && false")},
+}
+
+
+def attacked(folder: Path, files: dict[str, str]) -> Path:
+    project = go_project(folder)
+    for rel, text in files.items():
+        (project / rel).write_text(text)
+    return project
+
+
+def go_contract(project: Path, sandbox):
+    from healer.checks.acceptance import contract
+
+    return contract.collect({"calc_test.go": project / "calc_test.go"}, sandbox, timeout=60)
+
+
+def test_go_acceptance_ids_are_the_test_functions(tmp_path):
+    from healer.checks.acceptance import contract
+
+    project = go_project(tmp_path)
+    (project / "calc_test.go").write_text(CALC_TEST + "\nfunc TestMain(m *testing.M) {}\n"
+                                          "\nfunc helper(t *testing.T) {}\n")
+    found = contract.collect({"calc_test.go": project / "calc_test.go"}, sandbox=None, timeout=1)
+    assert found.ids == ["calc_test.go::TestAdd"]
+
+
+@pytest.mark.docker
+def test_code_that_prints_passes_and_exits_fools_plain_go_test(docker_sandbox, tmp_path):
+    """The control of the first attack: `go test -json` itself reports TestAdd passed."""
+    project = go_project(tmp_path, FORGER)
+    control = docker_sandbox.run(project, "go test -json ./...", timeout=120)
+    assert control.ok and '"Action":"pass","Package":"example.com/calc","Test":"TestAdd"' in \
+        control.stdout
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("name", list(GO_ATTACKS))
+def test_go_acceptance_is_not_faked(docker_sandbox, tmp_path, name):
+    from healer.checks.acceptance import contract
+
+    user = go_project(tmp_path / "user")
+    agreed = go_contract(user, docker_sandbox)
+    check = contract.run(attacked(tmp_path / "project", GO_ATTACKS[name]), agreed,
+                         docker_sandbox, timeout=120)
+    assert not check.passed and check.tests_passed == 0 and check.tests_total == 1
+    expected = {"package init prints passes and exits": "the run ended before healer's sentinel",
+                "passes printed before the real run": "Add(2, 3) = -1, want 5",
+                "standard output replaced": "out.go replaces standard output",
+                "a model-written test file exits first": "Add(2, 3) = -1, want 5",
+                "the acceptance test rewritten": "calc_test.go is not the user's file any more"}
+    assert any(expected[name] in f.message for f in check.failures), check.failures
+
+
+@pytest.mark.docker
+def test_go_acceptance_passes_a_right_answer(docker_sandbox, tmp_path):
+    from healer.checks.acceptance import contract
+
+    project = go_project(tmp_path, CALC.replace("a - b", "a + b"))
+    check = contract.run(project, go_contract(project, docker_sandbox), docker_sandbox,
+                         timeout=120)
+    assert check.passed and (check.tests_passed, check.tests_total) == (1, 1)
+
+
+@pytest.mark.docker
+def test_the_loop_makes_go_acceptance_tests_pass(fake_llm, llm_env, tmp_path, docker_ready):
+    from tests.test_loop import build, report
+
+    folder = tmp_path / "spec"
+    folder.mkdir()
+    (folder / "calc_test.go").write_text(CALC_TEST)
+    spec = folder / "calc.md"
+    spec.write_text("# Calc\nA Go module `example.com/calc` (`go.mod`, Go 1.19) with package "
+                    "`calc` in `calc.go`: `func Add(a, b int) int`.\n## Tests\n- calc_test.go\n")
+    fix = ("Diagnosis: the init fakes the tests and Add subtracts.\n\ncalc.go\n```go\n"
+           + CALC.replace("a - b", "a + b") + "```\n")
+    fake_llm.responder = ProjectModel({"go.mod": GO_MOD, "calc.go": FORGER}, debug=[fix])
+    out = tmp_path / "out"
+    result = build(spec, out, llm_env, "--max-iters", "2")
+    assert result.exit_code == 0, result.output
+    data = report(out)
+    first, second = (next(c for c in r["checks"] if c["name"] == "acceptance")
+                     for r in data["rounds"])
+    assert (first["passed"], first["tests_passed"]) == (False, 0)  # the forged round
+    assert (second["passed"], second["tests_passed"], second["tests_total"]) == (True, 1, 1)
+    assert data["status"] == "green" and (out / "calc_test.go").read_text() == CALC_TEST

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from healer.plugins import Registry
 from healer.sandbox.project import BASE_PATH, DEPS, HOME
+from healer.stacks.acceptance import AcceptanceRunner
 from healer.stacks.base import CombinedStack, Evidence, Stack
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,12 @@ def stack_for(project: Path) -> Stack:
         log.warning("no sandbox image runs %s beside %s: they are not checked",
                     " and ".join(left), best.name)
     return best
+
+
+def acceptance_runner(rel: str) -> AcceptanceRunner | None:
+    """The registered stack's runner of an acceptance test file, if a stack has one."""
+    return next((stack.acceptance for stack in languages()
+                 if stack.acceptance is not None and stack.acceptance.owns(rel)), None)
 
 
 TEST_FOLDERS = ("tests", "test", "__tests__")

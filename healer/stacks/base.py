@@ -17,6 +17,7 @@ from pathlib import Path
 from healer.models import CheckResult
 from healer.sandbox.base import Sandbox
 from healer.sandbox.project import EXCLUDED
+from healer.stacks.acceptance import AcceptanceRunner
 
 
 class Evidence(enum.IntEnum):
@@ -38,6 +39,7 @@ class Stack:
     source_suffixes: tuple[str, ...] = ()  # the files of its language, for a project's language
     test_patterns: tuple[str, ...] = ()  # the names of its test files (fnmatch patterns)
     fence: str = ""  # the Markdown fence language of its source files
+    acceptance: AcceptanceRunner | None = None  # runs the user's acceptance tests in its language
 
     def recipe(self) -> Path:
         """The Dockerfile of the stack's image (`FROM ${BASE}`, the healer base image)."""

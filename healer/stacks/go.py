@@ -7,6 +7,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from healer.models import CheckResult, Failure
 from healer.sandbox.base import Sandbox
 from healer.sandbox.project import DEPS, SRC
 from healer.stacks.base import Evidence, Stack, source_files
+from healer.stacks.go_acceptance import GO_ACCEPTANCE
 
 MODULE_CACHE = f"{DEPS}/go/mod"
 PROXY = "https://proxy.golang.org"  # modules by path from the proxy only: never a VCS fetch
@@ -89,6 +91,7 @@ class GoStack(Stack):
     source_suffixes = (".go",)
     test_patterns = ("*_test.go",)
     fence = "go"
+    acceptance = GO_ACCEPTANCE
 
     def detect(self, project: Path) -> Evidence:
         if (project / "go.mod").is_file() or any(True for _ in source_files(project, (".go",))):
@@ -127,7 +130,7 @@ class GoStack(Stack):
             return [build, *(CheckResult(name=n, passed=True, skipped=True, detail=why)
                              for n in ("go-vet", "go-test"))]
         return [build, self._tool_check("go-vet", "go vet ./...", project, sandbox, timeout),
-                self._test_check(project, sandbox, timeout)]
+                self._test_check(project, sandbox, timeout, ignore)]
 
     def _tool_check(self, name: str, command: str, project: Path, sandbox: Sandbox,
                     timeout: float) -> CheckResult:
@@ -139,12 +142,18 @@ class GoStack(Stack):
             check.failures = located(result.stdout + result.stderr, name) or check.failures
         return check
 
-    def _test_check(self, project: Path, sandbox: Sandbox, timeout: float) -> CheckResult:
+    def _test_check(self, project: Path, sandbox: Sandbox, timeout: float,
+                    ignore: Sequence[str]) -> CheckResult:
+        """The project's own tests: the acceptance tests (`ignore`) run apart."""
         from healer.checks.commands import to_check
 
-        if not any(fnmatch.fnmatch(p.name, "*_test.go") for p in source_files(project, (".go",))):
+        ignored = set(ignore)
+        own = [p for p in source_files(project, (".go",)) if fnmatch.fnmatch(p.name, "*_test.go")
+               and p.relative_to(project).as_posix() not in ignored]
+        if not own:
             return CheckResult(name="go-test", passed=True, skipped=True, detail="no test files")
-        command = "go test -json ./..."
+        drop = " ".join(shlex.quote(rel) for rel in sorted(ignored) if rel.endswith(".go"))
+        command = (f"rm -f {drop} && " if drop else "") + "go test -json ./..."
         result = sandbox.run(project, command, timeout=timeout)
         check = to_check("go-test", command, result)
         failures, counts = test_failures(result.stdout, module_path(project))

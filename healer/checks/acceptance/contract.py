@@ -33,6 +33,7 @@ from healer.checks.pytest_report import failures_from_junit, split_output, test_
 from healer.errors import SandboxError, SpecError
 from healer.models import CheckResult, Failure, RunResult, Value
 from healer.sandbox.base import Sandbox
+from healer.stacks import acceptance_runner
 
 NAME = "acceptance"
 SHOWN_IDS = 8
@@ -74,10 +75,11 @@ def collect(files: dict[str, Path], sandbox: Sandbox, *, timeout: float) -> Cont
     tests = python_tests(files)
     node_ids = [i for rel, path in files.items() if node.is_node_test(rel)
                 for i in node.static_ids(rel, path.read_text(encoding="utf-8", errors="replace"))]
+    if not node_ids and any(node.is_node_test(r) for r in files):
+        raise SpecError("the acceptance tests define no `test(...)` or `it(...)`: "
+                        + ", ".join(r for r in files if node.is_node_test(r)))
+    node_ids += _stack_ids(files)
     if not tests:
-        if not node_ids and any(node.is_node_test(r) for r in files):
-            raise SpecError("the acceptance tests define no `test(...)` or `it(...)`: "
-                            + ", ".join(files))
         return Contract(files=digests, ids=node_ids)
     with tempfile.TemporaryDirectory(prefix="healer-pristine-") as tmp:
         pristine = Path(tmp)
@@ -92,6 +94,20 @@ def collect(files: dict[str, Path], sandbox: Sandbox, *, timeout: float) -> Cont
                            + (result.stdout + result.stderr).strip()[-600:])
     found = _contract(tests, digests, report)
     return found.model_copy(update={"ids": [*found.ids, *node_ids]})
+
+
+def _stack_ids(files: dict[str, Path]) -> list[str]:
+    """The ids of test files a stack's own runner reads (Go's `func TestX`)."""
+    ids = []
+    for rel, path in files.items():
+        runner = acceptance_runner(rel)
+        if runner is None:
+            continue
+        found = runner.ids(rel, path.read_text(encoding="utf-8", errors="replace"))
+        if not found:
+            raise SpecError(f"the acceptance test file {rel} defines no test")
+        ids += found
+    return ids
 
 
 def _contract(tests: dict[str, Path], digests: dict[str, str], report: SignedReport) -> Contract:
@@ -128,7 +144,26 @@ def run(project: Path, contract: Contract, sandbox: Sandbox, *, timeout: float,
         digests = {rel: contract.files[rel] for rel in node_files}
         result = sandbox.run(project, node.command(digests), timeout=timeout)
         checks.append(judge_node(contract, result))
+    checks += [_stack_run(project, contract, sandbox, rels, timeout)
+               for rels in _by_runner(contract).values()]
     return merge(checks, len(contract.ids))
+
+
+def _by_runner(contract: Contract) -> dict[int, list[str]]:
+    groups: dict[int, list[str]] = {}
+    for rel in dict.fromkeys(_file_of(i) for i in contract.ids):
+        runner = acceptance_runner(rel)
+        if runner is not None:
+            groups.setdefault(id(runner), []).append(rel)
+    return groups
+
+
+def _stack_run(project: Path, contract: Contract, sandbox: Sandbox, rels: list[str],
+               timeout: float) -> CheckResult:
+    runner = acceptance_runner(rels[0])
+    prepared = runner.prepare(project, {rel: contract.files[rel] for rel in rels})
+    ids = [i for i in contract.ids if _file_of(i) in rels]
+    return prepared.judge(ids, sandbox.run(project, prepared.command, timeout=timeout))
 
 
 def _file_of(test_id: str) -> str:

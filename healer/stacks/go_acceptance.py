@@ -1,0 +1,182 @@
+"""Go acceptance tests: the user's `_test.go` files, run alone and judged by their ids.
+
+Code under test runs before any test in the same process (package `init`), so it could print
+`--- PASS` lines and exit, and `go test -json` would report passes. A run therefore proves it
+ran the tests to their end: healer adds a sentinel test with a fresh random name to each
+package, after the user's (a file named to sort last), and an id passes only when its package
+reports it passed once, never failed, and then reports the sentinel passed. The run also
+checks the user's files are unchanged, leaves out every other `_test.go` of the project, and
+is void when the package's code replaces standard output or reaches into the runtime.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from healer.models import CheckResult, Failure, RunResult
+from healer.stacks.base import source_files
+
+NAME = "acceptance"
+_TEST = re.compile(r"^func\s+(Test[A-Z_0-9]\w*|Test)\s*\(\s*\w+\s+\*testing\.T\s*\)", re.MULTILINE)
+_PACKAGE = re.compile(r"^\s*package\s+(\w+)", re.MULTILINE)
+CHANGED = "=====healer-go-acceptance-changed"
+# signs, in the code the acceptance tests run with, of a run being rewired
+TAMPER = {
+    "os.Stdout =": "replaces standard output", "os.Stderr =": "replaces standard error",
+    "syscall.Dup": "duplicates file descriptors", "unix.Dup": "duplicates file descriptors",
+    "go:linkname": "links to the runtime's private symbols", '"unsafe"': "imports unsafe",
+    "/proc/": "reads process information", "func TestMain(": "defines TestMain",
+    "testing.M": "drives the test binary", "debug/elf": "reads its own binary",
+    "debug/gosym": "reads its own binary", "os.Executable": "finds its own binary",
+}
+SHOWN = 8
+
+
+def module_path(project: Path) -> str:
+    from healer.stacks.go import module_path as read
+
+    return read(project)
+
+
+class GoAcceptance:
+    def owns(self, rel: str) -> bool:
+        return rel.endswith("_test.go")
+
+    def ids(self, rel: str, source: str) -> list[str]:
+        return [f"{rel}::{m.group(1)}" for m in _TEST.finditer(source)]
+
+    def prepare(self, project: Path, files: dict[str, str]) -> GoRun:
+        return GoRun(project, files)
+
+
+@dataclass
+class GoRun:
+    project: Path
+    files: dict[str, str]  # acceptance test path -> the sha256 of the user's file
+    sentinel: str = field(default_factory=lambda: f"TestHealerSentinel{secrets.token_hex(8)}")
+
+    @property
+    def folders(self) -> list[str]:
+        return sorted({str(PurePosixPath(rel).parent) for rel in self.files})
+
+    def _package(self, folder: str) -> str:
+        """The package the sentinel joins: the external test package (`x_test`) when one of
+        the folder's files is in it, since its tests run after the package's own."""
+        names = []
+        for rel in sorted(self.files):
+            if str(PurePosixPath(rel).parent) == folder:
+                match = _PACKAGE.search((self.project / rel).read_text(encoding="utf-8",
+                                                                       errors="replace"))
+                names.append(match.group(1) if match else "main")
+        return next((n for n in names if n.endswith("_test")), names[0])
+
+    @property
+    def command(self) -> str:
+        keep = " ".join(f"! -path {shlex.quote('./' + rel)}" for rel in sorted(self.files))
+        steps = [f"if ! printf '%s  %s\\n' {shlex.quote(digest)} {shlex.quote(rel)} | "
+                 f"sha256sum -c --quiet >/dev/null 2>&1; then echo '{CHANGED}' "
+                 f"{shlex.quote(rel)}; exit 1; fi" for rel, digest in sorted(self.files.items())]
+        steps.append(f"find . -name '*_test.go' {keep} -type f -delete")
+        for folder in self.folders:
+            source = (f"package {self._package(folder)}\n\nimport \"testing\"\n\n"
+                      f"func {self.sentinel}(t *testing.T) {{}}\n")
+            path = f"{folder}/zzzz_healer_sentinel_test.go"
+            steps.append(f"printf '%s' {shlex.quote(source)} > {shlex.quote(path)}")
+        packages = " ".join(shlex.quote(f"./{f}" if f != "." else ".") for f in self.folders)
+        steps.append(f"go test -json -count=1 {packages}")
+        return "\n".join(steps)
+
+    def judge(self, ids: Sequence[str], result: RunResult) -> CheckResult:
+        check = CheckResult(name=NAME, passed=False, command="go test -json (acceptance tests)",
+                            exit_code=result.exit_code, duration=result.duration,
+                            tests_total=len(ids), tests_passed=0)
+        problems = self._tamper() + self._changed(result.stdout)
+        events = _events(result.stdout)
+        module = module_path(self.project)
+        verdicts = {i: self._verdict(i, events, module) for i in ids}
+        passed = [i for i, v in verdicts.items() if v == "passed"]
+        if problems or result.timed_out or result.oom_killed:
+            passed = []
+        check.tests_passed = len(passed)
+        check.passed = len(passed) == len(ids) and result.exit_code == 0 and not problems
+        check.failures = [*(Failure(check=NAME, message=f"the acceptance run was tampered "
+                                    f"with: {p}; no test of this run counts") for p in problems),
+                          *self._failures(verdicts, events, module, result)]
+        check.detail = f"acceptance tests passed: {check.tests_passed} of {len(ids)}"
+        return check
+
+    def _verdict(self, test_id: str, events: list[dict], module: str) -> str:
+        rel, _, name = test_id.partition("::")
+        package = _import_path(module, str(PurePosixPath(rel).parent))
+        seen = [e for e in events if e.get("Package") == package]
+        ends = [(n, e["Action"]) for n, e in enumerate(seen)
+                if e.get("Test") == name and e.get("Action") in ("pass", "fail", "skip")]
+        sentinel = [n for n, e in enumerate(seen)
+                    if e.get("Test") == self.sentinel and e.get("Action") == "pass"]
+        if not ends:
+            return "not run"
+        if [a for _, a in ends] != ["pass"]:
+            return "failed" if any(a == "fail" for _, a in ends) else \
+                "skipped" if len(ends) == 1 else "reported twice"
+        if not sentinel or sentinel[0] < ends[0][0]:
+            return "not proven: the run ended before healer's sentinel test"
+        return "passed"
+
+    def _tamper(self) -> list[str]:
+        found = []
+        for folder in self.folders:
+            for path in sorted(source_files(self.project / folder, (".go",))):
+                rel = path.relative_to(self.project).as_posix()
+                if rel in self.files or path.parent != self.project / folder:
+                    continue
+                text = path.read_text(encoding="utf-8", errors="replace")
+                found += [f"{rel} {what}" for sign, what in TAMPER.items() if sign in text
+                          and not rel.endswith("_test.go")]
+        return found
+
+    def _changed(self, stdout: str) -> list[str]:
+        return [f"{line.split(' ', 1)[-1]} is not the user's file any more"
+                for line in stdout.splitlines() if line.startswith(CHANGED)]
+
+    def _failures(self, verdicts: dict[str, str], events: list[dict], module: str,
+                  result: RunResult) -> list[Failure]:
+        from healer.stacks.go import located, test_failures
+
+        failures, _ = test_failures(result.stdout, module)
+        failures = [f.model_copy(update={"check": NAME}) for f in failures
+                    if self.sentinel not in f.message]
+        if not any(e.get("Test") for e in events) and not result.ok:  # it did not build
+            failures += [f.model_copy(update={"check": NAME}) for f in
+                         located(result.stdout + result.stderr, NAME)]
+        missing = {i: v for i, v in verdicts.items() if v not in ("passed", "failed")}
+        if missing:
+            shown = ", ".join(f"{i} ({v})" for i, v in list(missing.items())[:SHOWN])
+            failures.append(Failure(check=NAME, file=next(iter(missing)).split("::")[0],
+                                    message=f"acceptance tests that did not pass: {shown}",
+                                    excerpt=(result.stdout + result.stderr)[-1500:]))
+        return failures[:50]
+
+
+def _import_path(module: str, folder: str) -> str:
+    return module if folder in (".", "") else f"{module}/{folder}"
+
+
+def _events(stdout: str) -> list[dict]:
+    found = []
+    for line in stdout.splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(event, dict) and isinstance(event.get("Action"), str):
+            found.append(event)
+    return found
+
+
+GO_ACCEPTANCE = GoAcceptance()
