@@ -96,8 +96,9 @@ def _plan(llm: LLMClient, spec: Spec, ws: Workspace, events: Events,
         plan = Plan(text=render("plan_from_spec").strip())
         save_plan(ws, plan.text)
     elif plan is None:
-        events.stage("plan")
-        plan = make_plan(llm, spec)
+        short = one_stated_file(llm.settings.plan == "short", stated)
+        events.stage("plan", "short: the spec names its one file" if short else "")
+        plan = make_plan(llm, spec, short=short)
         save_plan(ws, plan.text)
         ws.commit("plan: shared dependencies")
     return plan
@@ -105,7 +106,11 @@ def _plan(llm: LLMClient, spec: Spec, ws: Workspace, events: Events,
 
 def needs_no_plan(mode: str, stated: FileList | None) -> bool:
     """A plan says what the files share; a project of one file the spec names shares nothing."""
-    return mode == "auto" and stated is not None and len(stated.files) == 1
+    return one_stated_file(mode == "auto", stated)
+
+
+def one_stated_file(wanted: bool, stated: FileList | None) -> bool:
+    return wanted and stated is not None and len(stated.files) == 1
 
 
 def _file_list(llm: LLMClient, spec: Spec, ws: Workspace, plan: Plan, events: Events,

@@ -47,7 +47,7 @@ class ProjectModel:
             return [k for k, _ in self.prompts]
 
     def _answer(self, first: str, last: str, turns: int) -> tuple[str, str | Reply]:
-        if "Plan the software project" in first:
+        if "Do not write the code yet" in first:  # the plan, whole or short
             return "plan", self.plan
         if "List every file path" in first:
             if self.file_list:

@@ -168,6 +168,28 @@ def test_with_plan_auto_a_spec_naming_its_one_file_costs_one_call(fake_llm, llm_
     assert "# Shared plan\n" + saved.strip() in model.prompts[0][1]
 
 
+def test_with_plan_short_a_one_file_spec_gets_a_short_plan(fake_llm, llm_env, tmp_path) -> None:
+    model = ProjectModel({"calc.py": FILES["calc.py"]}, plan="## Interfaces\n- add(a, b)\n")
+    fake_llm.responder = model
+    spec = tmp_path / "calc.md"
+    spec.write_text("# Calc\nA module `calc.py` with `add(a, b)`.\n")
+    (tmp_path / "healer.toml").write_text('plan = "short"\n')
+    result = run(["generate", str(spec), "-o", str(tmp_path / "out")], llm_env)
+    assert result.exit_code == 0, result.output
+    assert model.kinds() == ["plan", "generate"]
+    plan_request = fake_llm.requests[0]
+    assert "At most 15 lines" in plan_request["messages"][-1]["content"]
+    assert "## Files" not in plan_request["messages"][-1]["content"]
+    assert plan_request["max_tokens"] == 400
+    assert "# Shared plan\n## Interfaces\n- add(a, b)" in model.prompts[1][1]
+    two = tmp_path / "two.md"  # a spec of two files gets the whole plan
+    two.write_text("# Two\n## Files\n- `a.py`: one\n- `b.py`: two\n")
+    fake_llm.responder = ProjectModel({"a.py": "A = 1\n", "b.py": "B = 2\n"})
+    result = run(["generate", str(two), "-o", str(tmp_path / "out2")], llm_env)
+    assert result.exit_code == 0, result.output
+    assert "Plan the software project" in fake_llm.requests[-3]["messages"][-1]["content"]
+
+
 def test_a_one_file_spec_is_planned_by_default(fake_llm, llm_env, tmp_path) -> None:
     model = ProjectModel({"calc.py": FILES["calc.py"]})
     fake_llm.responder = model

@@ -13,13 +13,18 @@ if TYPE_CHECKING:
     from healer.llm.client import LLMClient
 
 STAGE = "plan"
+SHORT_MAX_TOKENS = 400  # fifteen lines of names and signatures, with room to spare
 
 
-def make_plan(llm: LLMClient, spec: Spec) -> Plan:
+def make_plan(llm: LLMClient, spec: Spec, *, short: bool = False) -> Plan:
+    """The plan; `short`: only the one file's interfaces and dependencies (a spec that names
+    its only file shares nothing between files), in a few lines."""
     keep_note = ""
     if spec.keep:
         keep_note = "\nThese files already exist and must not be planned as new: " + ", ".join(spec.keep)
-    answer = llm.complete(chat("plan", spec=prompt_text(spec), keep_note=keep_note), stage=STAGE)
+    prompt = "plan_short" if short else "plan"
+    answer = llm.complete(chat(prompt, spec=prompt_text(spec), keep_note=keep_note), stage=STAGE,
+                          max_tokens=SHORT_MAX_TOKENS if short else None)
     text = answer.text.strip()
     if not text:
         raise ModelOutputError("the model returned an empty plan")
