@@ -236,3 +236,23 @@ def test_the_loop_makes_go_acceptance_tests_pass(fake_llm, llm_env, tmp_path, do
     assert (first["passed"], first["tests_passed"]) == (False, 0)  # the forged round
     assert (second["passed"], second["tests_passed"], second["tests_total"]) == (True, 1, 1)
     assert data["status"] == "green" and (out / "calc_test.go").read_text() == CALC_TEST
+
+
+@pytest.mark.docker
+def test_a_test_that_panics_fails_alone_and_says_where(docker_sandbox, tmp_path):
+    """Each acceptance test runs in a process of its own: one that panics does not take the
+    passes of the others with it, and its failure is placed at the panic's frame."""
+    from healer.checks.acceptance import contract
+
+    project = go_project(tmp_path, CALC.replace("a - b", "a + b") +
+                         "\nfunc First(xs []int) int {\n\treturn xs[0]\n}\n")
+    (project / "calc_test.go").write_text(CALC_TEST + "\nfunc TestFirst(t *testing.T) {\n"
+                                          "\tif First(nil) != 0 {\n\t\tt.Fail()\n\t}\n}\n"
+                                          "\nfunc TestAddAgain(t *testing.T) {\n"
+                                          "\tif Add(1, 1) != 2 {\n\t\tt.Fail()\n\t}\n}\n")
+    check = contract.run(project, go_contract(project, docker_sandbox), docker_sandbox,
+                         timeout=120)
+    assert (check.passed, check.tests_passed, check.tests_total) == (False, 2, 3)
+    (failure,) = check.failures
+    assert (failure.file, failure.line) == ("calc.go", 9)
+    assert "TestFirst: panic: runtime error: index out of range" in failure.message

@@ -22,6 +22,10 @@ PROXY = "https://proxy.golang.org"  # modules by path from the proxy only: never
 DEFAULT_MODULE = "healer.local/project"  # a project without go.mod yet is checked as this
 # "./calc.go:7:2: undefined: x", "calc_test.go:12: got 1, want 2"
 _LOCATION = re.compile(r"^\s*(?:\./)?([\w./@+-]+\.go):(\d+)(?::\d+)?:\s*(.*)$")
+_PANIC = re.compile(r"^\s*panic: (.+)$", re.MULTILINE)
+# a goroutine's frame in the project: "\t/work/calc.go:7 +0x1d" (the toolchain's start with /)
+_FRAME = re.compile(r"^\s+(?:/work/)?(?!/)([\w.@+-][\w./@+-]*\.go):(\d+)(?: \+0x[0-9a-f]+)?$",
+                    re.MULTILINE)
 _REQUIRE = re.compile(r"^\s*require\b", re.MULTILINE)
 _LOCAL_REPLACE = re.compile(r"=>\s*(\.{1,2}/|/)\S*")
 EXCERPT_LINES = 30
@@ -75,12 +79,24 @@ def _test_failure(key: tuple[str, str], lines: list[str], module: str) -> Failur
     package, test = key
     folder = package[len(module) + 1:] if package.startswith(module + "/") else ""
     said = [line.rstrip() for line in lines if line.strip() and not line.startswith(("=== ", "--- "))]
-    where = located("\n".join(said), "go-test", folder)
-    first = where[0] if where else None
+    text = "\n".join(said)
+    where = located(text, "go-test", folder)
+    first = where[0] if where else _panic(text)
     message = f"{test}: {first.message}" if first else f"{test} failed"
     return Failure(check="go-test", message=f"{package} {message}",
                    file=first.file if first else None, line=first.line if first else None,
                    excerpt="\n".join(said[-EXCERPT_LINES:]))
+
+
+def _panic(text: str) -> Failure | None:
+    """A test that panicked: the panic's message, at the first frame in the project's code."""
+    panic = _PANIC.search(text)
+    if panic is None:
+        return None
+    frame = _FRAME.search(text, panic.end())
+    return Failure(check="go-test", message=f"panic: {panic.group(1).strip()}",
+                   file=frame.group(1) if frame else None,
+                   line=int(frame.group(2)) if frame else None)
 
 
 class GoStack(Stack):

@@ -2,9 +2,10 @@
 
 Code under test runs before any test in the same process (package `init`), so it could print
 `--- PASS` lines and exit, and `go test -json` would report passes. A run therefore proves it
-ran the tests to their end: healer adds a sentinel test with a fresh random name to each
-package, after the user's (a file named to sort last), and an id passes only when its package
-reports it passed once, never failed, and then reports the sentinel passed. The run also
+ran the test to its end: healer adds a sentinel test with a fresh random name to each
+package, after the user's (a file named to sort last), runs each test in a process of its own
+with the sentinel selected by a pattern (the command line never holds its name), and an id
+passes only when its run reports it passed once, never failed, then the sentinel passed. The run also
 checks the user's files are unchanged, leaves out every other `_test.go` of the project, and
 is void when the package's code replaces standard output or reaches into the runtime.
 """
@@ -26,6 +27,8 @@ NAME = "acceptance"
 _TEST = re.compile(r"^func\s+(Test[A-Z_0-9]\w*|Test)\s*\(\s*\w+\s+\*testing\.T\s*\)", re.MULTILINE)
 _PACKAGE = re.compile(r"^\s*package\s+(\w+)", re.MULTILINE)
 CHANGED = "=====healer-go-acceptance-changed"
+RUN_MARKER = "=====healer-go-acceptance-run"
+SENTINEL = "TestHealerSentinel"
 # signs, in the code the acceptance tests run with, of a run being rewired
 TAMPER = {
     "os.Stdout =": "replaces standard output", "os.Stderr =": "replaces standard error",
@@ -59,7 +62,7 @@ class GoAcceptance:
 class GoRun:
     project: Path
     files: dict[str, str]  # acceptance test path -> the sha256 of the user's file
-    sentinel: str = field(default_factory=lambda: f"TestHealerSentinel{secrets.token_hex(8)}")
+    sentinel: str = field(default_factory=lambda: f"{SENTINEL}{secrets.token_hex(8)}")
 
     @property
     def folders(self) -> list[str]:
@@ -76,8 +79,18 @@ class GoRun:
                 names.append(match.group(1) if match else "main")
         return next((n for n in names if n.endswith("_test")), names[0])
 
+    def tests(self) -> list[tuple[str, str]]:
+        """(file, test name) of every test of the acceptance files, in order."""
+        runner = GoAcceptance()
+        return [(rel, test_id.split("::", 1)[1]) for rel in sorted(self.files)
+                for test_id in runner.ids(rel, (self.project / rel).read_text(
+                    encoding="utf-8", errors="replace"))]
+
     @property
     def command(self) -> str:
+        """Checks the user's files, leaves out every other test file, adds the sentinels, then
+        runs each test in a process of its own (a test that panics ends only its own run),
+        with the sentinel selected by a pattern, not by its name."""
         keep = " ".join(f"! -path {shlex.quote('./' + rel)}" for rel in sorted(self.files))
         steps = [f"if ! printf '%s  %s\\n' {shlex.quote(digest)} {shlex.quote(rel)} | "
                  f"sha256sum -c --quiet >/dev/null 2>&1; then echo '{CHANGED}' "
@@ -88,8 +101,14 @@ class GoRun:
                       f"func {self.sentinel}(t *testing.T) {{}}\n")
             path = f"{folder}/zzzz_healer_sentinel_test.go"
             steps.append(f"printf '%s' {shlex.quote(source)} > {shlex.quote(path)}")
-        packages = " ".join(shlex.quote(f"./{f}" if f != "." else ".") for f in self.folders)
-        steps.append(f"go test -json -count=1 {packages}")
+        steps.append("status=0")
+        for rel, name in self.tests():
+            folder = str(PurePosixPath(rel).parent)
+            package = shlex.quote(f"./{folder}" if folder != "." else ".")
+            pattern = shlex.quote(f"^({name}|{SENTINEL}[0-9a-f]+)$")
+            steps.append(f"echo {shlex.quote(f'{RUN_MARKER} {rel}::{name}')}")
+            steps.append(f"go test -json -count=1 -run {pattern} {package} || status=1")
+        steps.append("exit $status")
         return "\n".join(steps)
 
     def judge(self, ids: Sequence[str], result: RunResult) -> CheckResult:
@@ -97,9 +116,8 @@ class GoRun:
                             exit_code=result.exit_code, duration=result.duration,
                             tests_total=len(ids), tests_passed=0)
         problems = self._tamper() + self._changed(result.stdout)
-        events = _events(result.stdout)
-        module = module_path(self.project)
-        verdicts = {i: self._verdict(i, events, module) for i in ids}
+        runs = _runs(result.stdout)
+        verdicts = {i: self._verdict(i, runs.get(i, [])) for i in ids}
         passed = [i for i, v in verdicts.items() if v == "passed"]
         if problems or result.timed_out or result.oom_killed:
             passed = []
@@ -107,17 +125,17 @@ class GoRun:
         check.passed = len(passed) == len(ids) and result.exit_code == 0 and not problems
         check.failures = [*(Failure(check=NAME, message=f"the acceptance run was tampered "
                                     f"with: {p}; no test of this run counts") for p in problems),
-                          *self._failures(verdicts, events, module, result)]
+                          *self._failures(verdicts, result)]
         check.detail = f"acceptance tests passed: {check.tests_passed} of {len(ids)}"
         return check
 
-    def _verdict(self, test_id: str, events: list[dict], module: str) -> str:
-        rel, _, name = test_id.partition("::")
-        package = _import_path(module, str(PurePosixPath(rel).parent))
-        seen = [e for e in events if e.get("Package") == package]
-        ends = [(n, e["Action"]) for n, e in enumerate(seen)
+    def _verdict(self, test_id: str, events: list[dict]) -> str:
+        """From the events of the test's own run: passed once, never failed, then the
+        sentinel passed."""
+        name = test_id.partition("::")[2]
+        ends = [(n, e["Action"]) for n, e in enumerate(events)
                 if e.get("Test") == name and e.get("Action") in ("pass", "fail", "skip")]
-        sentinel = [n for n, e in enumerate(seen)
+        sentinel = [n for n, e in enumerate(events)
                     if e.get("Test") == self.sentinel and e.get("Action") == "pass"]
         if not ends:
             return "not run"
@@ -144,16 +162,15 @@ class GoRun:
         return [f"{line.split(' ', 1)[-1]} is not the user's file any more"
                 for line in stdout.splitlines() if line.startswith(CHANGED)]
 
-    def _failures(self, verdicts: dict[str, str], events: list[dict], module: str,
-                  result: RunResult) -> list[Failure]:
+    def _failures(self, verdicts: dict[str, str], result: RunResult) -> list[Failure]:
         from healer.stacks.go import located, test_failures
 
+        module = module_path(self.project)
         failures, _ = test_failures(result.stdout, module)
-        failures = [f.model_copy(update={"check": NAME}) for f in failures
-                    if self.sentinel not in f.message]
-        if not any(e.get("Test") for e in events) and not result.ok:  # it did not build
-            failures += [f.model_copy(update={"check": NAME}) for f in
-                         located(result.stdout + result.stderr, NAME)]
+        failures = [f.model_copy(update={"check": NAME}) for f in failures]
+        if not any(e.get("Test") for e in _events(result.stdout)) and not result.ok:
+            failures += [f.model_copy(update={"check": NAME})  # it did not build
+                         for f in located(result.stdout + result.stderr, NAME)]
         missing = {i: v for i, v in verdicts.items() if v not in ("passed", "failed")}
         if missing:
             shown = ", ".join(f"{i} ({v})" for i, v in list(missing.items())[:SHOWN])
@@ -165,6 +182,18 @@ class GoRun:
 
 def _import_path(module: str, folder: str) -> str:
     return module if folder in (".", "") else f"{module}/{folder}"
+
+
+def _runs(stdout: str) -> dict[str, list[dict]]:
+    """The events of each test's own run, by the id its marker line names."""
+    runs: dict[str, list[str]] = {}
+    current = None
+    for line in stdout.splitlines():
+        if line.startswith(RUN_MARKER + " "):
+            current = runs.setdefault(line[len(RUN_MARKER) + 1:].strip(), [])
+        elif current is not None:
+            current.append(line)
+    return {test_id: _events("\n".join(lines)) for test_id, lines in runs.items()}
 
 
 def _events(stdout: str) -> list[dict]:
