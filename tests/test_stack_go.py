@@ -47,6 +47,9 @@ def test_go_requirements_are_downloaded_from_the_proxy_and_local_replaces_refuse
     script = install_script(project)
     assert "go mod download" in script and "GOPROXY=https://proxy.golang.org " in script
     assert STACKS.get("go").dependency_problems(project) == []
+    with pytest.MonkeyPatch.context() as env:  # a company's mirror, never a direct fetch
+        env.setenv("GOPROXY", "https://goproxy.corp/mod,direct|file:///srv/mod")
+        assert "GOPROXY=https://goproxy.corp/mod " in install_script(project)
     (project / "go.mod").write_text(GO_MOD + "\nreplace example.com/x => ../x\n")
     (problem,) = STACKS.get("go").dependency_problems(project)
     assert problem == "go.mod line 5: `replace example.com/x => ../x`"

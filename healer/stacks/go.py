@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
 import shlex
 from collections.abc import Sequence
@@ -36,6 +37,14 @@ def module_path(project: Path) -> str:
     text = gomod.read_text(errors="replace") if gomod.is_file() else ""
     match = re.search(r"^\s*module\s+(\S+)", text, re.MULTILINE)
     return match.group(1).strip('"') if match else DEFAULT_MODULE
+
+
+def module_proxy() -> str:
+    """The host's GOPROXY (a company's module mirror), its https proxies only: never `direct`
+    (a fetch from the module's own repository) nor a `file://` one; else the Go proxy."""
+    kept = [part for part in re.split(r"[,|]", os.environ.get("GOPROXY", ""))
+            if part.startswith("https://")]
+    return ",".join(kept) or PROXY
 
 
 def located(output: str, check: str, folder: str = "") -> list[Failure]:
@@ -128,7 +137,7 @@ class GoStack(Stack):
             return []
         copy = f"cp {SRC}/go.mod /tmp/gomod/ && if [ -f {SRC}/go.sum ]; then cp {SRC}/go.sum /tmp/gomod/; fi"
         return [(f"mkdir -p /tmp/gomod {MODULE_CACHE} && {copy} && cd /tmp/gomod && "
-                f"GOPROXY={PROXY} GOSUMDB=sum.golang.org go mod download")]
+                f"GOPROXY={shlex.quote(module_proxy())} GOSUMDB=sum.golang.org go mod download")]
 
     def dependency_problems(self, project: Path) -> list[str]:
         gomod = project / "go.mod"
