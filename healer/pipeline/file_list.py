@@ -70,7 +70,7 @@ def make_file_list(llm: LLMClient, spec: Spec, plan: Plan) -> FileList:
     fixed = set(acceptance_files(spec)) | set(spec.keep)
     exclude = ""
     if fixed:
-        exclude = "\nDo not list these existing files: " + ", ".join(sorted(fixed))
+        exclude = "\n" + render("exclude_note", names=", ".join(sorted(fixed))).strip()
     messages = chat("file_list", spec=prompt_text(spec), plan=plan.text, exclude_note=exclude)
     reason = ""
     for attempt in range(ATTEMPTS):

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from healer.errors import ModelOutputError
 from healer.models import Plan, Spec
 from healer.pipeline.messages import chat
+from healer.prompts import render
 from healer.spec import prompt_text
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ def make_plan(llm: LLMClient, spec: Spec, *, short: bool = False) -> Plan:
     its only file shares nothing between files), in a few lines."""
     keep_note = ""
     if spec.keep:
-        keep_note = "\nThese files already exist and must not be planned as new: " + ", ".join(spec.keep)
+        keep_note = "\n" + render("keep_note", names=", ".join(spec.keep)).strip()
     prompt = "plan_short" if short else "plan"
     answer = llm.complete(chat(prompt, spec=prompt_text(spec), keep_note=keep_note), stage=STAGE,
                           max_tokens=SHORT_MAX_TOKENS if short else None)
