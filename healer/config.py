@@ -121,10 +121,11 @@ class Settings(BaseModel):
 
     candidates: int = Field(1, ge=1, le=16)
     """Candidates per round (`--candidates`), each on its own branch; the tests choose."""
-    plan: Literal["auto", "short", "always"] = "always"
-    """`always`: plan every project; `short`: for a spec that names its one file, a plan of
-    that file's interfaces and dependencies only; `auto`: no plan call for such a spec (faster;
-    it passed fewer acceptance tests in benchmarks/results/plan-ab)."""
+    plan: Literal["auto", "short", "always"] = "short"
+    """`short`: for a spec that names its one file, a plan of that file's interfaces and
+    dependencies only (benchmarks/results/plan-short-ab); `always`: the whole plan for every
+    project; `auto`: no plan call for such a spec (faster; it passed fewer acceptance tests in
+    benchmarks/results/plan-ab)."""
     context_tokens: int = Field(60_000, ge=1000)
     """Tokens of codebase the debugger may see; ranked by the failures when it does not fit."""
     edit_format: str = "auto"
