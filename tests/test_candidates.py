@@ -127,7 +127,7 @@ def test_a_repair_round_of_candidates_keeps_the_fresh_sample_that_turns_green(
         if "Write the file `calc.py` anew" in last:
             prompts["regenerate"].append(last)
             return _fenced(CORRECT)
-        if "Plan the software project" in last:
+        if "Do not write the code yet" in last:  # the plan, whole or short
             return "calc.py: add(a, b) and mul(a, b)."
         if "Find why the checks fail" in last:  # a repair that changes the wrong line
             prompts["debug"].append(last)

@@ -233,12 +233,12 @@ def test_what_no_route_answers_cannot_reach_the_host_even_on_loopback(
 def test_chromium_runs_in_the_container_never_on_the_host(
     checks_in, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from healer.checks.extension import browser
+    from healer.checks.extension import chromium
 
     def no_host_chromium() -> str:
         raise AssertionError("the host's Chromium was looked for")
 
-    monkeypatch.setattr(browser, "find_chromium", no_host_chromium)
+    monkeypatch.setattr(chromium, "find_chromium", no_host_chromium)
     results = checks_in(sample(tmp_path), timeout=TIMEOUT, screenshot_dir=tmp_path / "shots")
     checks = by_name(results)
     assert checks["extension.browser"].passed, failures_of(results)
