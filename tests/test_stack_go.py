@@ -150,6 +150,11 @@ GO_ATTACKS = {
                                            .replace('\t"os"\n', "")},
     "standard output replaced": {"out.go": 'package calc\n\nimport "os"\n\nfunc init() {\n'
                                  '\tos.Stdout = os.Stderr\n}\n'},
+    "a package the code imports replaces standard output": {
+        "calc.go": CALC.replace("package calc\n", 'package calc\n\nimport "example.com/calc/'
+                                'internal/quiet"\n\nvar _ = quiet.On\n'),
+        "internal/quiet/quiet.go": 'package quiet\n\nimport "os"\n\nvar On = true\n\n'
+                                   'func init() {\n\tos.Stdout = os.Stderr\n}\n'},
     "a model-written test file exits first": {
         "aaa_test.go": 'package calc\n\nimport (\n\t"os"\n\t"testing"\n)\n\n'
                        'func TestEarly(t *testing.T) { os.Exit(0) }\n'},
@@ -160,6 +165,7 @@ GO_ATTACKS = {
 def attacked(folder: Path, files: dict[str, str]) -> Path:
     project = go_project(folder)
     for rel, text in files.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
         (project / rel).write_text(text)
     return project
 
@@ -202,6 +208,8 @@ def test_go_acceptance_is_not_faked(docker_sandbox, tmp_path, name):
     expected = {"package init prints passes and exits": "the run ended before healer's sentinel",
                 "passes printed before the real run": "Add(2, 3) = -1, want 5",
                 "standard output replaced": "out.go replaces standard output",
+                "a package the code imports replaces standard output":
+                    "internal/quiet/quiet.go replaces standard output",
                 "a model-written test file exits first": "Add(2, 3) = -1, want 5",
                 "the acceptance test rewritten": "calc_test.go is not the user's file any more"}
     assert any(expected[name] in f.message for f in check.failures), check.failures

@@ -7,7 +7,7 @@ package, after the user's (a file named to sort last), runs each test in a proce
 with the sentinel selected by a pattern (the command line never holds its name), and an id
 passes only when its run reports it passed once, never failed, then the sentinel passed. The run also
 checks the user's files are unchanged, leaves out every other `_test.go` of the project, and
-is void when the package's code replaces standard output or reaches into the runtime.
+is void when the project's Go code replaces standard output or reaches into the runtime.
 """
 
 from __future__ import annotations
@@ -147,15 +147,15 @@ class GoRun:
         return "passed"
 
     def _tamper(self) -> list[str]:
+        """Signs in any of the project's Go code but the tests (every package the tests
+        import, at any depth, runs its `init` in the same process)."""
         found = []
-        for folder in self.folders:
-            for path in sorted(source_files(self.project / folder, (".go",))):
-                rel = path.relative_to(self.project).as_posix()
-                if rel in self.files or path.parent != self.project / folder:
-                    continue
-                text = path.read_text(encoding="utf-8", errors="replace")
-                found += [f"{rel} {what}" for sign, what in TAMPER.items() if sign in text
-                          and not rel.endswith("_test.go")]
+        for path in sorted(source_files(self.project, (".go",))):
+            rel = path.relative_to(self.project).as_posix()
+            if rel.endswith("_test.go"):  # the user's, or left out of the run
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            found += [f"{rel} {what}" for sign, what in TAMPER.items() if sign in text]
         return found
 
     def _changed(self, stdout: str) -> list[str]:
@@ -178,10 +178,6 @@ class GoRun:
                                     message=f"acceptance tests that did not pass: {shown}",
                                     excerpt=(result.stdout + result.stderr)[-1500:]))
         return failures[:50]
-
-
-def _import_path(module: str, folder: str) -> str:
-    return module if folder in (".", "") else f"{module}/{folder}"
 
 
 def _runs(stdout: str) -> dict[str, list[dict]]:

@@ -34,6 +34,7 @@ from healer.errors import SandboxError, SpecError
 from healer.models import CheckResult, Failure, RunResult, Value
 from healer.sandbox.base import Sandbox
 from healer.stacks import acceptance_runner
+from healer.stacks.acceptance import AcceptanceRunner
 
 NAME = "acceptance"
 SHOWN_IDS = 8
@@ -144,23 +145,23 @@ def run(project: Path, contract: Contract, sandbox: Sandbox, *, timeout: float,
         digests = {rel: contract.files[rel] for rel in node_files}
         result = sandbox.run(project, node.command(digests), timeout=timeout)
         checks.append(judge_node(contract, result))
-    checks += [_stack_run(project, contract, sandbox, rels, timeout)
-               for rels in _by_runner(contract).values()]
+    checks += [_stack_run(runner, project, contract, sandbox, rels, timeout)
+               for runner, rels in _by_runner(contract).items()]
     return merge(checks, len(contract.ids))
 
 
-def _by_runner(contract: Contract) -> dict[int, list[str]]:
-    groups: dict[int, list[str]] = {}
+def _by_runner(contract: Contract) -> dict[AcceptanceRunner, list[str]]:
+    """The contract's files that a stack's runner runs, by runner."""
+    groups: dict[AcceptanceRunner, list[str]] = {}
     for rel in dict.fromkeys(_file_of(i) for i in contract.ids):
         runner = acceptance_runner(rel)
         if runner is not None:
-            groups.setdefault(id(runner), []).append(rel)
+            groups.setdefault(runner, []).append(rel)
     return groups
 
 
-def _stack_run(project: Path, contract: Contract, sandbox: Sandbox, rels: list[str],
-               timeout: float) -> CheckResult:
-    runner = acceptance_runner(rels[0])
+def _stack_run(runner: AcceptanceRunner, project: Path, contract: Contract, sandbox: Sandbox,
+               rels: list[str], timeout: float) -> CheckResult:
     prepared = runner.prepare(project, {rel: contract.files[rel] for rel in rels})
     ids = [i for i in contract.ids if _file_of(i) in rels]
     return prepared.judge(ids, sandbox.run(project, prepared.command, timeout=timeout))
