@@ -267,3 +267,20 @@ def test_a_test_that_panics_fails_alone_and_says_where(docker_sandbox, tmp_path)
     (failure,) = check.failures
     assert (failure.file, failure.line) == ("calc.go", 9)
     assert "TestFirst: panic: runtime error: index out of range" in failure.message
+
+
+def test_the_go_scan_never_follows_a_link_to_a_host_file(tmp_path):
+    """A hostile folder links a Go file to a host file: healer's host-side scan does not read
+    it (the link is shipped as a link; in the sandbox it points at nothing)."""
+    from healer.stacks.go_acceptance import GoRun
+
+    host = tmp_path / "host-secret.go"
+    host.write_text('package calc\n\nimport "os"\n\nfunc init() { os.Stdout = nil }\n')
+    project = go_project(tmp_path / "project")
+    (project / "linked.go").symlink_to(host)
+    (project / "vendor-ish").mkdir()
+    (project / "vendor-ish" / "deep").symlink_to(tmp_path, target_is_directory=True)
+    assert GoRun(project, {"calc_test.go": "x"})._tamper() == []
+    (project / "linked.go").unlink()
+    (project / "real.go").write_text(host.read_text())
+    assert GoRun(project, {"calc_test.go": "x"})._tamper() == ["real.go replaces standard output"]

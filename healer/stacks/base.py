@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from healer.models import CheckResult
@@ -97,10 +98,14 @@ class CombinedStack(Stack):
         self.name, self.parts, self.priority = name, parts, priority
 
 
-def source_files(project: Path, suffixes: Iterable[str]) -> Iterable[Path]:
-    """The project's files with one of `suffixes`, healer's and tools' folders left out."""
+def source_files(project: Path, suffixes: Iterable[str]) -> Iterator[Path]:
+    """The project's files with one of `suffixes`; healer's and tools' folders (node_modules,
+    .git, ...) are not walked into at all, and symlinks are never followed (the project is
+    untrusted: a link may name a host file)."""
     suffixes = tuple(suffixes)
-    for path in project.rglob("*"):
-        if path.suffix in suffixes and not any(
-                part in EXCLUDED for part in path.relative_to(project).parts):
-            yield path
+    for folder, dirs, names in os.walk(project):
+        dirs[:] = sorted(d for d in dirs if d not in EXCLUDED)
+        for name in sorted(names):
+            path = Path(folder) / name
+            if name.endswith(suffixes) and not path.is_symlink():
+                yield path
