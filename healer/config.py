@@ -121,6 +121,10 @@ class Settings(BaseModel):
 
     candidates: int = Field(1, ge=1, le=16)
     """Candidates per round (`--candidates`), each on its own branch; the tests choose."""
+    combine: bool = False
+    """With two candidates or more: when a version of the build passes acceptance tests the
+    best one fails, one candidate of the repair round merges the two (healer/strategies/
+    combine.py; measured in benchmarks/results/combine-ab)."""
     plan: Literal["auto", "short", "always"] = "short"
     """`short`: for a spec that names its one file, a plan of that file's interfaces and
     dependencies only (benchmarks/results/plan-short-ab); `always`: the whole plan for every

@@ -266,15 +266,16 @@ class _Loop:
         """A repair round as `count` candidates made from the best round so far."""
         base = self._best() or self.report.rounds[-1]
         index = len(self.report.rounds)
-        strategies = portfolio(count, base, self.report.rounds)
-        self.s.events.stage("candidates", f"round {index}: {strategies.count('repair')} repair,"
-                            f" {strategies.count('fresh')} fresh, from round {base.index}")
+        strategies = portfolio(count, base, self.report.rounds,
+                               combine=self.s.settings.combine)
+        split = ", ".join(f"{strategies.count(s)} {s}" for s in dict.fromkeys(strategies))
+        self.s.events.stage("candidates", f"round {index}: {split}, from round {base.index}")
         started, before = time.monotonic(), self._usage()
         search = RepairRound(
             self.s.llm, changes.with_requests(self.ws, self.spec), self.ws,
             load_plan(self.ws) or Plan(text=""), self._checks_of,
             self.policy, base.failures, self._context_budget(), self.s.settings.edit_format,
-            seen=self.seen, on_candidate=self._candidate_done)
+            seen=self.seen, on_candidate=self._candidate_done, rounds=self.report.rounds)
         outcome = search.run(index, base, strategies)
         if base.commit:
             self.ws.restore(outcome.commit or base.commit)

@@ -148,6 +148,7 @@ class CheckResult(Value):
     detail: str = ""  # e.g. a screenshot path, counts of tests
     tests_passed: int | None = None  # the acceptance check: tests of the contract passed
     tests_total: int | None = None
+    passed_tests: list[str] = Field(default_factory=list)  # their ids
 
 
 # ---------------------------------------------------------------- repair
@@ -166,11 +167,12 @@ class Candidate(Value):
 
     number: int  # 1..N within its round
     branch: str
-    strategy: str = "generate"  # generate, repair or fresh
+    strategy: str = "generate"  # generate, repair, fresh or combine
     commit: str | None = None
     status: Literal["checked", "duplicate", "cancelled", "failed"] = "checked"
     tests_passed: int | None = None  # acceptance tests, when there is a contract
     tests_total: int | None = None
+    passed_tests: list[str] = Field(default_factory=list)  # their ids
     gain: int | None = None  # acceptance tests passed beyond the code it was made from
     failing: list[str] = Field(default_factory=list)  # checks that failed
     green: bool = False

@@ -6,6 +6,7 @@ import contextlib
 import fnmatch
 import json
 import logging
+import re
 import shutil
 import subprocess
 import tempfile
@@ -290,6 +291,14 @@ class Workspace:
         result = self._git("diff", "--quiet", a, b, "--", ".", f":(exclude){STATE_DIR}",
                            check=False)
         return result.returncode == 0
+
+    def file_at(self, commit: str, path: str) -> str | None:
+        """The text of `path` as commit `commit` holds it; None when it has no such file, or
+        when `commit` is not a commit id (it may come from a report in the folder)."""
+        if not re.fullmatch(r"[0-9a-f]{7,64}", commit):
+            return None
+        result = self._git("show", f"{commit}:{path}", check=False)
+        return result.stdout if result.returncode == 0 else None
 
     def advance_to(self, commit: str) -> None:
         """Move the current branch forward to `commit`, a descendant of its head."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from healer.models import Candidate, CheckResult, Round
-from healer.strategies.candidates import portfolio
+from healer.strategies.portfolio import portfolio
 from healer.strategies.variety import fingerprint, sampling_for
 from tests.fakellm import Reply
 from tests.test_loop import BUGGY, build, calc_spec, report

@@ -121,7 +121,7 @@ class GoRun:
         passed = [i for i, v in verdicts.items() if v == "passed"]
         if problems or result.timed_out or result.oom_killed:
             passed = []
-        check.tests_passed = len(passed)
+        check.tests_passed, check.passed_tests = len(passed), passed
         check.passed = len(passed) == len(ids) and result.exit_code == 0 and not problems
         check.failures = [*(Failure(check=NAME, message=f"the acceptance run was tampered "
                                     f"with: {p}; no test of this run counts") for p in problems),

@@ -19,7 +19,6 @@ is sampled once more, then counted as a duplicate, unchecked.
 
 from __future__ import annotations
 
-import fnmatch
 import shutil
 import threading
 import time
@@ -34,7 +33,6 @@ from healer.models import (
     CheckResult,
     Failure,
     FileList,
-    GeneratedFile,
     Plan,
     Round,
     Spec,
@@ -50,9 +48,18 @@ from healer.pipeline.policy import EditPolicy
 from healer.pipeline.regenerate import regenerate_file
 from healer.spec import acceptance_files
 from healer.strategies.chain import main_files
+from healer.strategies.combine import Version, combine_into
 from healer.strategies.journal import NAME as JOURNAL
 from healer.strategies.journal import Done, Journal, Keeper
-from healer.strategies.variety import Seen, fingerprint, implementation, reset, sampling_for
+from healer.strategies.portfolio import pair
+from healer.strategies.variety import (
+    Seen,
+    fingerprint,
+    implementation,
+    reset,
+    sampling_for,
+    write_files,
+)
 
 if TYPE_CHECKING:
     from healer.llm.client import LLMClient
@@ -274,30 +281,8 @@ class FirstRound:
         files = generate_files(llm, self.spec, self.plan, self.file_list,  # type: ignore[arg-type]
                                only=self.todo, workers=self.llm.settings.concurrency,
                                sampling=sampling, stop=llm.stop)
-        _write(tree, files, self.spec.keep)
+        write_files(tree, files, self.spec.keep)
         return Made([f.path for f in files])
-
-
-def portfolio(count: int, base: Round, rounds: list[Round]) -> list[str]:
-    """How a repair round's `count` candidates, made from `base`, split between `repair` and
-    `fresh`, after `rounds`.
-
-    One acceptance test left: half of them repair it. Repairs tried in this build and none
-    passed more tests than the code it started from: all fresh. Otherwise one repair, the
-    rest fresh (for a small model a fresh sample is worth more than a repair)."""
-    repairs_tried = [c for r in rounds for c in r.candidates
-                     if c.strategy == "repair" and c.status == "checked"]
-    acceptance = base.acceptance
-    left = None
-    if acceptance is not None and acceptance.tests_total is not None:
-        left = acceptance.tests_total - (acceptance.tests_passed or 0)
-    if left == 1:
-        repairs = max(1, count // 2)
-    elif repairs_tried and all((c.gain or 0) <= 0 for c in repairs_tried):
-        repairs = 0
-    else:
-        repairs = 1
-    return ["repair"] * repairs + ["fresh"] * (count - repairs)
 
 
 @dataclass
@@ -315,6 +300,8 @@ class RepairRound:
     edit_format: str
     seen: Seen
     on_candidate: Callable[[Candidate], None] = lambda c: None
+    rounds: list[Round] = field(default_factory=list)  # the build's so far, for combine
+    _pair: tuple[Version, Version] | None = None
 
     @property
     def protected(self) -> list[str]:
@@ -323,7 +310,8 @@ class RepairRound:
     def run(self, index: int, base: Round, strategies: list[str]) -> Outcome:
         search = Search(self.llm, self.spec, self.ws, self.check, self.seen, self.on_candidate,
                         protected=self.protected)
-        makers = {"repair": self._repair, "fresh": self._fresh}
+        self._pair = pair(base, self.rounds)
+        makers = {"repair": self._repair, "fresh": self._fresh, "combine": self._combine}
         attempts = [Attempt(s, makers[s]) for s in strategies]
         base_tests = base.acceptance.tests_passed if base.acceptance is not None else None
         candidates, checks, made = search.run(index, base.commit or "HEAD", attempts, base_tests)
@@ -361,19 +349,20 @@ class RepairRound:
             if self.policy.refusal(path, files.get(path), new.content):
                 continue
             if new.content != files.get(path):
-                _write(tree, [new], self.spec.keep)
+                write_files(tree, [new], self.spec.keep)
                 written.append(path)
         return Made(written, f"{', '.join(targets) or 'nothing'} written anew with the failures"
                              " in view")
 
 
-def _write(tree: Path, files: list[GeneratedFile], keep: list[str]) -> None:
-    for f in files:
-        target = confined(tree, f.path)
-        if target.exists() and any(fnmatch.fnmatch(f.path, g) for g in keep):
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(f.content, encoding="utf-8")
+    def _combine(self, llm: _Client, tree: Path, sampling: Sampling) -> Made:
+        if self._pair is None:
+            raise HealerError("no version of this build passes a test the base fails")
+        written, diagnosis = combine_into(
+            llm, self.ws, tree, self.spec, self.plan, self._pair,  # type: ignore[arg-type]
+            failures=self.failures, policy=self.policy, budget_tokens=self.budget_tokens,
+            temperature=sampling.temperature)
+        return Made(written, diagnosis)
 
 
 def _summarise(candidate: Candidate, checks: list[CheckResult], base_tests: int | None) -> None:
@@ -383,6 +372,7 @@ def _summarise(candidate: Candidate, checks: list[CheckResult], base_tests: int 
     candidate.failing = rnd.failing
     if acceptance is not None:
         candidate.tests_passed = acceptance.tests_passed or 0
+        candidate.passed_tests = acceptance.passed_tests
         candidate.tests_total = acceptance.tests_total
         if base_tests is not None:
             candidate.gain = candidate.tests_passed - base_tests

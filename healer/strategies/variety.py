@@ -3,11 +3,13 @@ code already checked in a build is recognised (whatever its blank lines and comm
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import re
 import threading
 from pathlib import Path
 
+from healer.models import GeneratedFile
 from healer.paths import confined
 from healer.pipeline.generate import Sampling
 from healer.prompts import render
@@ -72,3 +74,13 @@ class Seen:
         with self._lock:
             first = self._prints.setdefault(fingerprint, owner)
             return first == owner
+
+
+def write_files(tree: Path, files: list[GeneratedFile], keep: list[str]) -> None:
+    """Write a candidate's files into its checkout; a file the spec keeps stays as it is."""
+    for f in files:
+        target = confined(tree, f.path)
+        if target.exists() and any(fnmatch.fnmatch(f.path, g) for g in keep):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(f.content, encoding="utf-8")

@@ -178,6 +178,7 @@ def merge(checks: list[CheckResult], total: int) -> CheckResult:
     passed = sum(c.tests_passed or 0 for c in checks)
     return CheckResult(
         name=NAME, passed=all(c.passed for c in checks), tests_passed=passed, tests_total=total,
+        passed_tests=[i for c in checks for i in c.passed_tests],
         command="; ".join(c.command or "" for c in checks),
         exit_code=next((c.exit_code for c in checks if c.exit_code), 0),
         duration=sum(c.duration for c in checks),
@@ -197,7 +198,7 @@ def judge_node(contract: Contract, result: RunResult) -> CheckResult:
         outcomes, failures, stderr = node.parse(result.stdout)
         verdicts = {i: _node_verdict(outcomes.get(i)) for i in ids}
         passed = [i for i, v in verdicts.items() if v == "passed"]
-        check.tests_passed = len(passed)
+        check.tests_passed, check.passed_tests = len(passed), passed
         check.passed = len(passed) == len(ids) and result.exit_code == 0
         check.failures = failures[:50]
         missing = {i: v for i, v in verdicts.items() if v in ("not run", "skipped")}
@@ -257,7 +258,7 @@ def judge(contract: Contract, result: RunResult, suspicious: list[str] = ()) -> 
         tamper.append(f"pytest exited with status {result.exit_code} although every acceptance "
                       "test passed")
         passed = []
-    check.tests_passed = len(passed)
+    check.tests_passed, check.passed_tests = len(passed), passed
     check.passed = len(passed) == total and not tamper
     check.detail = f"acceptance tests passed: {len(passed)} of {total}"
     check.failures = [_with_facts(f, report.facts) for f in (failures_from_junit(xml) or [])[:50]]

@@ -1,0 +1,168 @@
+"""Evidence across candidates: two versions that pass different acceptance tests, merged.
+
+When one version of the code (a candidate or a round) passes tests that the best one fails,
+a `combine` candidate shows the model the best version whole and, of the other, the parts that
+differ (for Python, the top-level functions and classes whose source differs), names the tests
+only the other passes, and asks for the file that passes both. It is one candidate of a repair
+round (see `portfolio`), checked and ranked like the others, so a merge that passes fewer tests
+is simply not kept. Off unless `combine = true`.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from healer.errors import ModelOutputError
+from healer.models import Failure, GeneratedFile, Plan, Round, Spec
+from healer.pipeline.codebase import fence_language
+from healer.pipeline.context import build_context
+from healer.pipeline.debug import protected_note
+from healer.pipeline.failures import implicated_files
+from healer.pipeline.fences import strip_fences
+from healer.pipeline.messages import chat
+from healer.spec import prompt_text
+from healer.strategies.variety import implementation, write_files
+
+if TYPE_CHECKING:
+    from healer.llm.client import LLMClient
+    from healer.pipeline.policy import EditPolicy
+    from healer.workspace import Workspace
+
+STAGE = "combine"
+SHOWN_TESTS = 12  # test ids named in the prompt
+MAX_FILES = 2  # files merged by one candidate
+
+
+@dataclass(frozen=True)
+class Version:
+    """Code the build has checked: where it is committed and which acceptance tests it passed."""
+
+    commit: str
+    passed: frozenset[str]
+    label: str
+
+
+def versions(rounds: list[Round]) -> list[Version]:
+    """Every checked version of the build: each round's candidates, or the round itself."""
+    found = []
+    for rnd in rounds:
+        if rnd.candidates:
+            found += [_version(c.commit, c.passed_tests, c.tests_passed, c.branch)
+                      for c in rnd.candidates if c.status == "checked"]
+        else:
+            found.append(version_of(rnd))
+    return [v for v in found if v is not None]
+
+
+def version_of(rnd: Round) -> Version | None:
+    check = rnd.acceptance
+    if check is None:
+        return None
+    return _version(rnd.commit, check.passed_tests, check.tests_passed, f"round {rnd.index}")
+
+
+def _version(commit: str | None, passed: list[str], count: int | None,
+             label: str) -> Version | None:
+    """None without a commit, or when the ids passed were not recorded (an older report)."""
+    if not commit or len(passed) != (count or 0):
+        return None
+    return Version(commit, frozenset(passed), label)
+
+
+def pair(base: Round, rounds: list[Round]) -> tuple[Version, Version] | None:
+    """`base` and the version of the build that best complements it, if one does."""
+    mine = version_of(base)
+    other = complement(mine, versions(rounds)) if mine is not None else None
+    return (mine, other) if mine is not None and other is not None else None
+
+
+def complement(base: Version, pool: list[Version]) -> Version | None:
+    """The version passing the most tests that `base` fails (ties: the most tests in all);
+    None when no version passes a test `base` fails."""
+    scored = [(len(v.passed - base.passed), len(v.passed), v) for v in pool
+              if v.commit != base.commit and v.passed - base.passed]
+    if not scored:
+        return None
+    return max(scored, key=lambda s: (s[0], s[1]))[2]
+
+
+def differing_parts(path: str, mine: str, theirs: str) -> str:
+    """Of `theirs`, what differs from `mine`: for Python the top-level definitions whose
+    source differs or that `mine` lacks; otherwise (or when either does not parse) the whole
+    file. Fenced."""
+    parts = _python_parts(mine, theirs) if path.endswith(".py") else None
+    fence = fence_language(path)
+    if parts is None:
+        return f"```{fence}\n{theirs.rstrip()}\n```"
+    if not parts:
+        return "(the same definitions; they differ only outside functions and classes)\n" \
+               f"```{fence}\n{theirs.rstrip()}\n```"
+    return f"```{fence}\n" + "\n\n".join(parts) + "\n```"
+
+
+def _python_parts(mine: str, theirs: str) -> list[str] | None:
+    try:
+        ours, other = _definitions(mine), _definitions(theirs)
+    except SyntaxError:
+        return None
+    return [source for name, source in other.items() if ours.get(name) != source]
+
+
+def _definitions(text: str) -> dict[str, str]:
+    tree = ast.parse(text)
+    found = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found[node.name] = ast.get_source_segment(text, node) or ""
+    return found
+
+
+def combine_file(llm: LLMClient, root: Path, spec: Spec, plan: Plan, path: str, *,
+                 mine: str, theirs: str, base: Version, other: Version,
+                 protected: list[str], budget_tokens: int,
+                 temperature: float | None = None) -> GeneratedFile:
+    """`path` written to pass both `base`'s tests (whose text is `mine`) and `other`'s."""
+    context = build_context(root, [], budget_tokens=budget_tokens, plan_text=plan.text,
+                            exclude=[path])
+    only = sorted(other.passed - base.passed)
+    named = "\n".join(f"- {t}" for t in only[:SHOWN_TESTS])
+    if len(only) > SHOWN_TESTS:
+        named += f"\n- ... and {len(only) - SHOWN_TESTS} more"
+    messages = chat(
+        "combine", spec=prompt_text(spec), plan=plan.text, codebase=context.text, path=path,
+        a_count=str(len(base.passed)), b_only=named,
+        version_a=f"```{fence_language(path)}\n{mine.rstrip()}\n```",
+        version_b=differing_parts(path, mine, theirs), protected_note=protected_note(protected),
+    )
+    answer = llm.complete(messages, stage=STAGE, temperature=temperature)
+    content = strip_fences(answer.text, path)
+    if not content.strip():
+        raise ModelOutputError(f"the model returned an empty file for {path}")
+    return GeneratedFile(path=path, content=content)
+
+
+def combine_into(llm: LLMClient, ws: Workspace, tree: Path, spec: Spec, plan: Plan,
+                 two: tuple[Version, Version], *, failures: list[Failure],
+                 policy: EditPolicy, budget_tokens: int,
+                 temperature: float | None = None) -> tuple[list[str], str]:
+    """The checkout `tree` (the first version) with its files that differ from the second
+    merged; the files written and a diagnosis."""
+    base, other = two
+    protected = list(policy.protected)
+    mine = implementation(tree, protected)
+    theirs = {p: ws.file_at(other.commit, p) for p in mine}
+    differ = [p for p, text in theirs.items() if text is not None and text != mine[p]]
+    written = []
+    for path in list(dict.fromkeys(implicated_files(failures, set(differ)) + differ))[:MAX_FILES]:
+        new = combine_file(llm, tree, spec, plan, path, mine=mine[path], theirs=theirs[path] or "",
+                           base=base, other=other, protected=protected,
+                           budget_tokens=budget_tokens, temperature=temperature)
+        if policy.refusal(path, mine[path], new.content) is None and new.content != mine[path]:
+            write_files(tree, [new], spec.keep)
+            written.append(path)
+    gained = len(other.passed - base.passed)
+    return written, (f"{', '.join(written) or 'nothing'} combined with {other.label}, which "
+                     f"passes {gained} acceptance tests the base fails")
