@@ -85,6 +85,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     compare.add_argument("--max-iters", type=int, default=3)
     compare.add_argument("--timeout", type=float, help="wall-time budget per spec, seconds")
     compare.add_argument("--request-timeout", type=float, default=1800.0)
+    compare.add_argument("--shared-cache", action="store_true",
+                         help="one response cache, the before arm first: calls the arms make "
+                              "alike get one answer, so they differ only by their settings")
     server = sub.add_parser("server-settings",
                             help="prompt reuse and speculative decoding of the bundled server")
     server.add_argument("--exercise", default="clock", help="the Exercism exercise to use")
@@ -219,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         envs = tuple(dict(item.split("=", 1) for item in items)
                      for items in (args.before_env, args.after_env))
         print(compare(args.before, args.after, args.only, args.out, run_args,
-                      "python -m benchmarks " + shlex.join(argv), envs))
+                      "python -m benchmarks " + shlex.join(argv), envs,
+                      shared_cache=args.shared_cache))
         return 0
     if args.command == "throughput":
         from benchmarks.throughput import main as throughput

@@ -13,6 +13,13 @@ counted the same way for a healer that does not count them itself.
     python -m benchmarks compare --before COMMIT [--after COMMIT] --only SPEC ... --out DIR
 
 Re-running the same command resumes: specs an arm has recorded are not built again.
+
+With `--shared-cache` both arms answer from one response cache and the before arm always
+builds first, so every call the after arm makes as the before arm did (the same prompt and
+sampling) gets the same answer: the arms differ only where their settings make them differ,
+not by sampling noise. Their wall times are then not comparable (repeated calls are free);
+the tests they pass are. The candidates of each repair round are listed from the builds'
+reports.
 """
 
 from __future__ import annotations
@@ -79,6 +86,7 @@ def _share_weights(arm: Arm) -> None:
 
 def build(arm: Arm, spec: str, run_args: list[str]) -> int:
     _share_weights(arm)
+    run_args = [*run_args, "--work", str(arm.cache / "work")]
     env = {**os.environ, **arm.env, "HEALER_CACHE_DIR": str(arm.cache),
            EXERCISM_ENV: str(default_exercism_dir())}  # a worktree has no ../shared
     command = [sys.executable, "-m", "benchmarks", "run", "--suite", "all", "--only", spec,
@@ -141,13 +149,29 @@ def summary(arms: list[Arm], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def repair_candidates(arm: Arm) -> list[str]:
+    """Per spec and repair round: each candidate's strategy, acceptance tests, and the kept."""
+    lines = []
+    for report in sorted((arm.cache / "work" / "builds").glob("*/.healer/report.json")):
+        rounds = json.loads(report.read_text()).get("rounds", [])
+        for rnd in rounds[1:]:
+            tried = ", ".join(
+                f"{c['strategy']} {c.get('tests_passed')}/{c.get('tests_total')}"
+                + (" kept" if c.get("kept") else "") + ("" if c["status"] == "checked"
+                                                        else f" ({c['status']})")
+                for c in rnd.get("candidates", []))
+            lines.append(f"| {report.parent.parent.name} | {rnd['index']} | {tried or '-'} |")
+    return lines
+
+
 def resolve(commit: str) -> str:
     return subprocess.run(["git", "rev-parse", commit], cwd=REPO_ROOT, capture_output=True,
                           text=True, check=True).stdout.strip()
 
 
 def main(before: str, after: str, specs: list[str], out: Path, run_args: list[str],
-         command: str, envs: tuple[dict[str, str], dict[str, str]] = ({}, {})) -> str:
+         command: str, envs: tuple[dict[str, str], dict[str, str]] = ({}, {}), *,
+         shared_cache: bool = False) -> str:
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     scratch = Path(os.environ.get("TMPDIR", "/tmp"))
@@ -157,12 +181,37 @@ def main(before: str, after: str, specs: list[str], out: Path, run_args: list[st
         root = worktree(commit, scratch / f"healer-{commit[:12]}")
         label = " ".join([f"{name} ({commit[:7]})", *(f"{k}={v}" for k, v in env.items())])
         arms.append(Arm(label, root, out / name, scratch / f"healer-compare-{name}", env))
+    if shared_cache:
+        run_args = [*run_args, "--cache"]
+        _share_responses(*arms)
+    candidates: dict[str, list[str]] = {}
     for i, spec in enumerate(specs):
-        for arm in arms if i % 2 == 0 else arms[::-1]:
+        for arm in arms if i % 2 == 0 or shared_cache else arms[::-1]:
             if not any(r["name"] == spec for r in _records(arm)):
                 build(arm, spec, run_args)
-        text = summary(arms, command)
+            candidates[arm.name] = repair_candidates(arm) or candidates.get(arm.name, [])
+        text = _with_candidates(summary(arms, command), candidates)
         (out / "README.md").write_text(text)
     for arm in arms:  # the response caches and links to weights are not results
         shutil.rmtree(arm.cache, ignore_errors=True)
-    return summary(arms, command)
+    return text
+
+
+def _share_responses(first: Arm, second: Arm) -> None:
+    """The second arm's response cache is the first one's."""
+    from healer.llm.cache import FILE_NAME
+
+    for arm in (first, second):
+        arm.cache.mkdir(parents=True, exist_ok=True)
+    target = second.cache / FILE_NAME
+    if not target.is_symlink():
+        target.unlink(missing_ok=True)
+        target.symlink_to(first.cache / FILE_NAME)
+
+
+def _with_candidates(text: str, candidates: dict[str, list[str]]) -> str:
+    for name, rows in candidates.items():
+        if rows:
+            text += (f"\n## Repair rounds of {name}\n\n| spec | round | candidates: strategy, "
+                     "acceptance tests |\n|---|---:|---|\n" + "\n".join(rows) + "\n")
+    return text

@@ -144,6 +144,26 @@ def test_compare_counts_what_the_server_log_says_it_evaluated(tmp_path: Path) ->
     assert "| arm | specs | green | acceptance tests passed | median wall s |" in text
 
 
+def test_a_shared_cache_comparison_lists_each_repair_rounds_candidates(tmp_path: Path) -> None:
+    from benchmarks.compare import Arm, _share_responses, repair_candidates
+    from healer.llm.cache import FILE_NAME
+
+    first = Arm("before", tmp_path, tmp_path / "b", tmp_path / "cache-b", {})
+    second = Arm("after", tmp_path, tmp_path / "a", tmp_path / "cache-a", {})
+    _share_responses(first, second)
+    (first.cache / FILE_NAME).write_text("answers")
+    assert (second.cache / FILE_NAME).read_text() == "answers"
+    report = second.cache / "work" / "builds" / "acronym" / ".healer" / "report.json"
+    report.parent.mkdir(parents=True)
+    candidate = {"tests_total": 9, "status": "checked", "kept": False}
+    report.write_text(json.dumps({"rounds": [{"index": 0}, {"index": 1, "candidates": [
+        {**candidate, "strategy": "repair", "tests_passed": 4, "status": "duplicate"},
+        {**candidate, "strategy": "combine", "tests_passed": 9, "kept": True}]}]}))
+    assert repair_candidates(second) == [
+        "| acronym | 1 | repair 4/9 (duplicate), combine 9/9 kept |"]
+    assert repair_candidates(first) == []
+
+
 @pytest.mark.docker
 @pytest.mark.usefixtures("docker_ready")
 def test_mini_suite_curve_crash_resume_and_outputs(exercism, settings, fake_llm, tmp_path):
