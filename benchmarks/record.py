@@ -30,6 +30,7 @@ class SpecResult(BaseModel):
     # acceptance tests passed by round k (the best so far), and how many there are
     tests_passed_at: list[int] = Field(default_factory=list)
     tests_total: int | None = None
+    failing_checks: list[str] = Field(default_factory=list)  # of the best round: why it is not green
     calls: int = 0
     cost_usd: float | None = None
     wall_seconds: float = 0.0
@@ -76,8 +77,10 @@ def from_report(report: RunReport, *, name: str, suite: str, difficulty: int | N
     model = sum(r.usage.seconds for r in report.rounds)
     sandbox = sum(c.duration for r in report.rounds for c in r.checks)
     passed, total = tests_by_round(report, max_iters)
+    best = next((r for r in report.rounds if r.index == report.best_round), None)
     return SpecResult(
         tests_passed_at=passed, tests_total=total,
+        failing_checks=best.failing if best is not None else [],
         name=name, suite=suite, difficulty=difficulty, status=report.status,
         stop_reason=report.stop_reason, green_at=green_by_round(report, max_iters),
         rounds_used=max(0, len(report.rounds) - 1),

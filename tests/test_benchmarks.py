@@ -123,6 +123,20 @@ def test_tests_by_round_keeps_the_best_so_far() -> None:
     assert tests_by_round(report, 2) == ([3, 3, 3], 5)
 
 
+def test_a_record_names_the_checks_its_best_round_failed() -> None:
+    from benchmarks.record import from_report
+
+    def rnd(i: int, failing: str) -> Round:
+        return Round(index=i, checks=[CheckResult(name="acceptance", passed=True),
+                                      CheckResult(name=failing, passed=False),
+                                      CheckResult(name="cli", passed=False, skipped=True)])
+
+    report = RunReport(spec="s", output="o", status="not_green", stop_reason="", best_round=1,
+                       rounds=[rnd(0, "syntax"), rnd(1, "undefined-names")])
+    record = from_report(report, name="x", suite="s", difficulty=None, max_iters=1, wall=1.0)
+    assert record.failing_checks == ["undefined-names"]
+
+
 def test_compare_counts_what_the_server_log_says_it_evaluated(tmp_path: Path) -> None:
     from benchmarks.compare import Arm, evaluated_tokens, summary
 
@@ -142,6 +156,11 @@ def test_compare_counts_what_the_server_log_says_it_evaluated(tmp_path: Path) ->
     assert "| after (abc1234) | 1 | 1 | 9/9 | 61 | 1,070 | 535 | 50% | 500 | 370 |" in text
     assert "| acronym | green | 9/9 | 61 |" in text
     assert "| arm | specs | green | acceptance tests passed | median wall s |" in text
+    red = record.model_copy(update={"name": "yacht", "status": "not_green",
+                                    "failing_checks": ["undefined-names"]})
+    (arm.out / "results.json").write_text(json.dumps(
+        {"meta": {}, "results": {"yacht": red.model_dump()}}))
+    assert "| yacht | not_green (undefined-names) | 9/9 | 61 |" in summary([arm], "cmd")
 
 
 def test_a_shared_cache_comparison_lists_each_repair_rounds_candidates(tmp_path: Path) -> None:
