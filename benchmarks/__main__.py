@@ -88,6 +88,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     compare.add_argument("--shared-cache", action="store_true",
                          help="one response cache, the before arm first: calls the arms make "
                               "alike get one answer, so they differ only by their settings")
+    splice = sub.add_parser("splice", help="whether splicing two versions of finished builds "
+                                           "passes more tests than each")
+    splice.add_argument("builds", nargs="+", type=Path, help="build folders")
+    splice.add_argument("--out", type=Path, required=True, help="the Markdown table")
     server = sub.add_parser("server-settings",
                             help="prompt reuse and speculative decoding of the bundled server")
     server.add_argument("--exercise", default="clock", help="the Exercism exercise to use")
@@ -224,6 +228,16 @@ def main(argv: list[str] | None = None) -> int:
         print(compare(args.before, args.after, args.only, args.out, run_args,
                       "python -m benchmarks " + shlex.join(argv), envs,
                       shared_cache=args.shared_cache))
+        return 0
+    if args.command == "splice":
+        from benchmarks.splice import measure, table
+
+        with tempfile.TemporaryDirectory(prefix="healer-splice-") as work:
+            rows = [row for build in args.builds for row in measure(build, Path(work))]
+        text = table(rows)
+        command = "python -m benchmarks " + shlex.join(argv)
+        args.out.write_text(f"# Splicing two versions\n\n`{command}`\n\n{text}\n")
+        print(text)
         return 0
     if args.command == "throughput":
         from benchmarks.throughput import main as throughput

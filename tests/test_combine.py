@@ -121,3 +121,35 @@ def test_two_candidates_that_each_pass_one_test_are_merged_into_a_green_one(
     prompt = merges[0]
     assert "- test_calc.py::test_add" in prompt and "test_calc.py::test_mul\n" not in prompt
     assert prompt.count("def _same") == 1 and "return a + b" in prompt
+
+
+def test_a_splice_puts_one_definition_of_the_other_version_in_and_keeps_the_rest() -> None:
+    from healer.strategies.combine import splices
+
+    found = dict(splices(A, B))
+    assert set(found) == {"add", "mul"}  # _same is the same in both
+    assert found["add"] == MERGED
+    assert "return a + b" in found["mul"] and "return a - b" in found["mul"]
+    assert splices(A, "def broken(:\n") == []
+
+
+def test_a_class_is_spliced_method_by_method_and_brings_the_helpers_it_lacks() -> None:
+    import ast
+
+    from healer.strategies.combine import splices
+
+    mine = ("import math\n\n\nclass Game:\n    def __init__(self, board):\n"
+            "        self.board = board\n\n    def winner(self):\n        return 'X'\n")
+    theirs = ("import re\n\n\nclass Game:\n    def __init__(self, board):\n"
+              "        self.board = board\n\n    def winner(self):\n        return self._walk()\n\n"
+              "    def _walk(self):\n        return re.sub('a', 'O', 'a')\n")
+    found = dict(splices(mine, theirs))
+    assert set(found) == {"Game", "Game._walk", "Game.winner"}
+    spliced = ast.parse(found["Game.winner"])
+    game = next(n for n in spliced.body if isinstance(n, ast.ClassDef))
+    assert [n.name for n in game.body if isinstance(n, ast.FunctionDef)] == [
+        "__init__", "winner", "_walk"]  # the helper the new method calls came with it
+    assert "return self._walk()" in found["Game.winner"]
+    assert "import math\nimport re\n" in found["Game.winner"]  # and the import it needs
+    for text in found.values():
+        ast.parse(text)

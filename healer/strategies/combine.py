@@ -120,6 +120,93 @@ def _definitions(text: str) -> dict[str, str]:
     return found
 
 
+def splices(mine: str, theirs: str) -> list[tuple[str, str]]:
+    """Python `mine` with one definition of `theirs` put in: (name, text) for each top-level
+    function or class of `theirs` whose source differs from `mine`'s or that `mine` lacks, and,
+    of a class both define, for each method that differs (`Class.method`). Top-level imports
+    of `theirs` that `mine` lacks go in too. No model call: each one is checked, and a splice
+    passing tests that neither version passes alone is the cheapest merge there is. Empty
+    when either does not parse."""
+    try:
+        ours, other = ast.parse(mine), ast.parse(theirs)
+    except SyntaxError:
+        return []
+    missing = _missing_imports(ours, other, theirs)
+    found = []
+    for name, text in _put_in(mine, ours.body, theirs, other.body, ""):
+        found.append((name, _with_imports(text, missing)))
+    return found
+
+
+def _put_in(mine: str, body: list[ast.stmt], theirs: str, their_body: list[ast.stmt],
+            prefix: str) -> list[tuple[str, str]]:
+    """`mine` with each definition of `their_body` that differs put in place of its namesake
+    in `body`, with every definition `body` lacks (helpers the new one may call) added after
+    its last statement; classes in both, method by method too. When `body` lacks some, one
+    splice adds only those."""
+    lines, their_lines = mine.splitlines(keepends=True), theirs.splitlines(keepends=True)
+    ours = {node.name: node for node in body if isinstance(node, _DEFINITIONS)}
+    theirs_defs = [node for node in their_body if isinstance(node, _DEFINITIONS)]
+
+    def source(node: ast.stmt) -> str:
+        start, end = _span(node)
+        return "".join(their_lines[start:end])
+
+    lacking = [source(n) for n in theirs_defs if n.name not in ours]
+    tail = _span(body[-1])[1] if body else len(lines)
+    added = "".join("\n" + (text if prefix else "\n" + text) for text in lacking)
+
+    def spliced(at: int, to: int, new: str) -> str:
+        return "".join(lines[:at]) + new + "".join(lines[to:tail]) + added + "".join(lines[tail:])
+
+    found = [(f"{prefix}{', '.join(n.name for n in theirs_defs if n.name not in ours)}",
+              spliced(tail, tail, ""))] if lacking else []
+    for node in theirs_defs:
+        namesake = ours.get(node.name)
+        if namesake is None:
+            continue
+        at, to = _span(namesake)
+        if "".join(lines[at:to]) == source(node):
+            continue
+        found.append((prefix + node.name, spliced(at, to, source(node))))
+        if isinstance(node, ast.ClassDef) and isinstance(namesake, ast.ClassDef):
+            found += _put_in(mine, namesake.body, theirs, node.body, f"{node.name}.")
+    return found
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _span(node: ast.stmt) -> tuple[int, int]:
+    """0-based [start, end) lines of a definition, its decorators included."""
+    decorators = getattr(node, "decorator_list", [])
+    first = min([node.lineno] + [d.lineno for d in decorators])
+    return first - 1, node.end_lineno or node.lineno
+
+
+def _missing_imports(ours: ast.Module, other: ast.Module, theirs: str) -> list[str]:
+    have = {ast.dump(node) for node in ours.body if isinstance(node, (ast.Import, ast.ImportFrom))}
+    return [ast.get_source_segment(theirs, node) or "" for node in other.body
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and ast.dump(node) not in have
+            and not (isinstance(node, ast.ImportFrom) and node.module == "__future__")]
+
+
+def _with_imports(text: str, imports: list[str]) -> str:
+    """`text` with `imports` after its last top-level import (at the top when it has none,
+    after a docstring)."""
+    if not imports:
+        return text
+    tree = ast.parse(text)
+    anchor = 0
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or (
+                node is tree.body[0] and isinstance(node, ast.Expr)
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+            anchor = node.end_lineno or node.lineno
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[:anchor]) + "".join(i + "\n" for i in imports) + "".join(lines[anchor:])
+
+
 def combine_file(llm: LLMClient, root: Path, spec: Spec, plan: Plan, path: str, *,
                  mine: str, theirs: str, base: Version, other: Version,
                  protected: list[str], budget_tokens: int,
