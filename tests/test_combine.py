@@ -86,10 +86,9 @@ def _fenced(code: str) -> str:
     return f"```python\n{code}```\n"
 
 
-@pytest.mark.docker
-@pytest.mark.usefixtures("docker_ready")
-def test_two_candidates_that_each_pass_one_test_are_merged_into_a_green_one(
-        fake_llm, llm_env, tmp_path) -> None:
+def _merge_build(fake_llm, llm_env, tmp_path, first: str, second: str):
+    """A build of two candidates (`first`, `second`) and one repair round with combine on;
+    the prompts of the model's merges."""
     spec = calc_spec(tmp_path)
     merges: list[str] = []
 
@@ -102,7 +101,7 @@ def test_two_candidates_that_each_pass_one_test_are_merged_into_a_green_one(
             return _fenced(MERGED)
         if "Find why the checks fail" in last:
             return "Diagnosis: unsure; no edit."
-        return _fenced(B if request.get("seed") == 2 else A)
+        return _fenced(second if request.get("seed") == 2 else first)
 
     fake_llm.responder = respond
     out = tmp_path / "out"
@@ -110,17 +109,42 @@ def test_two_candidates_that_each_pass_one_test_are_merged_into_a_green_one(
     result = build(spec, out, env, "--candidates", "2", "--max-iters", "1")
     assert result.exit_code == 0, result.output
     data = report(out)
-    first, second = data["rounds"]
-    assert sorted(c["passed_tests"][0] for c in first["candidates"]) == [
+    first_round, second_round = data["rounds"]
+    assert sorted(c["passed_tests"][0] for c in first_round["candidates"]) == [
         "test_calc.py::test_add", "test_calc.py::test_mul"]
-    combined = next(c for c in second["candidates"] if c["strategy"] == "combine")
+    combined = next(c for c in second_round["candidates"] if c["strategy"] == "combine")
     assert combined["green"] and combined["kept"]
-    assert (out / "calc.py").read_text() == MERGED
     assert "1 repair, 1 combine" in result.output
-    # the base whole, of the other version only what differs, and the test only it passes
+    return out, second_round, merges
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+def test_two_candidates_right_in_different_functions_are_spliced_without_the_model(
+        fake_llm, llm_env, tmp_path) -> None:
+    out, second, merges = _merge_build(fake_llm, llm_env, tmp_path, A, B)
+    assert merges == []  # the checks found the merge: A with B's add
+    assert (out / "calc.py").read_text() == MERGED
+    assert "`add` of healer/r0-c2 spliced into calc.py" in second["diagnosis"]
+
+
+DISPATCH = "def add(a, b):\n    return _apply('+', a, b)\n\n\ndef mul(a, b):\n" \
+           "    return _apply('*', a, b)\n\n\n"
+A_SHARED = "def _apply(op, a, b):\n    return a - b if op == '+' else a * b\n\n\n" + DISPATCH
+B_SHARED = "def _apply(op, a, b):\n    return a + b if op == '+' else a + b\n\n\n" + DISPATCH
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+def test_two_candidates_right_in_one_shared_function_are_merged_by_the_model(
+        fake_llm, llm_env, tmp_path) -> None:
+    out, _, merges = _merge_build(fake_llm, llm_env, tmp_path, A_SHARED, B_SHARED)
+    assert (out / "calc.py").read_text() == MERGED
+    # no splice passes both tests, so the model merged: it saw the base whole, of the other
+    # version only what differs, and the test only the other passes
     prompt = merges[0]
     assert "- test_calc.py::test_add" in prompt and "test_calc.py::test_mul\n" not in prompt
-    assert prompt.count("def _same") == 1 and "return a + b" in prompt
+    assert prompt.count("def add") == 1 and "a + b if op" in prompt
 
 
 def test_a_splice_puts_one_definition_of_the_other_version_in_and_keeps_the_rest() -> None:

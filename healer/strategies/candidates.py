@@ -48,7 +48,7 @@ from healer.pipeline.policy import EditPolicy
 from healer.pipeline.regenerate import regenerate_file
 from healer.spec import acceptance_files
 from healer.strategies.chain import main_files
-from healer.strategies.combine import Version, combine_into
+from healer.strategies.combine import Version, combine_into, splice_into
 from healer.strategies.journal import NAME as JOURNAL
 from healer.strategies.journal import Done, Journal, Keeper
 from healer.strategies.portfolio import pair
@@ -358,6 +358,10 @@ class RepairRound:
     def _combine(self, llm: _Client, tree: Path, sampling: Sampling) -> Made:
         if self._pair is None:
             raise HealerError("no version of this build passes a test the base fails")
+        spliced = splice_into(self.ws, tree, self._pair, protected=self.protected,
+                              check=lambda: self.check(tree, "splice"))
+        if spliced is not None:  # a merge the checks found, with no model call
+            return Made(*spliced)
         written, diagnosis = combine_into(
             llm, self.ws, tree, self.spec, self.plan, self._pair,  # type: ignore[arg-type]
             failures=self.failures, policy=self.policy, budget_tokens=self.budget_tokens,

@@ -1,22 +1,28 @@
 """Evidence across candidates: two versions that pass different acceptance tests, merged.
 
 When one version of the code (a candidate or a round) passes tests that the best one fails,
-a `combine` candidate shows the model the best version whole and, of the other, the parts that
-differ (for Python, the top-level functions and classes whose source differs), names the tests
-only the other passes, and asks for the file that passes both. It is one candidate of a repair
-round (see `portfolio`), checked and ranked like the others, so a merge that passes fewer tests
-is simply not kept. Off unless `combine = true`.
+a `combine` candidate merges the two. First, with no model call, it checks *splices*: the best
+version with one top-level function or class of the other put in (or one method of a class
+both define), with the helpers and imports that version has and the best one lacks; one that
+passes more tests than the best is the candidate. When none does, it shows the model the best
+version whole and, of the other, the parts that differ (for Python, the top-level functions
+and classes whose source differs), names the tests only the other passes, and asks for the
+file that passes both. It is one candidate of a repair round (see `portfolio`), checked and
+ranked like the others, so a merge that passes fewer tests is simply not kept. Off unless
+`combine = true`.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from healer.errors import ModelOutputError
-from healer.models import Failure, GeneratedFile, Plan, Round, Spec
+from healer.models import CheckResult, Failure, GeneratedFile, Plan, Round, Spec, verdict
+from healer.paths import confined
 from healer.pipeline.codebase import fence_language
 from healer.pipeline.context import build_context
 from healer.pipeline.debug import protected_note
@@ -34,6 +40,7 @@ if TYPE_CHECKING:
 STAGE = "combine"
 SHOWN_TESTS = 12  # test ids named in the prompt
 MAX_FILES = 2  # files merged by one candidate
+MAX_SPLICES = 8  # splices checked before the model is asked (each is one sandbox check)
 
 
 @dataclass(frozen=True)
@@ -205,6 +212,39 @@ def _with_imports(text: str, imports: list[str]) -> str:
             anchor = node.end_lineno or node.lineno
     lines = text.splitlines(keepends=True)
     return "".join(lines[:anchor]) + "".join(i + "\n" for i in imports) + "".join(lines[anchor:])
+
+
+def splice_into(ws: Workspace, tree: Path, two: tuple[Version, Version], *,
+                protected: list[str], check: Callable[[], list[CheckResult]],
+                limit: int = MAX_SPLICES) -> tuple[list[str], str] | None:
+    """The checkout `tree` (the first version) with the splice of the second that passes the
+    most acceptance tests, when one passes more than the first: the file written and a
+    diagnosis. None, with `tree` as it was, when none does. `check` checks `tree`."""
+    base, other = two
+    mine = implementation(tree, protected)
+    tried: list[tuple[str, str, str]] = []
+    for path, text in mine.items():
+        theirs = ws.file_at(other.commit, path) if path.endswith(".py") else None
+        if theirs is not None and theirs != text:
+            tried += [(path, name, spliced) for name, spliced in splices(text, theirs)]
+    best, kept = len(base.passed), None
+    for path, name, spliced in tried[:limit]:
+        target = confined(tree, path)
+        target.write_text(spliced, encoding="utf-8")
+        checks = check()
+        target.write_text(mine[path], encoding="utf-8")
+        acceptance = Round(index=0, checks=checks).acceptance
+        passed = (acceptance.tests_passed or 0) if acceptance is not None else 0
+        if passed > best:
+            best, kept = passed, (path, name, spliced)
+            if verdict(checks):
+                break
+    if kept is None:
+        return None
+    path, name, spliced = kept
+    confined(tree, path).write_text(spliced, encoding="utf-8")
+    return [path], (f"`{name}` of {other.label} spliced into {path}: {best} acceptance tests "
+                    f"pass, {len(base.passed)} before")
 
 
 def combine_file(llm: LLMClient, root: Path, spec: Spec, plan: Plan, path: str, *,
