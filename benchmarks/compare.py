@@ -158,9 +158,9 @@ def repair_candidates(arm: Arm) -> list[str]:
         rounds = json.loads(report.read_text()).get("rounds", [])
         for rnd in rounds[1:]:
             tried = ", ".join(
-                f"{c['strategy']} {c.get('tests_passed')}/{c.get('tests_total')}"
-                + (" kept" if c.get("kept") else "") + ("" if c["status"] == "checked"
-                                                        else f" ({c['status']})")
+                c["strategy"] + (f" {c.get('tests_passed')}/{c.get('tests_total')}"
+                                 if c["status"] == "checked" else f" ({c['status']})")
+                + (" kept" if c.get("kept") else "")
                 for c in rnd.get("candidates", []))
             lines.append(f"| {report.parent.parent.name} | {rnd['index']} | {tried or '-'} |")
     return lines

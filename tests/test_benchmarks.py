@@ -179,7 +179,7 @@ def test_a_shared_cache_comparison_lists_each_repair_rounds_candidates(tmp_path:
         {**candidate, "strategy": "repair", "tests_passed": 4, "status": "duplicate"},
         {**candidate, "strategy": "combine", "tests_passed": 9, "kept": True}]}]}))
     assert repair_candidates(second) == [
-        "| acronym | 1 | repair 4/9 (duplicate), combine 9/9 kept |"]
+        "| acronym | 1 | repair (duplicate), combine 9/9 kept |"]
     assert repair_candidates(first) == []
 
 
