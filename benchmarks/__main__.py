@@ -88,6 +88,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     compare.add_argument("--shared-cache", action="store_true",
                          help="one response cache, the before arm first: calls the arms make "
                               "alike get one answer, so they differ only by their settings")
+    compare.add_argument("--keep-builds", action="store_true",
+                         help="keep the arms' build folders (in the temp folder) when done, "
+                              "for example for `splice`")
     splice = sub.add_parser("splice", help="whether splicing two versions of finished builds "
                                            "passes more tests than each")
     splice.add_argument("builds", nargs="+", type=Path, help="build folders")
@@ -227,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                      for items in (args.before_env, args.after_env))
         print(compare(args.before, args.after, args.only, args.out, run_args,
                       "python -m benchmarks " + shlex.join(argv), envs,
-                      shared_cache=args.shared_cache))
+                      shared_cache=args.shared_cache, keep_builds=args.keep_builds))
         return 0
     if args.command == "splice":
         from benchmarks.splice import measure, table

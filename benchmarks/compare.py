@@ -173,7 +173,7 @@ def resolve(commit: str) -> str:
 
 def main(before: str, after: str, specs: list[str], out: Path, run_args: list[str],
          command: str, envs: tuple[dict[str, str], dict[str, str]] = ({}, {}), *,
-         shared_cache: bool = False) -> str:
+         shared_cache: bool = False, keep_builds: bool = False) -> str:
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     scratch = Path(os.environ.get("TMPDIR", "/tmp"))
@@ -194,9 +194,25 @@ def main(before: str, after: str, specs: list[str], out: Path, run_args: list[st
             candidates[arm.name] = repair_candidates(arm) or candidates.get(arm.name, [])
         text = _with_candidates(summary(arms, command), candidates)
         (out / "README.md").write_text(text)
-    for arm in arms:  # the response caches and links to weights are not results
-        shutil.rmtree(arm.cache, ignore_errors=True)
+    for arm in arms:
+        clean(arm, keep_builds=keep_builds)
     return text
+
+
+def clean(arm: Arm, *, keep_builds: bool = False) -> None:
+    """The arm's scratch folder removed (its response cache and links to weights are not
+    results); with `keep_builds`, its builds stay, under `work/`, for later study."""
+    if not keep_builds:
+        shutil.rmtree(arm.cache, ignore_errors=True)
+        return
+    for entry in arm.cache.iterdir() if arm.cache.is_dir() else []:
+        if entry.name == "work":
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    print(f"{arm.name}: builds kept in {arm.cache / 'work' / 'builds'}")
 
 
 def _share_responses(first: Arm, second: Arm) -> None:

@@ -307,3 +307,22 @@ def test_the_code_version_ignores_benchmark_results_only(tmp_path) -> None:
     assert code_version(tmp_path) == clean
     (tmp_path / "app.py").write_text("x = 2\n")
     assert code_version(tmp_path) == f"{clean}-dirty"
+
+
+def test_a_comparison_can_keep_its_builds_and_nothing_else(tmp_path: Path) -> None:
+    from benchmarks.compare import Arm, clean
+
+    arm = Arm("after", tmp_path, tmp_path / "a", tmp_path / "scratch", {})
+    build = arm.cache / "work" / "builds" / "acronym"
+    build.mkdir(parents=True)
+    (build / "acronym.py").write_text("x = 1\n")
+    (arm.cache / "models").mkdir()
+    (arm.cache / "responses.sqlite").write_text("answers")
+    weights = tmp_path / "weights.gguf"
+    weights.write_text("w")
+    (arm.cache / "models" / "w.gguf").symlink_to(weights)
+    clean(arm, keep_builds=True)
+    assert sorted(p.name for p in arm.cache.iterdir()) == ["work"]
+    assert (build / "acronym.py").is_file() and weights.is_file()
+    clean(arm)
+    assert not arm.cache.exists() and weights.is_file()
