@@ -144,9 +144,12 @@ def summary(arms: list[Arm], command: str) -> str:
             r = rows.get(name)
             tests = (f"{r['tests_passed_at'][-1]}/{r.get('tests_total')}"
                      if r and r.get("tests_passed_at") else "-")
-            status = r and r["status"] + (f" ({', '.join(r['failing_checks'])})"
-                                          if r.get("failing_checks") else "")
-            cells += [status, tests, f"{r.get('wall_seconds', 0):.0f}"] if r else ["-"] * 3
+            if r is None:
+                cells += ["-"] * 3
+                continue
+            failing = r.get("failing_checks")
+            status = r["status"] + (f" ({', '.join(failing)})" if failing else "")
+            cells += [status, tests, f"{r.get('wall_seconds', 0):.0f}"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

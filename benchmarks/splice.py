@@ -2,9 +2,10 @@
 
 For each round of a build, the version it kept (A) and the version of the build so far that
 best complements it (B: passing the most acceptance tests A fails, as `combine` picks it) are
-spliced: A with one top-level definition of B put in, for each definition that differs
-(`healer.strategies.combine.splices`). Each splice is checked in the sandbox, on a copy of the
-build folder, and the table shows whether one passes more acceptance tests than A and B each.
+spliced: A with one function, class or method of B put in, for each that differs
+(`healer.strategies.combine.checked_splices`, as the `combine` candidate makes them). Each
+splice is checked in the sandbox, on a copy of the build folder, and the table shows whether
+one passes more acceptance tests than A and B each.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from healer.state import read_report
-from healer.strategies.combine import Version, complement, splices, version_of, versions
+from healer.strategies.combine import (
+    Version,
+    checked_splices,
+    complement,
+    tests_passed,
+    version_of,
+    versions,
+)
+from healer.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -41,15 +50,10 @@ def _git(folder: Path, *args: str) -> str:
                           text=True).stdout
 
 
-def _passed(folder: Path) -> int:
+def measure(build: Path, work: Path) -> list[Row]:
+    """The splices of each round of `build`, checked on a copy of it under `work`."""
     from healer import api
 
-    acceptance = next((c for c in api.check(folder) if c.name == "acceptance"), None)
-    return (acceptance.tests_passed or 0) if acceptance is not None else 0
-
-
-def measure(build: Path, work: Path) -> list[Row]:
-    """The splices of each kept round of `build`, checked on a copy of it under `work`."""
     report = read_report(build)
     if report is None:
         raise SystemExit(f"{build} holds no healer report")
@@ -62,15 +66,11 @@ def measure(build: Path, work: Path) -> list[Row]:
         other = complement(base, versions(report.rounds[:i + 1])) if base is not None else None
         if base is None or other is None:
             continue
-        changed = _git(copy, "diff", "--name-only", base.commit, other.commit).split()
-        spliced, total = {}, rnd.acceptance.tests_total if rnd.acceptance else None
-        for path in [p for p in changed if p.endswith(".py")]:
-            mine = _git(copy, "show", f"{base.commit}:{path}")
-            theirs = _git(copy, "show", f"{other.commit}:{path}")
-            for name, text in splices(mine, theirs):
-                _git(copy, "checkout", "-q", "-f", base.commit)
-                (copy / path).write_text(text)
-                spliced[f"{path}:{name}"] = _passed(copy)
+        _git(copy, "checkout", "-q", "-f", base.commit)
+        spliced = {f"{path}:{name}": tests_passed(checks) for path, name, _, checks in
+                   checked_splices(Workspace(copy), copy, (base, other), protected=[],
+                                   check=lambda: api.check(copy))}
+        total = rnd.acceptance.tests_total if rnd.acceptance else None
         rows.append(Row(build.name, rnd.index, base, other, spliced, total))
     shutil.rmtree(copy, ignore_errors=True)
     return rows

@@ -177,3 +177,40 @@ def test_a_class_is_spliced_method_by_method_and_brings_the_helpers_it_lacks() -
     assert "import math\nimport re\n" in found["Game.winner"]  # and the import it needs
     for text in found.values():
         ast.parse(text)
+
+
+def test_splices_go_through_the_edit_policy_and_leave_the_checkout_as_it_was(tmp_path) -> None:
+    # the other version's conftest.py (test infrastructure the spec does not name) could
+    # change what the tests report: a splice of it is never written, let alone checked
+    from healer.pipeline.policy import EditPolicy
+    from healer.strategies.combine import checked_splices, splice_into
+
+    ws = Workspace(tmp_path / "w")
+    ws.init()
+    fake = "def pytest_runtest_makereport(item, call):\n    call.excinfo = None\n"
+    (ws.root / "conftest.py").write_text("def pytest_configure(config):\n    pass\n")
+    (ws.root / "calc.py").write_text(A)
+    base = ws.commit("a")
+    (ws.root / "conftest.py").write_text(fake)
+    (ws.root / "calc.py").write_text(B)
+    other = ws.commit("b")
+    ws._git("checkout", "-q", base)
+    two = (_v(base, "test_mul"), _v(other, "test_add"))
+    seen: list[str] = []
+
+    def check() -> list[CheckResult]:
+        seen.append((ws.root / "calc.py").read_text() + (ws.root / "conftest.py").read_text())
+        merged = (ws.root / "calc.py").read_text() == MERGED
+        return [CheckResult(name="acceptance", passed=merged, tests_passed=2 if merged else 1,
+                            tests_total=2)]
+
+    tried = [(p, n) for p, n, _, _ in checked_splices(ws, ws.root, two, protected=[],
+                                                      check=check, policy=EditPolicy())]
+    assert tried == [("calc.py", "add"), ("calc.py", "mul")]
+    assert not any("call.excinfo" in text for text in seen)
+    assert (ws.root / "calc.py").read_text() == A  # each splice was taken out again
+    unguarded = [n for _, n, _, _ in checked_splices(ws, ws.root, two, protected=[], check=check)]
+    assert "pytest_runtest_makereport" in unguarded  # the policy is what refused it
+    written = splice_into(ws, ws.root, two, protected=[], check=check, policy=EditPolicy())
+    assert written is not None and written[0] == ["calc.py"]
+    assert (ws.root / "calc.py").read_text() == MERGED

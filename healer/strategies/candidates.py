@@ -359,7 +359,7 @@ class RepairRound:
         if self._pair is None:
             raise HealerError("no version of this build passes a test the base fails")
         spliced = splice_into(self.ws, tree, self._pair, protected=self.protected,
-                              check=lambda: self.check(tree, "splice"))
+                              check=lambda: self.check(tree, "splice"), policy=self.policy)
         if spliced is not None:  # a merge the checks found, with no model call
             return Made(*spliced)
         written, diagnosis = combine_into(

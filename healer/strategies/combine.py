@@ -15,7 +15,7 @@ ranked like the others, so a merge that passes fewer tests is simply not kept. O
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -214,29 +214,49 @@ def _with_imports(text: str, imports: list[str]) -> str:
     return "".join(lines[:anchor]) + "".join(i + "\n" for i in imports) + "".join(lines[anchor:])
 
 
-def splice_into(ws: Workspace, tree: Path, two: tuple[Version, Version], *,
-                protected: list[str], check: Callable[[], list[CheckResult]],
-                limit: int = MAX_SPLICES) -> tuple[list[str], str] | None:
-    """The checkout `tree` (the first version) with the splice of the second that passes the
-    most acceptance tests, when one passes more than the first: the file written and a
-    diagnosis. None, with `tree` as it was, when none does. `check` checks `tree`."""
-    base, other = two
+def checked_splices(ws: Workspace, tree: Path, two: tuple[Version, Version], *,
+                    protected: list[str], check: Callable[[], list[CheckResult]],
+                    policy: EditPolicy | None = None, limit: int | None = None,
+                    ) -> Iterator[tuple[str, str, str, list[CheckResult]]]:
+    """Each splice of the second version into the checkout `tree` (holding the first), up to
+    `limit`: written, checked by `check`, and taken out again; (path, name, text, checks).
+    A splice `policy` refuses (a protected or infrastructure file) is never written."""
+    _, other = two
     mine = implementation(tree, protected)
     tried: list[tuple[str, str, str]] = []
     for path, text in mine.items():
         theirs = ws.file_at(other.commit, path) if path.endswith(".py") else None
         if theirs is not None and theirs != text:
-            tried += [(path, name, spliced) for name, spliced in splices(text, theirs)]
-    best, kept = len(base.passed), None
+            tried += [(path, name, spliced) for name, spliced in splices(text, theirs)
+                      if policy is None or policy.refusal(path, text, spliced) is None]
     for path, name, spliced in tried[:limit]:
         target = confined(tree, path)
         target.write_text(spliced, encoding="utf-8")
-        checks = check()
-        target.write_text(mine[path], encoding="utf-8")
-        acceptance = Round(index=0, checks=checks).acceptance
-        passed = (acceptance.tests_passed or 0) if acceptance is not None else 0
-        if passed > best:
-            best, kept = passed, (path, name, spliced)
+        try:
+            checks = check()
+        finally:
+            target.write_text(mine[path], encoding="utf-8")
+        yield path, name, spliced, checks
+
+
+def tests_passed(checks: list[CheckResult]) -> int:
+    acceptance = Round(index=0, checks=checks).acceptance
+    return (acceptance.tests_passed or 0) if acceptance is not None else 0
+
+
+def splice_into(ws: Workspace, tree: Path, two: tuple[Version, Version], *,
+                protected: list[str], check: Callable[[], list[CheckResult]],
+                policy: EditPolicy | None = None,
+                limit: int = MAX_SPLICES) -> tuple[list[str], str] | None:
+    """The checkout `tree` (the first version) with the splice of the second that passes the
+    most acceptance tests, when one passes more than the first: the file written and a
+    diagnosis. None, with `tree` as it was, when none does. `check` checks `tree`."""
+    base, other = two
+    best, kept = len(base.passed), None
+    for path, name, spliced, checks in checked_splices(ws, tree, two, protected=protected,
+                                                       check=check, policy=policy, limit=limit):
+        if tests_passed(checks) > best:
+            best, kept = tests_passed(checks), (path, name, spliced)
             if verdict(checks):
                 break
     if kept is None:
