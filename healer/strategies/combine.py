@@ -159,15 +159,15 @@ def _put_in(mine: str, body: list[ast.stmt], theirs: str, their_body: list[ast.s
         start, end = _span(node)
         return "".join(their_lines[start:end])
 
-    lacking = [source(n) for n in theirs_defs if n.name not in ours]
+    lacking = [n for n in theirs_defs if n.name not in ours]
     tail = _span(body[-1])[1] if body else len(lines)
-    added = "".join("\n" + (text if prefix else "\n" + text) for text in lacking)
+    added = "".join("\n" + ("" if prefix else "\n") + source(n) for n in lacking)
 
     def spliced(at: int, to: int, new: str) -> str:
         return "".join(lines[:at]) + new + "".join(lines[to:tail]) + added + "".join(lines[tail:])
 
-    found = [(f"{prefix}{', '.join(n.name for n in theirs_defs if n.name not in ours)}",
-              spliced(tail, tail, ""))] if lacking else []
+    found = [(prefix + ", ".join(n.name for n in lacking), spliced(tail, tail, ""))] \
+        if lacking else []
     for node in theirs_defs:
         namesake = ours.get(node.name)
         if namesake is None:
