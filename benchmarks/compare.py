@@ -75,13 +75,16 @@ def _keep_logs(arm: Arm, stop: threading.Event) -> None:
 
 
 def _share_weights(arm: Arm) -> None:
-    """The arm's cache folder uses the assembled model weights of the user's cache."""
+    """The arm's cache folder uses the assembled model weights of the user's cache (made
+    there first on a machine that has none yet, so the link never dangles)."""
     from healer.config import default_cache_dir
 
+    shared = default_cache_dir() / "models"
+    shared.mkdir(parents=True, exist_ok=True)
     models = arm.cache / "models"
-    if not models.exists():
+    if not models.is_symlink() and not models.exists():
         arm.cache.mkdir(parents=True, exist_ok=True)
-        models.symlink_to(default_cache_dir() / "models")
+        models.symlink_to(shared)
 
 
 def build(arm: Arm, spec: str, run_args: list[str]) -> int:

@@ -140,7 +140,10 @@ def render_markdown(results: list[SpecResult], meta: dict) -> str:
 
 
 def plot_pass_rate(results: list[SpecResult], path: Path, title: str) -> bool:
-    """Pass rate against round; returns False (and draws nothing) without matplotlib."""
+    """Pass rate against round; returns False (and draws nothing) without matplotlib or
+    without a result to draw."""
+    if not results:
+        return False
     try:
         import matplotlib
     except ImportError:

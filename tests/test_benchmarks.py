@@ -326,3 +326,20 @@ def test_a_comparison_can_keep_its_builds_and_nothing_else(tmp_path: Path) -> No
     assert (build / "acronym.py").is_file() and weights.is_file()
     clean(arm)
     assert not arm.cache.exists() and weights.is_file()
+
+
+def test_a_comparison_on_a_machine_without_weights_links_a_folder_that_exists(
+        tmp_path: Path, monkeypatch) -> None:
+    from benchmarks.compare import Arm, _share_weights
+
+    monkeypatch.setenv("HEALER_CACHE_DIR", str(tmp_path / "user-cache"))
+    arm = Arm("before", tmp_path, tmp_path / "b", tmp_path / "scratch", {})
+    _share_weights(arm)
+    _share_weights(arm)  # a second build of the arm finds the link in place
+    assert (arm.cache / "models").is_symlink() and (arm.cache / "models").is_dir()
+    (arm.cache / "models").mkdir(parents=True, exist_ok=True)  # what the weights lock does
+
+
+def test_outputs_of_a_run_whose_every_build_crashed_before_recording(tmp_path: Path) -> None:
+    write_outputs(tmp_path, [], {"max_iters": 5})
+    assert (tmp_path / "results.md").is_file() and not (tmp_path / "pass_rate.png").exists()
