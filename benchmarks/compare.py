@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.cases import EXERCISM_ENV, REPO_ROOT, default_exercism_dir
+from benchmarks.record import SpecResult, pass_rate_curve
+from benchmarks.summary import PLOT_PNG, plot_curves
 
 EVALUATED = re.compile(r"prompt eval time =\s*[\d.]+ ms /\s*(\d+) tokens")
 
@@ -154,7 +156,40 @@ def summary(arms: list[Arm], command: str) -> str:
             status = r["status"] + (f" ({', '.join(failing)})" if failing else "")
             cells += [status, tests, f"{r.get('wall_seconds', 0):.0f}"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    rounds, _, _ = by_round(arms)
+    if rounds:
+        lines += ["", "## By round", "", *rounds, "", f"![specs green by round]({PLOT_PNG})"]
     return "\n".join(lines) + "\n"
+
+
+def by_round(arms: list[Arm]) -> tuple[list[str], dict[str, list[float]], int]:
+    """Green and acceptance tests passed after each round, per arm, over the specs every arm
+    has recorded (so a comparison stopped midway compares like with like); the lines of the
+    table, each arm's share of specs green by round, and how many specs that is."""
+    records = [{r["name"]: SpecResult.model_validate(r) for r in _records(a)} for a in arms]
+    common = sorted(set.intersection(*(set(r) for r in records))) if records else []
+    if not common:
+        return [], {}, 0
+    rounds = max(len(rows[name].green_at) for rows in records for name in common)
+
+    def at(values: list, k: int):
+        return values[min(k, len(values) - 1)] if values else 0
+
+    lines = [f"Over the {len(common)} specs both arms built:", "",
+             "| round | " + " | ".join(f"{a.name} green | tests passed" for a in arms) + " |",
+             "|---|" + "---:|---:|" * len(arms)]
+    for k in range(rounds):
+        cells = []
+        for rows in records:
+            specs = [rows[name] for name in common]
+            green = sum(1 for r in specs if at(r.green_at, k))
+            passed = sum(at(r.tests_passed_at, k) for r in specs)
+            total = sum(r.tests_total or 0 for r in specs)
+            cells += [f"{green}/{len(specs)}", f"{passed}/{total}"]
+        lines.append(f"| {'0 (one-shot)' if k == 0 else k} | " + " | ".join(cells) + " |")
+    curves = {a.name: pass_rate_curve([rows[name] for name in common])
+              for a, rows in zip(arms, records, strict=True)}
+    return lines, curves, len(common)
 
 
 def repair_candidates(arm: Arm) -> list[str]:
@@ -200,6 +235,8 @@ def main(before: str, after: str, specs: list[str], out: Path, run_args: list[st
             candidates[arm.name] = repair_candidates(arm) or candidates.get(arm.name, [])
         text = _with_candidates(summary(arms, command), candidates)
         (out / "README.md").write_text(text)
+        _, curves, common = by_round(arms)
+        plot_curves(curves, common, out / PLOT_PNG, "specs green by round")
     for arm in arms:
         clean(arm, keep_builds=keep_builds)
     return text

@@ -142,7 +142,14 @@ def render_markdown(results: list[SpecResult], meta: dict) -> str:
 def plot_pass_rate(results: list[SpecResult], path: Path, title: str) -> bool:
     """Pass rate against round; returns False (and draws nothing) without matplotlib or
     without a result to draw."""
-    if not results:
+    return plot_curves({"": pass_rate_curve(results)}, len(results), path, title)
+
+
+def plot_curves(curves: dict[str, list[float]], specs: int, path: Path, title: str) -> bool:
+    """Specs green (a share) against round, one line per label (a lone unlabelled curve gets
+    no legend); False, and nothing drawn, without matplotlib or without a point to draw."""
+    curves = {label: rates for label, rates in curves.items() if rates}
+    if not curves:
         return False
     try:
         import matplotlib
@@ -151,19 +158,24 @@ def plot_pass_rate(results: list[SpecResult], path: Path, title: str) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rates = [100 * r for r in pass_rate_curve(results)]
     fig, ax = plt.subplots(figsize=(6, 4))
-    rounds = list(range(len(rates)))
-    ax.plot(rounds, rates, marker="o")
-    for x, y in zip(rounds, rates, strict=True):
-        ax.annotate(f"{y:.0f}%", (x, y), textcoords="offset points", xytext=(0, 8), ha="center")
+    rounds = list(range(max(len(rates) for rates in curves.values())))
+    for label, rates in curves.items():
+        percents = [100 * r for r in rates]
+        xs = rounds[:len(percents)]
+        ax.plot(xs, percents, marker="o", label=label or None)
+        for x, y in zip(xs, percents, strict=True):
+            ax.annotate(f"{y:.0f}%", (x, y), textcoords="offset points", xytext=(0, 8),
+                        ha="center")
     ax.set_xticks(rounds)
     ax.set_xticklabels(["0\n(one-shot)", *[str(k) for k in rounds[1:]]])
     ax.set_xlabel("repair round")
-    ax.set_ylabel(f"specs green (%, n = {len(results)})")
+    ax.set_ylabel(f"specs green (%, n = {specs})")
     ax.set_ylim(0, 105)
     ax.set_title(title)
     ax.grid(alpha=0.3)
+    if any(curves):
+        ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -343,3 +343,39 @@ def test_a_comparison_on_a_machine_without_weights_links_a_folder_that_exists(
 def test_outputs_of_a_run_whose_every_build_crashed_before_recording(tmp_path: Path) -> None:
     write_outputs(tmp_path, [], {"max_iters": 5})
     assert (tmp_path / "results.md").is_file() and not (tmp_path / "pass_rate.png").exists()
+
+
+def test_compare_shows_each_arms_progress_by_round_over_the_specs_both_built(
+        tmp_path: Path) -> None:
+    from benchmarks.compare import Arm, by_round, summary
+
+    arms = [Arm("A", tmp_path, tmp_path / "a", tmp_path / "ca", {}),
+            Arm("B", tmp_path, tmp_path / "b", tmp_path / "cb", {})]
+    red = SpecResult(name="yacht", suite="exercism", status="not_green",
+                     green_at=[False, False], tests_passed_at=[3, 5], tests_total=10)
+    fixed = red.model_copy(update={"status": "green", "green_at": [False, True, True],
+                                   "tests_passed_at": [3, 10, 10]})
+    one_shot = SpecResult(name="acronym", suite="exercism", status="green",
+                          green_at=[True], tests_passed_at=[9], tests_total=9)
+    only_b = one_shot.model_copy(update={"name": "clock"})  # A has not built it yet
+    for arm, rows in zip(arms, ([red, one_shot], [fixed, one_shot, only_b]), strict=True):
+        arm.out.mkdir()
+        (arm.out / "results.json").write_text(json.dumps(
+            {"meta": {}, "results": {r.name: r.model_dump() for r in rows}}))
+    lines, curves, common = by_round(arms)
+    assert common == 2 and curves == {"A": [0.5, 0.5], "B": [0.5, 1.0, 1.0]}
+    assert "| 0 (one-shot) | 1/2 | 12/19 | 1/2 | 12/19 |" in lines
+    assert "| 1 | 1/2 | 14/19 | 2/2 | 19/19 |" in lines
+    assert "| 2 | 1/2 | 14/19 | 2/2 | 19/19 |" in lines
+    assert "Over the 2 specs both arms built:" in summary(arms, "cmd")
+
+
+def test_the_comparisons_plot_draws_one_line_per_arm_and_nothing_without_points(
+        tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from benchmarks.summary import plot_curves
+
+    assert plot_curves({"A": [0.5, 0.5], "B": [0.5, 1.0]}, 2, tmp_path / "p.png", "t")
+    assert (tmp_path / "p.png").stat().st_size > 0
+    assert not plot_curves({"A": []}, 0, tmp_path / "none.png", "t")
+    assert not (tmp_path / "none.png").exists()
