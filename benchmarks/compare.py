@@ -192,18 +192,30 @@ def by_round(arms: list[Arm]) -> tuple[list[str], dict[str, list[float]], int]:
     return lines, curves, len(common)
 
 
+def keep_reports(arm: Arm) -> None:
+    """Each build's `report.json` copied into the arm's results, so its rounds' candidates
+    outlive the scratch folder (and a comparison resumed on another machine lists them)."""
+    kept = arm.out / "reports"
+    for report in (arm.cache / "work" / "builds").glob("*/.healer/report.json"):
+        kept.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(report, kept / f"{report.parent.parent.name}.json")
+
+
 def repair_candidates(arm: Arm) -> list[str]:
-    """Per spec and repair round: each candidate's strategy, acceptance tests, and the kept."""
+    """Per spec and round (round 0 when it held more than one candidate): each candidate's
+    strategy, acceptance tests, and the one kept."""
     lines = []
-    for report in sorted((arm.cache / "work" / "builds").glob("*/.healer/report.json")):
+    for report in sorted((arm.out / "reports").glob("*.json")):
         rounds = json.loads(report.read_text()).get("rounds", [])
-        for rnd in rounds[1:]:
+        for rnd in rounds:
             tried = ", ".join(
                 c["strategy"] + (f" {c.get('tests_passed')}/{c.get('tests_total')}"
                                  if c["status"] == "checked" else f" ({c['status']})")
                 + (" kept" if c.get("kept") else "")
                 for c in rnd.get("candidates", []))
-            lines.append(f"| {report.parent.parent.name} | {rnd['index']} | {tried or '-'} |")
+            if rnd["index"] == 0 and len(rnd.get("candidates", [])) < 2:
+                continue
+            lines.append(f"| {report.stem} | {rnd['index']} | {tried or '-'} |")
     return lines
 
 
@@ -227,13 +239,13 @@ def main(before: str, after: str, specs: list[str], out: Path, run_args: list[st
     if shared_cache:
         run_args = [*run_args, "--cache"]
         _share_responses(*arms)
-    candidates: dict[str, list[str]] = {}
     for i, spec in enumerate(specs):
         for arm in arms if i % 2 == 0 or shared_cache else arms[::-1]:
             if not any(r["name"] == spec for r in _records(arm)):
                 build(arm, spec, run_args)
-            candidates[arm.name] = repair_candidates(arm) or candidates.get(arm.name, [])
-        text = _with_candidates(summary(arms, command), candidates)
+            keep_reports(arm)
+        text = _with_candidates(summary(arms, command),
+                                {arm.name: repair_candidates(arm) for arm in arms})
         (out / "README.md").write_text(text)
         _, curves, common = by_round(arms)
         plot_curves(curves, common, out / PLOT_PNG, "specs green by round")
@@ -273,6 +285,6 @@ def _share_responses(first: Arm, second: Arm) -> None:
 def _with_candidates(text: str, candidates: dict[str, list[str]]) -> str:
     for name, rows in candidates.items():
         if rows:
-            text += (f"\n## Repair rounds of {name}\n\n| spec | round | candidates: strategy, "
+            text += (f"\n## Candidates of {name}\n\n| spec | round | candidates: strategy, "
                      "acceptance tests |\n|---|---:|---|\n" + "\n".join(rows) + "\n")
     return text

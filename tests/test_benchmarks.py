@@ -163,8 +163,9 @@ def test_compare_counts_what_the_server_log_says_it_evaluated(tmp_path: Path) ->
     assert "| yacht | not_green (undefined-names) | 9/9 | 61 |" in summary([arm], "cmd")
 
 
-def test_a_shared_cache_comparison_lists_each_repair_rounds_candidates(tmp_path: Path) -> None:
-    from benchmarks.compare import Arm, _share_responses, repair_candidates
+def test_a_shared_cache_comparison_lists_each_rounds_candidates_from_kept_reports(
+        tmp_path: Path) -> None:
+    from benchmarks.compare import Arm, _share_responses, clean, keep_reports, repair_candidates
     from healer.llm.cache import FILE_NAME
 
     first = Arm("before", tmp_path, tmp_path / "b", tmp_path / "cache-b", {})
@@ -175,12 +176,22 @@ def test_a_shared_cache_comparison_lists_each_repair_rounds_candidates(tmp_path:
     report = second.cache / "work" / "builds" / "acronym" / ".healer" / "report.json"
     report.parent.mkdir(parents=True)
     candidate = {"tests_total": 9, "status": "checked", "kept": False}
-    report.write_text(json.dumps({"rounds": [{"index": 0}, {"index": 1, "candidates": [
-        {**candidate, "strategy": "repair", "tests_passed": 4, "status": "duplicate"},
-        {**candidate, "strategy": "combine", "tests_passed": 9, "kept": True}]}]}))
-    assert repair_candidates(second) == [
-        "| acronym | 1 | repair (duplicate), combine 9/9 kept |"]
+    one = {**candidate, "strategy": "generate", "tests_passed": 5}
+    report.write_text(json.dumps({"rounds": [
+        {"index": 0, "candidates": [one]}, {"index": 1, "candidates": [
+            {**candidate, "strategy": "repair", "tests_passed": 4, "status": "duplicate"},
+            {**candidate, "strategy": "combine", "tests_passed": 9, "kept": True}]}]}))
+    lines = ["| acronym | 1 | repair (duplicate), combine 9/9 kept |"]
+    keep_reports(second)
+    clean(second)  # the scratch folder, builds and all, goes; the kept report stays
+    assert repair_candidates(second) == lines
     assert repair_candidates(first) == []
+    two = report.parent.parent.parent / "yacht" / ".healer" / "report.json"
+    two.parent.mkdir(parents=True)
+    two.write_text(json.dumps({"rounds": [{"index": 0, "candidates": [
+        {**one, "kept": True}, {**one, "tests_passed": 2}]}]}))
+    keep_reports(second)
+    assert repair_candidates(second) == [*lines, "| yacht | 0 | generate 5/9 kept, generate 2/9 |"]
 
 
 @pytest.mark.docker
