@@ -201,7 +201,7 @@ def keep_reports(arm: Arm) -> None:
         shutil.copyfile(report, kept / f"{report.parent.parent.name}.json")
 
 
-def repair_candidates(arm: Arm) -> list[str]:
+def round_candidates(arm: Arm) -> list[str]:
     """Per spec and round (round 0 when it held more than one candidate): each candidate's
     strategy, acceptance tests, and the one kept."""
     lines = []
@@ -245,7 +245,7 @@ def main(before: str, after: str, specs: list[str], out: Path, run_args: list[st
                 build(arm, spec, run_args)
             keep_reports(arm)
         text = _with_candidates(summary(arms, command),
-                                {arm.name: repair_candidates(arm) for arm in arms})
+                                {arm.name: round_candidates(arm) for arm in arms})
         (out / "README.md").write_text(text)
         _, curves, common = by_round(arms)
         plot_curves(curves, common, out / PLOT_PNG, "specs green by round")

@@ -165,7 +165,7 @@ def test_compare_counts_what_the_server_log_says_it_evaluated(tmp_path: Path) ->
 
 def test_a_shared_cache_comparison_lists_each_rounds_candidates_from_kept_reports(
         tmp_path: Path) -> None:
-    from benchmarks.compare import Arm, _share_responses, clean, keep_reports, repair_candidates
+    from benchmarks.compare import Arm, _share_responses, clean, keep_reports, round_candidates
     from healer.llm.cache import FILE_NAME
 
     first = Arm("before", tmp_path, tmp_path / "b", tmp_path / "cache-b", {})
@@ -184,14 +184,14 @@ def test_a_shared_cache_comparison_lists_each_rounds_candidates_from_kept_report
     lines = ["| acronym | 1 | repair (duplicate), combine 9/9 kept |"]
     keep_reports(second)
     clean(second)  # the scratch folder, builds and all, goes; the kept report stays
-    assert repair_candidates(second) == lines
-    assert repair_candidates(first) == []
+    assert round_candidates(second) == lines
+    assert round_candidates(first) == []
     two = report.parent.parent.parent / "yacht" / ".healer" / "report.json"
     two.parent.mkdir(parents=True)
     two.write_text(json.dumps({"rounds": [{"index": 0, "candidates": [
         {**one, "kept": True}, {**one, "tests_passed": 2}]}]}))
     keep_reports(second)
-    assert repair_candidates(second) == [*lines, "| yacht | 0 | generate 5/9 kept, generate 2/9 |"]
+    assert round_candidates(second) == [*lines, "| yacht | 0 | generate 5/9 kept, generate 2/9 |"]
 
 
 @pytest.mark.docker
