@@ -140,7 +140,7 @@ def _propose(llm: LLMClient, target: _Folder, settings: Settings, error: str,
                         error=error.strip()[:MAX_ERROR_CHARS],
                         edit_format=format_instructions(fmt, example))
         repair = converse(llm, scratch, messages, protected=target.protected, edit_format=fmt,
-                          example=example)
+                          example=example, rewritable=shown)
         return repair, _diff(target.root, scratch, repair.changed)
 
 

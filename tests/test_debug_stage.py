@@ -133,3 +133,23 @@ def test_a_local_model_rewrites_the_implicated_small_file_whole_beside_big_ones(
                     budget_tokens=10_000)
     assert "the whole\ncorrected file" in fake_llm.requests[0]["messages"][-1]["content"]
     assert result.changed == ["geo.py"] and "w * h" in (root / "geo.py").read_text()
+
+
+def test_a_rambling_repair_is_stopped_at_a_few_times_the_code_and_its_fix_applied(
+        fake_llm: FakeLLM, fake_settings: Settings, tmp_path: Path) -> None:
+    from healer.pipeline.answer_size import FLOOR, rewrite_limit
+
+    root = project(tmp_path)
+    (root / "big.py").write_text("".join(f"X{i} = {i}\n" for i in range(400)))
+    rambling = ("Diagnosis: it adds.\n\ngeo.py\n```python\ndef area(w, h):\n    return w * h\n"
+                "```\n\nAnother way to write it would be to")
+    fake_llm.enqueue(Reply(text=rambling, finish_reason="length"), "never asked for")
+    failure = Failure(check="pytest", file="geo.py", line=2, message="assert 5 == 6")
+    local = LLMClient(fake_settings.model_copy(update={"small_model": True, "max_tokens": 8192}))
+    result = repair(local, root, Spec(text="Area."), Plan(text="plan"), [failure], protected=[],
+                    budget_tokens=10_000)
+    assert result.changed == ["geo.py"] and "w * h" in (root / "geo.py").read_text()
+    shown = [CODE, (root / "big.py").read_text()]
+    assert fake_llm.count == 1  # not continued
+    assert fake_llm.requests[0]["max_tokens"] == rewrite_limit(*shown) < 8192
+    assert rewrite_limit("") == FLOOR and rewrite_limit("x" * 40_000) > rewrite_limit("x" * 400)

@@ -38,6 +38,8 @@ def test_key_changes_with_every_field_and_ignores_dict_order() -> None:
     base = cache_key(**KEY_FIELDS)
     assert base == cache_key(**dict(reversed(list(KEY_FIELDS.items()))))
     assert base == cache_key(**{**KEY_FIELDS, "base_url": "http://x/v1/"})
+    assert base == cache_key(**{**KEY_FIELDS, "at_most": None})  # older keys stay valid
+    assert base == "7ce864ec83966b86f78c3dee9a4161daa23cbab669917d9940c890772b05f683"  # as before
     changes = {
         "base_url": "http://y/v1",
         "model": "n",
@@ -46,6 +48,7 @@ def test_key_changes_with_every_field_and_ignores_dict_order() -> None:
         "json_schema": {"type": "object"},
         "seed": 1,
         "messages": [{"role": "user", "content": "other"}],
+        "at_most": 99,
     }
     keys = {cache_key(**{**KEY_FIELDS, name: value}) for name, value in changes.items()}
     assert base not in keys and len(keys) == len(changes)

@@ -152,6 +152,19 @@ def test_length_is_continued_and_concatenated(client: LLMClient, fake_llm: FakeL
     assert third[1]["content"] == "def add(a, b):\n    return a"
 
 
+def test_an_answer_at_its_limit_ends_there_and_is_not_continued(
+        client: LLMClient, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(Reply(text="Diagnosis: the sum is wrong, because", finish_reason="length"),
+                     "never asked for")
+    answer = client.complete(ASK, stage="debug", at_most=300)
+    assert answer.text == "Diagnosis: the sum is wrong, because"
+    assert answer.finish_reason == "length" and fake_llm.count == 1
+    assert fake_llm.requests[0]["max_tokens"] == 300
+    fake_llm.enqueue(Reply(text="x", finish_reason="length"))
+    client.complete(ASK, stage="debug", max_tokens=100, at_most=300)
+    assert fake_llm.requests[1]["max_tokens"] == 100  # the smaller of the two
+
+
 def test_repeated_length_is_a_model_output_error(client: LLMClient, fake_llm: FakeLLM) -> None:
     fake_llm.enqueue(*[Reply(text=f"part{i} ", finish_reason="length") for i in range(4)])
     with pytest.raises(ModelOutputError) as caught:

@@ -42,9 +42,11 @@ def cache_key(
     max_tokens: int | None,
     json_schema: dict[str, Any] | None,
     seed: int | None,
+    at_most: int | None = None,
 ) -> str:
-    """sha256 of a canonical JSON of everything that shapes the answer."""
-    fields = {
+    """sha256 of a canonical JSON of everything that shapes the answer (`at_most` only when
+    set, so the keys of calls without it stay what they were)."""
+    fields: dict[str, Any] = {
         "base_url": (base_url or "").rstrip("/"),
         "model": model,
         "messages": messages,
@@ -53,6 +55,8 @@ def cache_key(
         "json_schema": json_schema,
         "seed": seed,
     }
+    if at_most is not None:
+        fields["at_most"] = at_most
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -93,6 +93,7 @@ class _Request:
     json_schema: dict[str, Any] | None
     seed: int | None
     stop: threading.Event | None = None
+    at_most: int | None = None  # the answer ends at this length: not continued, not an error
 
 
 class LLMClient:
@@ -149,19 +150,25 @@ class LLMClient:
         seed: int | None = None,
         use_cache: bool = True,
         stop: threading.Event | None = None,
+        at_most: int | None = None,
     ) -> Completion:
         """The model's complete answer to `messages`; its usage is added to the ledger.
 
-        Setting `stop` cancels the call (CancelledError): before it is sent, or, while its
-        answer streams in, at the next token.
+        An answer cut off at `max_tokens` is continued. `at_most` is a length the answer has
+        no use beyond (a rewrite many times the size of the code it rewrites is a model
+        rambling): the answer ends there, with finish_reason "length", for the caller to use
+        what it holds. Setting `stop` cancels the call (CancelledError): before it is sent,
+        or, while its answer streams in, at the next token.
         """
+        room = max_tokens or self.settings.max_tokens
         request = _Request(
             messages=messages,
             temperature=self.settings.temperature if temperature is None else temperature,
-            max_tokens=max_tokens or self.settings.max_tokens,
+            max_tokens=min(room, at_most) if at_most else room,
             json_schema=json_schema,
             seed=seed,
             stop=stop,
+            at_most=at_most,
         )
         cache = self.cache if use_cache else None
         key = self._key(request) if cache is not None else ""
@@ -190,6 +197,7 @@ class LLMClient:
             max_tokens=request.max_tokens,
             json_schema=request.json_schema,
             seed=request.seed,
+            at_most=request.at_most,
         )
 
     def _complete_fresh(self, request: _Request, stage: str) -> Completion:
@@ -220,6 +228,10 @@ class LLMClient:
                     f"{MAX_ANSWER_CHARS:,} characters; healer does not use or re-send it")
             if finish != "length":
                 break
+            if request.at_most:
+                log.info("stage %s: answer stopped at its limit of %d tokens", stage,
+                         request.max_tokens)
+                break
             log.info("stage %s: answer cut off at %d tokens, continuing", stage, request.max_tokens)
             messages = continuation_messages(request.messages, text, prefill=self.llama_cpp)
         usage = self._record(stage, usage, started)
@@ -234,7 +246,7 @@ class LLMClient:
         return usage
 
     def _check_answer(self, stage: str, text: str, finish: str, request: _Request) -> None:
-        if finish == "length":
+        if finish == "length" and not request.at_most:
             raise ModelOutputError(
                 f"stage {stage}: the answer of model {self.model} was still cut off at"
                 f" max_tokens={request.max_tokens} after {MAX_CONTINUATIONS} continuations",

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from healer.errors import ContextOverflowError, EditError, ModelOutputError, PathEscapeError
 from healer.models import Edit, Failure, Plan, Spec, Value
+from healer.pipeline.answer_size import rewrite_limit
 from healer.pipeline.context import build_context
 from healer.pipeline.edits import apply_edits
 from healer.pipeline.failures import format_failures, implicated_files
@@ -90,7 +91,8 @@ def _ask(llm: LLMClient, root: Path, spec: Spec, plan: Plan, failures: list[Fail
         edit_format=format_instructions(fmt, example), **extra,
     )
     return converse(llm, root, messages, protected=protected, temperature=temperature,
-                    edit_format=fmt, example=example, policy=policy)
+                    edit_format=fmt, example=example, policy=policy,
+                    rewritable=[p for p in context.full if p not in protected])
 
 
 def format_instructions(edit_format: str, example_path: str) -> str:
@@ -118,18 +120,23 @@ def converse(
     edit_format: str = "search-replace",
     example: str = "app.py",
     policy: EditPolicy | None = None,
+    rewritable: list[str] | None = None,
 ) -> Repair:
     """Up to ATTEMPTS answers; each one that cannot be applied is answered with the reason.
 
-    The last retry asks for whole files, the format that cannot fail to match.
+    The last retry asks for whole files, the format that cannot fail to match. Given the
+    files the answer may rewrite (those shown in full), an answer is stopped at a few times
+    their size (`rewrite_limit`).
     """
+    at_most = None if rewritable is None else rewrite_limit(*_texts(root, rewritable))
     diagnosis, reason, edits = "", "", []
     asked, base = edit_format, messages
     shown = "\n".join(m["content"] for m in base)
     repeated = False  # an answer already left every file as it was
     for attempt in range(ATTEMPTS):
         try:
-            answer = llm.complete(messages, stage=STAGE, temperature=temperature)
+            answer = llm.complete(messages, stage=STAGE, temperature=temperature,
+                                  at_most=at_most)
         except ContextOverflowError:
             if attempt == 0:
                 raise
@@ -167,6 +174,11 @@ def _apply(root: Path, text: str, edit_format: str, example: str, protected: lis
     except (EditError, ModelOutputError, PathEscapeError) as exc:
         return edits, [], str(exc)
     return edits, changed, "" if changed else UNCHANGED_REASON
+
+
+def _texts(root: Path, paths: list[str]) -> list[str]:
+    return [(root / p).read_text(encoding="utf-8", errors="replace") for p in paths
+            if (root / p).is_file()]
 
 
 def _current_files(root: Path, edits: list[Edit], shown: str) -> str:

@@ -25,7 +25,7 @@ def make_plan(llm: LLMClient, spec: Spec, *, short: bool = False) -> Plan:
         keep_note = "\n" + render("keep_note", names=", ".join(spec.keep)).strip()
     prompt = "plan_short" if short else "plan"
     answer = llm.complete(chat(prompt, spec=prompt_text(spec), keep_note=keep_note), stage=STAGE,
-                          max_tokens=SHORT_MAX_TOKENS if short else None)
+                          at_most=SHORT_MAX_TOKENS if short else None)
     text = answer.text.strip()
     if not text:
         raise ModelOutputError("the model returned an empty plan")

@@ -1,0 +1,23 @@
+"""How long an answer that rewrites code can usefully be.
+
+A repair or a rewrite sends back the files it changes, plus a few lines of diagnosis, so its
+useful length follows from the code it rewrites. Small models sometimes ramble on past that
+(notes, variants, the same function again with a twist) until `max_tokens`; the bundled model
+writes about 12 tokens a second on two cores, so a 4,096-token ramble costs five minutes of a
+build. Such answers are stopped at a few times the size of the code (never below a floor that
+fits a whole small module), and the stage uses what they hold.
+"""
+
+from __future__ import annotations
+
+from healer.llm.accounting import estimate_tokens
+
+GROWTH = 3  # the rewritten code may be this many times the size of today's (estimated) ...
+ROOM = 600  # ... plus this, for the diagnosis, the fences and the file names
+FLOOR = 1200  # a stub or an empty file may become a whole module
+
+
+def rewrite_limit(*code: str) -> int:
+    """The most tokens an answer rewriting `code` (the texts of the files it may change) is
+    let run to."""
+    return max(FLOOR, GROWTH * sum(estimate_tokens(text) for text in code) + ROOM)

@@ -1,0 +1,37 @@
+"""Answers with a known useful length end there: the short plan, a rewrite of one file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from healer.config import Settings
+from healer.llm.client import LLMClient
+from healer.models import Failure, Plan, Spec
+from healer.pipeline.answer_size import rewrite_limit
+from healer.pipeline.plan import SHORT_MAX_TOKENS, make_plan
+from healer.pipeline.regenerate import regenerate_file
+from tests.fakellm import FakeLLM, Reply
+
+CODE = "def area(w, h):\n    return w + h\n" * 40
+
+
+def test_a_short_plan_that_runs_on_ends_at_its_limit(fake_llm: FakeLLM,
+                                                     fake_settings: Settings) -> None:
+    fake_llm.enqueue(Reply(text="- `geo.py`: area(w, h) -> int\n- and then", finish_reason="length"),
+                     "never asked for")
+    plan = make_plan(LLMClient(fake_settings), Spec(text="Area."), short=True)
+    assert plan.text == "- `geo.py`: area(w, h) -> int\n- and then"
+    assert fake_llm.count == 1 and fake_llm.requests[0]["max_tokens"] == SHORT_MAX_TOKENS
+
+
+def test_a_rewrite_is_let_run_to_a_few_times_the_file_it_replaces(
+        fake_llm: FakeLLM, fake_settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / "geo.py").write_text(CODE)
+    fake_llm.enqueue(Reply(text="```python\ndef area(w, h):\n    return w * h\n", finish_reason="length"))
+    failure = Failure(check="pytest", file="geo.py", line=2, message="assert 5 == 6")
+    new = regenerate_file(LLMClient(fake_settings.model_copy(update={"max_tokens": 8192})),
+                          tmp_path, Spec(text="Area."), Plan(text="plan"), "geo.py", [failure],
+                          protected=[], budget_tokens=10_000)
+    assert new.content.startswith("def area(w, h):\n    return w * h")
+    assert fake_llm.count == 1
+    assert fake_llm.requests[0]["max_tokens"] == rewrite_limit(CODE) < 8192
