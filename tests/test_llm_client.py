@@ -154,15 +154,20 @@ def test_length_is_continued_and_concatenated(client: LLMClient, fake_llm: FakeL
 
 def test_an_answer_at_its_limit_ends_there_and_is_not_continued(
         client: LLMClient, fake_llm: FakeLLM) -> None:
-    fake_llm.enqueue(Reply(text="Diagnosis: the sum is wrong, because", finish_reason="length"),
-                     "never asked for")
-    answer = client.complete(ASK, stage="debug", at_most=300)
-    assert answer.text == "Diagnosis: the sum is wrong, because"
-    assert answer.finish_reason == "length" and fake_llm.count == 1
-    assert fake_llm.requests[0]["max_tokens"] == 300
-    fake_llm.enqueue(Reply(text="x", finish_reason="length"))
-    client.complete(ASK, stage="debug", max_tokens=100, at_most=300)
-    assert fake_llm.requests[1]["max_tokens"] == 100  # the smaller of the two
+    rambling = "Diagnosis: the sum is wrong " * 20
+    fake_llm.enqueue(Reply(text=rambling, finish_reason="length"), "never asked for")
+    answer = client.complete(ASK, stage="debug", at_most=len(rambling.split()))
+    assert answer.text == rambling and answer.finish_reason == "length"
+    assert fake_llm.count == 1 and fake_llm.requests[0]["max_tokens"] == 100
+
+
+def test_an_answer_cut_below_its_limit_by_the_endpoint_is_continued_up_to_it(
+        client: LLMClient, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(Reply(text="one two three ", finish_reason="length"),
+                     Reply(text="four five", finish_reason="length"), "never asked for")
+    answer = client.complete(ASK, stage="debug", max_tokens=3, at_most=5)
+    assert answer.text == "one two three four five" and answer.finish_reason == "length"
+    assert [r["max_tokens"] for r in fake_llm.requests] == [3, 2]  # what the answer had left
 
 
 def test_repeated_length_is_a_model_output_error(client: LLMClient, fake_llm: FakeLLM) -> None:

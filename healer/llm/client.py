@@ -160,11 +160,10 @@ class LLMClient:
         what it holds. Setting `stop` cancels the call (CancelledError): before it is sent,
         or, while its answer streams in, at the next token.
         """
-        room = max_tokens or self.settings.max_tokens
         request = _Request(
             messages=messages,
             temperature=self.settings.temperature if temperature is None else temperature,
-            max_tokens=min(room, at_most) if at_most else room,
+            max_tokens=max_tokens or self.settings.max_tokens,
             json_schema=json_schema,
             seed=seed,
             stop=stop,
@@ -206,8 +205,12 @@ class LLMClient:
         text, usage, finish = "", Usage(), "length"
         messages = request.messages
         for attempt in range(MAX_CONTINUATIONS + 1):
+            asked = request
+            if request.at_most:  # each part asks for no more than the answer has left
+                left = max(request.at_most - usage.completion_tokens, 1)
+                asked = dataclasses.replace(request, max_tokens=min(request.max_tokens, left))
             try:
-                part = self._answer(messages, request, stage, with_schema=attempt == 0,
+                part = self._answer(messages, asked, stage, with_schema=attempt == 0,
                                     written=usage.completion_tokens)
             except HealerError:
                 if attempt:  # the parts already answered were paid for
@@ -228,9 +231,10 @@ class LLMClient:
                     f"{MAX_ANSWER_CHARS:,} characters; healer does not use or re-send it")
             if finish != "length":
                 break
-            if request.at_most:
+            if request.at_most and (usage.completion_tokens >= request.at_most
+                                    or not usage.completion_tokens):  # or the length unknown
                 log.info("stage %s: answer stopped at its limit of %d tokens", stage,
-                         request.max_tokens)
+                         request.at_most)
                 break
             log.info("stage %s: answer cut off at %d tokens, continuing", stage, request.max_tokens)
             messages = continuation_messages(request.messages, text, prefill=self.llama_cpp)
