@@ -17,17 +17,18 @@ CODE = "def area(w, h):\n    return w + h\n" * 40
 
 def test_a_short_plan_that_runs_on_ends_at_its_limit(fake_llm: FakeLLM,
                                                      fake_settings: Settings) -> None:
-    fake_llm.enqueue(Reply(text="- `geo.py`: area(w, h) -> int\n- and then", finish_reason="length"),
-                     "never asked for")
+    on_and_on = "- `geo.py`: area(w, h) -> int\n" + "".join(f"- then step {i}\n" for i in range(150))
+    fake_llm.enqueue(Reply(text=on_and_on, finish_reason="length"), "never asked for")
     plan = make_plan(LLMClient(fake_settings), Spec(text="Area."), short=True)
-    assert plan.text == "- `geo.py`: area(w, h) -> int\n- and then"
+    assert plan.text == on_and_on.strip()
     assert fake_llm.count == 1 and fake_llm.requests[0]["max_tokens"] == SHORT_MAX_TOKENS
 
 
 def test_a_rewrite_is_let_run_to_a_few_times_the_file_it_replaces(
         fake_llm: FakeLLM, fake_settings: Settings, tmp_path: Path) -> None:
     (tmp_path / "geo.py").write_text(CODE)
-    fake_llm.enqueue(Reply(text="```python\ndef area(w, h):\n    return w * h\n", finish_reason="length"))
+    fixed = "```python\ndef area(w, h):\n    return w * h\n"
+    fake_llm.enqueue(Reply(text=fixed + "# or else\n" * 700, finish_reason="length"))
     failure = Failure(check="pytest", file="geo.py", line=2, message="assert 5 == 6")
     new = regenerate_file(LLMClient(fake_settings.model_copy(update={"max_tokens": 8192})),
                           tmp_path, Spec(text="Area."), Plan(text="plan"), "geo.py", [failure],

@@ -142,7 +142,7 @@ def test_a_rambling_repair_is_stopped_at_a_few_times_the_code_and_its_fix_applie
     root = project(tmp_path)
     (root / "big.py").write_text("".join(f"X{i} = {i}\n" for i in range(400)))
     rambling = ("Diagnosis: it adds.\n\ngeo.py\n```python\ndef area(w, h):\n    return w * h\n"
-                "```\n\nAnother way to write it would be to")
+                "```\n\n" + "".join(f"Way {i} to write it would be to\n" for i in range(500)))
     fake_llm.enqueue(Reply(text=rambling, finish_reason="length"), "never asked for")
     failure = Failure(check="pytest", file="geo.py", line=2, message="assert 5 == 6")
     local = LLMClient(fake_settings.model_copy(update={"small_model": True, "max_tokens": 8192}))
