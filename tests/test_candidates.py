@@ -217,3 +217,29 @@ def test_a_journal_left_in_the_folder_counts_only_for_the_same_search(tmp_path) 
     assert Keeper.resume(path, other, lambda o: ws.same_project(o, base)).journal.done == {}
     same = Journal(round=1, base=base, strategies=["repair", "fresh"])
     assert list(Keeper.resume(path, same, lambda o: ws.same_project(o, base)).journal.done) == [1]
+
+
+def test_a_searchs_checks_run_at_most_checks_at_once_however_many_ask(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from healer.parallel import bounded_map
+    from healer.strategies.candidates import CHECKS_AT_ONCE, Search
+    from healer.strategies.variety import Seen
+
+    running, most, lock = 0, 0, threading.Lock()
+
+    def check(tree: Path, name: str) -> list[CheckResult]:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return []
+
+    search = Search(llm=None, spec=None, ws=None, check=check, seen=Seen())  # type: ignore[arg-type]
+    # candidates' checks and the splices a combine candidate checks all go through `checked`
+    bounded_map(lambda n: search.checked(tmp_path, f"c{n}"), list(range(6)), workers=6)
+    assert most == CHECKS_AT_ONCE

@@ -136,8 +136,6 @@ class _Pass:
     stop: threading.Event = field(default_factory=threading.Event)
     checks: dict[int, list[CheckResult]] = field(default_factory=dict)
     made: dict[int, Made] = field(default_factory=dict)
-    gate: threading.BoundedSemaphore = field(
-        default_factory=lambda: threading.BoundedSemaphore(CHECKS_AT_ONCE))
 
     def __post_init__(self) -> None:
         for number, done in self.keeper.journal.done.items():
@@ -159,6 +157,14 @@ class Search:
     seen: Seen
     on_candidate: Callable[[Candidate], None] = lambda c: None
     protected: list[str] = field(default_factory=list)
+    gate: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(CHECKS_AT_ONCE))
+
+    def checked(self, tree: Path, name: str) -> list[CheckResult]:
+        """The checks of `tree`, run when fewer than CHECKS_AT_ONCE of this search's runs are
+        (candidates' checks, and those a candidate runs while it is made)."""
+        with self.gate:
+            return self.check(tree, name)
 
     def run(self, index: int, base: str, attempts: list[Attempt],
             base_tests: int | None = None) -> tuple[list[Candidate], dict[int, list[CheckResult]],
@@ -215,8 +221,7 @@ class Search:
                 return
             if state.stop.is_set():
                 raise CancelledError("another candidate is green")
-            with state.gate:
-                result = self.check(tree, candidate.branch)
+            result = self.checked(tree, candidate.branch)
             state.checks[number] = result
             _summarise(candidate, result, state.base_tests)
             candidate.screenshot = self.ws.screenshot(candidate.branch)
@@ -302,6 +307,7 @@ class RepairRound:
     on_candidate: Callable[[Candidate], None] = lambda c: None
     rounds: list[Round] = field(default_factory=list)  # the build's so far, for combine
     _pair: tuple[Version, Version] | None = None
+    _search: Search | None = None
 
     @property
     def protected(self) -> list[str]:
@@ -310,7 +316,7 @@ class RepairRound:
     def run(self, index: int, base: Round, strategies: list[str]) -> Outcome:
         search = Search(self.llm, self.spec, self.ws, self.check, self.seen, self.on_candidate,
                         protected=self.protected)
-        self._pair = pair(base, self.rounds)
+        self._pair, self._search = pair(base, self.rounds), search
         makers = {"repair": self._repair, "fresh": self._fresh, "combine": self._combine}
         attempts = [Attempt(s, makers[s]) for s in strategies]
         base_tests = base.acceptance.tests_passed if base.acceptance is not None else None
@@ -356,10 +362,11 @@ class RepairRound:
 
 
     def _combine(self, llm: _Client, tree: Path, sampling: Sampling) -> Made:
-        if self._pair is None:
+        if self._pair is None or self._search is None:
             raise HealerError("no version of this build passes a test the base fails")
+        search = self._search  # the splices' checks count against the round's bound
         spliced = splice_into(self.ws, tree, self._pair, protected=self.protected,
-                              check=lambda: self.check(tree, "splice"), policy=self.policy)
+                              check=lambda: search.checked(tree, "splice"), policy=self.policy)
         if spliced is not None:  # a merge the checks found, with no model call
             return Made(*spliced)
         written, diagnosis = combine_into(
