@@ -63,6 +63,11 @@ class Meter:
         b = self.budget
         if repairs_done >= b.max_iters:
             return f"round budget spent ({b.max_iters} repair rounds)"
+        return self.spent(usage)
+
+    def spent(self, usage: Usage) -> str | None:
+        """Which of the build's tokens, dollars or time ran out (rounds aside), or None."""
+        b = self.budget
         if b.max_tokens is not None and usage.total_tokens >= b.max_tokens:
             return f"token budget spent ({usage.total_tokens} of {b.max_tokens})"
         if b.max_cost is not None and (usage.cost_usd or 0.0) >= b.max_cost:

@@ -44,7 +44,15 @@ from healer.state import (
     save_spec,
     saved_spec,
 )
-from healer.strategies import Chain, FirstRound, RepairRound, Seen, next_in_chain, portfolio
+from healer.strategies import (
+    Chain,
+    FirstRound,
+    RepairRound,
+    Seen,
+    next_in_chain,
+    portfolio,
+    unfinished_search,
+)
 from healer.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -106,6 +114,12 @@ class _Loop:
                 self._change_round(self.change, users)
             while True:
                 current = self.report.rounds[-1]
+                if current.cut:  # its search ran out of budget: go on with it if there is some
+                    spent = self.meter.spent(self._usage())
+                    if spent:
+                        return self._finish(spent)
+                    self._continue_search(current)
+                    continue
                 if not current.checks:
                     self._check(current)
                 if current.green:
@@ -172,7 +186,7 @@ class _Loop:
                             seen=self.seen)
         outcome = search.run(count)
         rnd = self._new_round("generate", outcome.commit, files=outcome.files)
-        rnd.checks, rnd.candidates = outcome.checks, outcome.candidates
+        rnd.checks, rnd.candidates, rnd.cut = outcome.checks, outcome.candidates, outcome.cut
         rnd.screenshot = next((c.screenshot for c in rnd.candidates if c.kept), None)
         return rnd
 
@@ -282,12 +296,28 @@ class _Loop:
         commit = self.ws.commit(f"round {index} (candidates): {outcome.diagnosis[:200]}")
         rnd = self._new_round("candidates", commit, files=outcome.files,
                               diagnosis=outcome.diagnosis)
-        rnd.checks, rnd.candidates = outcome.checks, outcome.candidates
+        rnd.checks, rnd.candidates, rnd.cut = outcome.checks, outcome.candidates, outcome.cut
         rnd.screenshot = next((c.screenshot for c in rnd.candidates if c.kept), None)
         rnd.usage, rnd.seconds = difference(self._usage(), before), time.monotonic() - started
         self._save()
         if rnd.checks:
             self.s.events.round_done(rnd)
+
+    def _continue_search(self, rnd: Round) -> None:
+        """A round whose search the budget cut short (it holds the best candidate checked by
+        then): its search runs again from where it was made, and checks only the candidates
+        its journal does not hold; without the journal, the round stands as it is."""
+        base = unfinished_search(self.ws.state, rnd.index)
+        if base is None or self.s.settings.candidates < 2:
+            rnd.cut = False
+            return
+        self.s.events.stage("resume", f"round {rnd.index}: the candidates not yet checked")
+        self.report.rounds.pop()
+        self.ws.restore(base)
+        if rnd.index == 0:
+            self._ensure_generated()
+        else:
+            self._portfolio_round(self.s.settings.candidates)
 
     def _context_budget(self) -> int:
         return int(self.s.settings.context_budget() * self.context_scale)

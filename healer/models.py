@@ -194,6 +194,7 @@ class Round(Value):
     usage: Usage = Field(default_factory=Usage)
     seconds: float = 0.0
     screenshot: str | None = None  # the popup's, relative to .healer/ (an extension's checks)
+    cut: bool = False  # the budget ended its search of candidates before every one was checked
 
     @property
     def failing(self) -> list[str]:

@@ -85,6 +85,9 @@ def _round_details(rnd: Round) -> list[str]:
         out.append(f"Diagnosis: {rnd.diagnosis}")
     if rnd.screenshot:
         out.append(f"Popup: [screenshot]({rnd.screenshot})")
+    if rnd.cut:
+        out.append("The budget ran out before every candidate was checked; a resumed build"
+                   " checks the rest.")
     if rnd.candidates:
         out += ["", ("| candidate | strategy | branch | acceptance tests passed | failing checks "
                 "| tokens | time | |"), "|---|---|---|---|---|---|---|---|"]

@@ -300,6 +300,11 @@ class Workspace:
         result = self._git("show", f"{commit}:{path}", check=False)
         return result.stdout if result.returncode == 0 else None
 
+    def is_ancestor(self, ancestor: str, commit: str) -> bool:
+        """Whether `commit` descends from `ancestor` (or is it)."""
+        return self._git("merge-base", "--is-ancestor", ancestor, commit,
+                         check=False).returncode == 0
+
     def advance_to(self, commit: str) -> None:
         """Move the current branch forward to `commit`, a descendant of its head."""
         self._git("merge", "-q", "--ff-only", commit)

@@ -243,3 +243,54 @@ def test_a_searchs_checks_run_at_most_checks_at_once_however_many_ask(tmp_path: 
     # candidates' checks and the splices a combine candidate checks all go through `checked`
     bounded_map(lambda n: search.checked(tmp_path, f"c{n}"), list(range(6)), workers=6)
     assert most == CHECKS_AT_ONCE
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+def test_with_one_call_at_a_time_candidates_are_written_in_turn_and_a_green_one_spares_the_rest(
+        fake_llm, llm_env, tmp_path) -> None:
+    spec = calc_spec(tmp_path)
+    seeds: list[int | None] = []
+
+    def respond(request: dict) -> str | Reply:
+        seeds.append(request.get("seed"))
+        if request.get("seed") is None:
+            return _fenced(CORRECT)
+        return Reply(text=_fenced(SLOW_PAD + BUGGY), chunk_delay=0.05)  # a real model's pace
+
+    fake_llm.responder = respond
+    out = tmp_path / "out"
+    result = build(spec, out, llm_env, "--candidates", "3", "--max-iters", "0",
+                   "--concurrency", "1")
+    assert result.exit_code == 0, result.output
+    # the plan, candidate 1, then candidate 2 while 1 was checked (its answer cut off when 1
+    # was green); candidate 3 waited for its turn and never asked
+    assert seeds == [None, None, 2]
+    by_number = {c["number"]: c for c in report(out)["rounds"][0]["candidates"]}
+    assert by_number[1]["green"] and by_number[1]["kept"]
+    assert by_number[2]["status"] == by_number[3]["status"] == "cancelled"
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+def test_a_budget_that_runs_out_mid_search_keeps_the_best_candidate_checked_by_then(
+        fake_llm, llm_env, tmp_path) -> None:
+    spec = calc_spec(tmp_path)
+
+    def respond(request: dict) -> str | Reply:
+        if request.get("seed") == 2:  # candidate 2: still writing when the time is up
+            return Reply(text=_fenced(SLOW_PAD + CORRECT), chunk_delay=0.2)
+        return _fenced(BUGGY)
+
+    fake_llm.responder = respond
+    out = tmp_path / "out"
+    result = build(spec, out, llm_env, "--candidates", "2", "--max-iters", "3",
+                   "--concurrency", "1", "--timeout", "25")
+    assert result.exit_code == 1, result.output
+    data = report(out)
+    assert "time budget" in data["stop_reason"] and data["best_round"] == 0
+    first = data["rounds"][0]
+    assert first["cut"] and first["candidates"][0]["kept"]
+    assert first["candidates"][1]["note"] == "the build's budget ran out"
+    assert first["checks"] and "a - b" in (out / "calc.py").read_text()  # checked, kept
+    assert "before every candidate was checked" in (out / ".healer" / "report.md").read_text()

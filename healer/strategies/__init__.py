@@ -12,8 +12,9 @@ The loop only sequences rounds and budgets; it asks `next_in_chain` or `portfoli
 
 from healer.strategies.candidates import FirstRound, RepairRound
 from healer.strategies.chain import Chain, main_files, next_in_chain
+from healer.strategies.journal import unfinished_search
 from healer.strategies.portfolio import portfolio
 from healer.strategies.variety import Seen
 
 __all__ = ["Chain", "FirstRound", "RepairRound", "Seen", "main_files", "next_in_chain",
-           "portfolio"]
+           "portfolio", "unfinished_search"]

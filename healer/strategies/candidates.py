@@ -8,7 +8,9 @@ same prefix and an endpoint's prompt cache serves it. Each candidate is committe
 tests passed first), and the best one becomes the round on the build's branch. A green
 candidate ends the search at once: calls not yet answered are cancelled. A candidate whose
 code is one already checked in this build (ignoring blank lines, trailing spaces and comments)
-is sampled once more, then counted as a duplicate, unchecked.
+is sampled once more, then counted as a duplicate, unchecked. With one model call in flight
+at a time, candidates are written in turn (`_Turns`). A budget that runs out mid-search ends
+it with the candidates checked by then; its journal stays for a resumed build.
 
 - Round 0 (`FirstRound`): N candidates of the implementation files from the same plan.
 - A repair round (`RepairRound`) works from the best round so far, with a portfolio of
@@ -122,6 +124,35 @@ class Outcome:
     files: list[str]
     commit: str | None
     diagnosis: str = ""
+    cut: bool = False  # the budget ended the search; its journal stays for a resumed build
+
+
+class _Turns:
+    """Candidates made one after another, in their order: with one model call in flight at a
+    time (the bundled model), candidates made at once only interleave their calls, so all of
+    them are written late; in turn, the first is written (and checked, while the next is
+    written) in a share of the time, and a green one spares the rest their calls."""
+
+    def __init__(self, ordered: bool) -> None:
+        self.ordered = ordered
+        self._ended: set[int] = set()
+        self._changed = threading.Condition()
+
+    def wait(self, number: int, stop: threading.Event) -> None:
+        """Until every candidate before `number` is made (or has ended); CancelledError when
+        the search stops meanwhile."""
+        with self._changed:
+            while self.ordered and not self._ended.issuperset(range(1, number)):
+                if stop.is_set():
+                    raise CancelledError("the search stopped")
+                self._changed.wait(0.2)
+        if stop.is_set():
+            raise CancelledError("the search stopped")
+
+    def end(self, number: int) -> None:
+        with self._changed:
+            self._ended.add(number)
+            self._changed.notify_all()
 
 
 @dataclass
@@ -136,6 +167,9 @@ class _Pass:
     stop: threading.Event = field(default_factory=threading.Event)
     checks: dict[int, list[CheckResult]] = field(default_factory=dict)
     made: dict[int, Made] = field(default_factory=dict)
+    turns: _Turns = field(default_factory=lambda: _Turns(ordered=False))
+    why_stopped: str = "another candidate was green first"
+    spent: BudgetSpentError | None = None  # the build's budget ran out during the search
 
     def __post_init__(self) -> None:
         for number, done in self.keeper.journal.done.items():
@@ -168,20 +202,28 @@ class Search:
 
     def run(self, index: int, base: str, attempts: list[Attempt],
             base_tests: int | None = None) -> tuple[list[Candidate], dict[int, list[CheckResult]],
-                                                    dict[int, Made]]:
+                                                    dict[int, Made], bool]:
+        """The candidates, the checks and what each one wrote, and whether the build's budget
+        cut the search short: then what was checked is returned (BudgetSpentError when
+        nothing was), and the journal stays, for a resumed build to check the rest."""
         keeper = Keeper.resume(self.ws.state / JOURNAL,
                                Journal(round=index, base=base,
                                        strategies=[a.strategy for a in attempts]),
                                lambda other: self.ws.same_project(other, base))
-        state = _Pass(index, base, attempts, base_tests, keeper)
+        state = _Pass(index, base, attempts, base_tests, keeper,
+                      turns=_Turns(ordered=self.llm.settings.concurrency == 1))
         candidates = bounded_map(lambda number: self._one(state, number),
                                  list(range(1, len(attempts) + 1)), workers=len(attempts))
-        keeper.close()
-        return candidates, state.checks, state.made
+        if state.spent is None:
+            keeper.close()
+        elif not state.checks:
+            raise state.spent  # nothing to keep: the build ends on its budget
+        return candidates, state.checks, state.made, state.spent is not None
 
     def _one(self, state: _Pass, number: int) -> Candidate:
         """Candidate `number`: made, committed on its branch, checked; journaled."""
         if number in state.keeper.journal.done:
+            state.turns.end(number)
             return state.keeper.journal.done[number].candidate
         attempt = state.attempts[number - 1]
         candidate = Candidate(number=number, branch=f"healer/r{state.index}-c{number}",
@@ -192,14 +234,18 @@ class Search:
         try:
             self._build(state, attempt, candidate, client)
         except CancelledError:
-            candidate.status, candidate.note = "cancelled", "another candidate was green first"
-        except BudgetSpentError:  # the build's budget, not this candidate's: the search ends
+            candidate.status, candidate.note = "cancelled", state.why_stopped
+        except BudgetSpentError as exc:  # the build's budget: the search ends with what it has
+            state.why_stopped, state.spent = "the build's budget ran out", exc
             state.stop.set()
-            raise
+            candidate.status, candidate.note = "cancelled", state.why_stopped
         except HealerError as exc:  # one candidate's failure is not the search's
             candidate.status, candidate.note = "failed", exc.message[:300]
+        finally:
+            state.turns.end(number)
         candidate.usage, candidate.seconds = client.usage, time.monotonic() - started
-        if number in state.made:
+        cut = state.spent is not None and number not in state.checks
+        if number in state.made and not cut:  # one the budget cut off is made again on resume
             made = state.made[number]
             state.keeper.add(Done(candidate=candidate, paths=made.paths,
                                   diagnosis=made.diagnosis,
@@ -210,8 +256,10 @@ class Search:
     def _build(self, state: _Pass, attempt: Attempt, candidate: Candidate,
                client: _Client) -> None:
         number, count = candidate.number, len(state.attempts)
+        state.turns.wait(number, state.stop)
         with self.ws.scratch_tree(state.base) as tree:
             state.made[number] = self._make(attempt, client, tree, candidate, number + count)
+            state.turns.end(number)  # the next one is written while this one is checked
             for rel, source in acceptance_files(self.spec).items():  # as the user wrote them
                 shutil.copyfile(source, confined(tree, rel))
             candidate.commit = self.ws.commit_tree(
@@ -273,14 +321,18 @@ class FirstRound:
         search = Search(self.llm, self.spec, self.ws, self.check, self.seen, self.on_candidate,
                         protected=list(acceptance_files(self.spec)))
         attempts = [Attempt("generate", self._generate)] * count
-        candidates, checks, _ = search.run(0, base or "HEAD", attempts)
+        candidates, checks, _, cut = search.run(0, base or "HEAD", attempts)
         best = best_of(candidates, checks)
         if best is None:
             raise HealerError("no candidate of round 0 could be checked: " + "; ".join(
                 f"candidate {c.number}: {c.note or c.status}" for c in candidates))
-        self.ws.advance_to(best.commit or "")
+        if self.ws.is_ancestor("HEAD", best.commit or ""):
+            self.ws.advance_to(best.commit or "")
+        else:  # kept from a search made from an earlier commit of the same code (resumed)
+            self.ws.restore(best.commit or "")
+            self.ws.commit(f"round 0: candidate {best.number} kept")
         return Outcome(candidates=candidates, checks=checks[best.number], files=self.todo,
-                       commit=best.commit)
+                       commit=best.commit, cut=cut)
 
     def _generate(self, llm: _Client, tree: Path, sampling: Sampling) -> Made:
         files = generate_files(llm, self.spec, self.plan, self.file_list,  # type: ignore[arg-type]
@@ -320,7 +372,8 @@ class RepairRound:
         makers = {"repair": self._repair, "fresh": self._fresh, "combine": self._combine}
         attempts = [Attempt(s, makers[s]) for s in strategies]
         base_tests = base.acceptance.tests_passed if base.acceptance is not None else None
-        candidates, checks, made = search.run(index, base.commit or "HEAD", attempts, base_tests)
+        candidates, checks, made, cut = search.run(index, base.commit or "HEAD", attempts,
+                                                   base_tests)
         best = best_of(candidates, checks)
         if best is None:
             why = "; ".join(f"candidate {c.number}: {c.note or c.status}" for c in candidates)
@@ -328,7 +381,7 @@ class RepairRound:
         kept = made[best.number]
         diagnosis = f"candidate {best.number} ({best.strategy}) kept: {kept.diagnosis}"
         return Outcome(candidates, checks[best.number], kept.paths,
-                       best.commit, diagnosis)
+                       best.commit, diagnosis, cut=cut)
 
     def _repair(self, llm: _Client, tree: Path, sampling: Sampling) -> Made:
         result = repair(llm, tree, self.spec, self.plan, self.failures,  # type: ignore[arg-type]

@@ -34,6 +34,22 @@ class Journal(Value):
     done: dict[int, Done] = Field(default_factory=dict)
 
 
+def read_journal(path: Path) -> Journal | None:
+    """The journal at `path`; None when there is none or it cannot be read."""
+    try:
+        return Journal.model_validate_json(path.read_text()) if path.is_file() else None
+    except (OSError, ValidationError) as exc:
+        log.warning("ignoring an unreadable search journal %s: %s", path, exc)
+        return None
+
+
+def unfinished_search(state: Path, index: int) -> str | None:
+    """The commit the candidates of round `index` were made from, when its search was cut
+    short and its journal is in the build's state folder `state`; else None."""
+    journal = read_journal(state / NAME)
+    return journal.base if journal is not None and journal.round == index else None
+
+
 class Keeper:
     """The journal of one search, written as each candidate ends."""
 
@@ -45,11 +61,7 @@ class Keeper:
     def resume(cls, path: Path, journal: Journal, same_code: Callable[[str], bool]) -> Keeper:
         """The journal to continue: the one on disk when it is this search's (`same_code`:
         whether its base holds the same project files as this one's), else a new one."""
-        try:
-            found = Journal.model_validate_json(path.read_text()) if path.is_file() else None
-        except (OSError, ValidationError) as exc:
-            log.warning("ignoring an unreadable search journal %s: %s", path, exc)
-            found = None
+        found = read_journal(path)
         if (found is not None and found.round == journal.round
                 and found.strategies == journal.strategies and same_code(found.base)):
             journal.done = {n: d for n, d in found.done.items()
