@@ -278,10 +278,8 @@ class _Loop:
 
     def _portfolio_round(self, count: int) -> None:
         """A repair round as `count` candidates made from the best round so far."""
-        base = self._best() or self.report.rounds[-1]
+        base, strategies = self._portfolio(count, self.report.rounds)
         index = len(self.report.rounds)
-        strategies = portfolio(count, base, self.report.rounds,
-                               combine=self.s.settings.combine)
         split = ", ".join(f"{strategies.count(s)} {s}" for s in dict.fromkeys(strategies))
         self.s.events.stage("candidates", f"round {index}: {split}, from round {base.index}")
         started, before = time.monotonic(), self._usage()
@@ -303,21 +301,35 @@ class _Loop:
         if rnd.checks:
             self.s.events.round_done(rnd)
 
+    def _portfolio(self, count: int, rounds: list[Round]) -> tuple[Round, list[str]]:
+        """The round a repair round after `rounds` starts from, and its candidates' strategies."""
+        base = self._best(rounds) or rounds[-1]
+        return base, portfolio(count, base, rounds, combine=self.s.settings.combine)
+
     def _continue_search(self, rnd: Round) -> None:
         """A round whose search the budget cut short (it holds the best candidate checked by
         then): its search runs again from where it was made, and checks only the candidates
         its journal does not hold; without the journal, the round stands as it is."""
-        base = unfinished_search(self.ws.state, rnd.index)
-        if base is None or self.s.settings.candidates < 2:
+        count = self.s.settings.candidates
+        earlier = self.report.rounds[:-1]
+        strategies = ["generate"] * count if rnd.index == 0 else self._portfolio(count, earlier)[1]
+        base = unfinished_search(self.ws.state, rnd.index, strategies) if count > 1 else None
+        if base is None:  # not the same search any more: the round stands as it is
             rnd.cut = False
             return
         self.s.events.stage("resume", f"round {rnd.index}: the candidates not yet checked")
         self.report.rounds.pop()
         self.ws.restore(base)
-        if rnd.index == 0:
-            self._ensure_generated()
-        else:
-            self._portfolio_round(self.s.settings.candidates)
+        try:
+            if rnd.index == 0:
+                self._ensure_generated()
+            else:
+                self._portfolio_round(count)
+        except HealerError:  # nothing newly checked: the round is what it was
+            self.report.rounds.append(rnd)
+            raise
+        again = self.report.rounds[-1]
+        again.usage, again.seconds = again.usage + rnd.usage, again.seconds + rnd.seconds
 
     def _context_budget(self) -> int:
         return int(self.s.settings.context_budget() * self.context_scale)
@@ -381,9 +393,11 @@ class _Loop:
             self.report.stop_reason = stop
         save_report(self.ws, self.report)
 
-    def _best(self) -> Round | None:
-        """The best checked round against the current tests, or None."""
-        checked = [r for r in self.report.rounds[_first_round(self.report):] if r.checks]
+    def _best(self, rounds: list[Round] | None = None) -> Round | None:
+        """The best checked round (of `rounds`, else the build's) against the current tests,
+        or None."""
+        rounds = self.report.rounds if rounds is None else rounds
+        checked = [r for r in rounds[_first_of(rounds):] if r.checks]
         return min(checked, key=Round.rank) if checked else None
 
     def _keep_best(self) -> str:
@@ -423,5 +437,9 @@ class _Loop:
 def _first_round(report: RunReport) -> int:
     """Where the rounds of the current tests and spec start: the last recheck or change, else
     round 0 (rounds before it were checked against tests or a spec that changed since)."""
-    rechecks = [r.index for r in report.rounds if r.strategy in ("recheck", "change")]
+    return _first_of(report.rounds)
+
+
+def _first_of(rounds: list[Round]) -> int:
+    rechecks = [r.index for r in rounds if r.strategy in ("recheck", "change")]
     return rechecks[-1] if rechecks else 0

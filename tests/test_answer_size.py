@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from healer.config import Settings
+from healer.errors import ModelOutputError
 from healer.llm.client import LLMClient
 from healer.models import Failure, Plan, Spec
 from healer.pipeline.answer_size import rewrite_limit
@@ -28,11 +31,13 @@ def test_a_rewrite_is_let_run_to_a_few_times_the_file_it_replaces(
         fake_llm: FakeLLM, fake_settings: Settings, tmp_path: Path) -> None:
     (tmp_path / "geo.py").write_text(CODE)
     fixed = "```python\ndef area(w, h):\n    return w * h\n"
-    fake_llm.enqueue(Reply(text=fixed + "# or else\n" * 700, finish_reason="length"))
+    on_and_on = "".join(f"# variant {i} of the same idea\n" for i in range(400))  # 3,000 tokens
+    fake_llm.enqueue(Reply(text=fixed + on_and_on, finish_reason="length"), "never asked for")
     failure = Failure(check="pytest", file="geo.py", line=2, message="assert 5 == 6")
-    new = regenerate_file(LLMClient(fake_settings.model_copy(update={"max_tokens": 8192})),
-                          tmp_path, Spec(text="Area."), Plan(text="plan"), "geo.py", [failure],
-                          protected=[], budget_tokens=10_000)
-    assert new.content.startswith("def area(w, h):\n    return w * h")
+    with pytest.raises(ModelOutputError, match="stopped there"):  # a cut file is no file
+        regenerate_file(LLMClient(fake_settings.model_copy(update={"max_tokens": 8192})),
+                        tmp_path, Spec(text="Area."), Plan(text="plan"), "geo.py", [failure],
+                        protected=[], budget_tokens=10_000)
     assert fake_llm.count == 1
     assert fake_llm.requests[0]["max_tokens"] == rewrite_limit(CODE) < 8192
+    assert (tmp_path / "geo.py").read_text() == CODE

@@ -183,11 +183,15 @@ def test_a_search_cut_short_is_continued_where_it_stopped(fake_llm, llm_env, tmp
     assert first.exit_code == 1, first.output
     assert "time budget" in report(out)["stop_reason"]
     assert (out / ".healer" / "search.json").is_file()  # candidates 1 and 2 were kept
+    assert report(out)["rounds"][0]["cut"]  # holding the better of the two checked
+    calls = report(out)["rounds"][0]["usage"]["calls"]
     seeds.clear()
     slow["on"] = False
     second = build(spec, out, llm_env, "--candidates", "3", "--max-iters", "0")
     assert second.exit_code == 0, second.output
     assert seeds == [3]  # only the candidate that was cut short is written again
+    assert report(out)["rounds"][0]["usage"]["calls"] == calls + 1  # both runs' calls counted
+    assert not report(out)["rounds"][0]["cut"] and len(report(out)["rounds"]) == 1
     candidates = {c["number"]: c for c in report(out)["rounds"][0]["candidates"]}
     assert candidates[1]["tests_passed"] == candidates[2]["tests_passed"] == 1
     assert candidates[3]["green"] and candidates[3]["kept"]
@@ -294,3 +298,33 @@ def test_a_budget_that_runs_out_mid_search_keeps_the_best_candidate_checked_by_t
     assert first["candidates"][1]["note"] == "the build's budget ran out"
     assert first["checks"] and "a - b" in (out / "calc.py").read_text()  # checked, kept
     assert "before every candidate was checked" in (out / ".healer" / "report.md").read_text()
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+def test_a_cut_search_resumed_as_another_search_leaves_its_round_as_it_was(
+        fake_llm, llm_env, tmp_path) -> None:
+    spec = calc_spec(tmp_path)
+    seeds: list[int | None] = []
+
+    def respond(request: dict) -> str | Reply:
+        seeds.append(request.get("seed"))
+        if request.get("seed") == 3:  # still writing when the time budget runs out
+            return Reply(text=_fenced(SLOW_PAD + BUGGY), chunk_delay=0.2)
+        return _fenced(BUGGY if request.get("seed") is None else "# two\n" + BUGGY.replace(
+            "a * b", "b * a"))
+
+    fake_llm.responder = respond
+    out = tmp_path / "out"
+    first = build(spec, out, llm_env, "--candidates", "3", "--max-iters", "0", "--timeout", "25")
+    assert first.exit_code == 1, first.output
+    kept = report(out)["rounds"][0]
+    assert kept["cut"] and (out / ".healer" / "search.json").is_file()
+    seeds.clear()
+    second = build(spec, out, llm_env, "--candidates", "2", "--max-iters", "0")  # 2, not 3
+    assert second.exit_code == 1, second.output
+    assert seeds == []  # not the search that was cut: nothing written again
+    again = report(out)["rounds"]
+    assert len(again) == 1 and not again[0]["cut"]
+    assert again[0]["candidates"] == kept["candidates"] and again[0]["checks"] == kept["checks"]
+    assert not (out / ".healer" / "search.json").exists()

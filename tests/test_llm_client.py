@@ -170,6 +170,14 @@ def test_an_answer_cut_below_its_limit_by_the_endpoint_is_continued_up_to_it(
     assert [r["max_tokens"] for r in fake_llm.requests] == [3, 2]  # what the answer had left
 
 
+def test_an_answer_the_endpoint_keeps_cutting_below_its_limit_is_an_error_not_a_stub(
+        client: LLMClient, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(*[Reply(text=f"part{i} ", finish_reason="length") for i in range(4)])
+    with pytest.raises(ModelOutputError, match="still cut off"):
+        client.complete(ASK, stage="regenerate", max_tokens=2, at_most=1000)
+    assert fake_llm.count == 4
+
+
 def test_repeated_length_is_a_model_output_error(client: LLMClient, fake_llm: FakeLLM) -> None:
     fake_llm.enqueue(*[Reply(text=f"part{i} ", finish_reason="length") for i in range(4)])
     with pytest.raises(ModelOutputError) as caught:

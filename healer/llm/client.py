@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 RETRY_WAIT_MULTIPLIER = 0.5  # seconds; the backoff window doubles with every attempt
 RETRY_WAIT_MAX = 30.0  # seconds; also caps how long a Retry-After header is honoured
 MAX_CONTINUATIONS = 3
+AT_LIMIT = "at_most"  # an answer that reached the length its caller asked it to end at
 MAX_ANSWER_CHARS = 256_000  # about 64k tokens: more is not an answer healer can use or re-send
 PLACEHOLDER_API_KEY = "none"  # local servers want no key, the SDK wants a string
 
@@ -177,9 +178,12 @@ class LLMClient:
             self.ledger.add(stage, hit.usage)
             return hit
         if self.limits is not None:  # the key keeps the asked size: a cut answer is not cached
-            cut = self.limits.tokens(request.max_tokens)
-            if cut < request.max_tokens:
-                request, cache = dataclasses.replace(request, max_tokens=cut), None
+            wanted = min(request.max_tokens, request.at_most or request.max_tokens)
+            cut = self.limits.tokens(wanted)
+            if cut < wanted:
+                at_most = min(request.at_most, cut) if request.at_most else None
+                request = dataclasses.replace(request, max_tokens=cut, at_most=at_most)
+                cache = None
         completion = self._complete_fresh(request, stage)
         if cache is not None:
             cache.put(key, completion)
@@ -235,12 +239,14 @@ class LLMClient:
                                     or not usage.completion_tokens):  # or the length unknown
                 log.info("stage %s: answer stopped at its limit of %d tokens", stage,
                          request.at_most)
+                finish = AT_LIMIT
                 break
             log.info("stage %s: answer cut off at %d tokens, continuing", stage, request.max_tokens)
             messages = continuation_messages(request.messages, text, prefill=self.llama_cpp)
         usage = self._record(stage, usage, started)
         self._check_answer(stage, text, finish, request)
-        return Completion(text=text, finish_reason=finish or "stop", usage=usage)
+        return Completion(text=text, finish_reason="length" if finish == AT_LIMIT
+                          else finish or "stop", usage=usage)
 
     def _record(self, stage: str, usage: Usage, started: float) -> Usage:
         cost = estimate_cost(self.model, usage.prompt_tokens, usage.completion_tokens,
@@ -250,7 +256,9 @@ class LLMClient:
         return usage
 
     def _check_answer(self, stage: str, text: str, finish: str, request: _Request) -> None:
-        if finish == "length" and not request.at_most:
+        if finish == AT_LIMIT:
+            return
+        if finish == "length":
             raise ModelOutputError(
                 f"stage {stage}: the answer of model {self.model} was still cut off at"
                 f" max_tokens={request.max_tokens} after {MAX_CONTINUATIONS} continuations",

@@ -5,19 +5,30 @@ useful length follows from the code it rewrites. Small models sometimes ramble o
 (notes, variants, the same function again with a twist) until `max_tokens`; the bundled model
 writes about 12 tokens a second on two cores, so a 4,096-token ramble costs five minutes of a
 build. Such answers are stopped at a few times the size of the code (never below a floor that
-fits a whole small module), and the stage uses what they hold.
+fits a whole module), and the stage uses what they hold: a repair the edits it finished; a
+whole file stopped there is no file (`whole_file`).
 """
 
 from __future__ import annotations
 
+from healer.errors import ModelOutputError
 from healer.llm.accounting import estimate_tokens
+from healer.models import Completion
 
 GROWTH = 3  # the rewritten code may be this many times the size of today's (estimated) ...
 ROOM = 600  # ... plus this, for the diagnosis, the fences and the file names
-FLOOR = 1200  # a stub or an empty file may become a whole module
+FLOOR = 2048  # a stub or an empty file may become a whole module (150 lines or more)
 
 
 def rewrite_limit(*code: str) -> int:
     """The most tokens an answer rewriting `code` (the texts of the files it may change) is
     let run to."""
     return max(FLOOR, GROWTH * sum(estimate_tokens(text) for text in code) + ROOM)
+
+
+def whole_file(answer: Completion, path: str) -> str:
+    """The answer's text, when it is a whole file: one stopped at its limit is cut off."""
+    if answer.finish_reason == "length":
+        raise ModelOutputError(f"the answer for {path} ran past {GROWTH} times the size of the"
+                               " file it replaces and was stopped there")
+    return answer.text

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from healer.errors import ModelOutputError
 from healer.models import Failure, GeneratedFile, Plan, Spec
-from healer.pipeline.answer_size import rewrite_limit
+from healer.pipeline.answer_size import rewrite_limit, whole_file
 from healer.pipeline.context import build_context
 from healer.pipeline.debug import protected_note
 from healer.pipeline.failures import format_failures
@@ -44,7 +44,7 @@ def regenerate_file(
     today = current.read_text(encoding="utf-8", errors="replace") if current.is_file() else ""
     answer = llm.complete(messages, stage=STAGE, temperature=temperature,
                           at_most=rewrite_limit(today))
-    content = strip_fences(answer.text, path)
+    content = strip_fences(whole_file(answer, path), path)
     if not content.strip():
         raise ModelOutputError(f"the model returned an empty file for {path}")
     return GeneratedFile(path=path, content=content)

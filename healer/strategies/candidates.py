@@ -214,11 +214,12 @@ class Search:
                       turns=_Turns(ordered=self.llm.settings.concurrency == 1))
         candidates = bounded_map(lambda number: self._one(state, number),
                                  list(range(1, len(attempts) + 1)), workers=len(attempts))
-        if state.spent is None:
+        cut = state.spent is not None and not any(c.green for c in candidates)
+        if not cut:
             keeper.close()
         elif not state.checks:
             raise state.spent  # nothing to keep: the build ends on its budget
-        return candidates, state.checks, state.made, state.spent is not None
+        return candidates, state.checks, state.made, cut
 
     def _one(self, state: _Pass, number: int) -> Candidate:
         """Candidate `number`: made, committed on its branch, checked; journaled."""
@@ -232,12 +233,15 @@ class Search:
         client = _Client(self.llm, sampling_for(number, self.llm.settings.temperature),
                          state.stop)
         try:
+            state.turns.wait(number, state.stop)
+            started = time.monotonic()  # its time is its own, not its wait for a turn
             self._build(state, attempt, candidate, client)
         except CancelledError:
             candidate.status, candidate.note = "cancelled", state.why_stopped
         except BudgetSpentError as exc:  # the build's budget: the search ends with what it has
-            state.why_stopped, state.spent = "the build's budget ran out", exc
-            state.stop.set()
+            if not state.stop.is_set():  # (after a green one, it was only stopping anyway)
+                state.why_stopped, state.spent = "the build's budget ran out", exc
+                state.stop.set()
             candidate.status, candidate.note = "cancelled", state.why_stopped
         except HealerError as exc:  # one candidate's failure is not the search's
             candidate.status, candidate.note = "failed", exc.message[:300]
@@ -256,7 +260,6 @@ class Search:
     def _build(self, state: _Pass, attempt: Attempt, candidate: Candidate,
                client: _Client) -> None:
         number, count = candidate.number, len(state.attempts)
-        state.turns.wait(number, state.stop)
         with self.ws.scratch_tree(state.base) as tree:
             state.made[number] = self._make(attempt, client, tree, candidate, number + count)
             state.turns.end(number)  # the next one is written while this one is checked
@@ -321,7 +324,7 @@ class FirstRound:
         search = Search(self.llm, self.spec, self.ws, self.check, self.seen, self.on_candidate,
                         protected=list(acceptance_files(self.spec)))
         attempts = [Attempt("generate", self._generate)] * count
-        candidates, checks, _, cut = search.run(0, base or "HEAD", attempts)
+        candidates, checks, _, cut = search.run(0, base or self.ws.head() or "HEAD", attempts)
         best = best_of(candidates, checks)
         if best is None:
             raise HealerError("no candidate of round 0 could be checked: " + "; ".join(
@@ -372,8 +375,8 @@ class RepairRound:
         makers = {"repair": self._repair, "fresh": self._fresh, "combine": self._combine}
         attempts = [Attempt(s, makers[s]) for s in strategies]
         base_tests = base.acceptance.tests_passed if base.acceptance is not None else None
-        candidates, checks, made, cut = search.run(index, base.commit or "HEAD", attempts,
-                                                   base_tests)
+        start = base.commit or self.ws.head() or "HEAD"
+        candidates, checks, made, cut = search.run(index, start, attempts, base_tests)
         best = best_of(candidates, checks)
         if best is None:
             why = "; ".join(f"candidate {c.number}: {c.note or c.status}" for c in candidates)

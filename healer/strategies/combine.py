@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from healer.errors import ModelOutputError
 from healer.models import CheckResult, Failure, GeneratedFile, Plan, Round, Spec, verdict
 from healer.paths import confined
-from healer.pipeline.answer_size import rewrite_limit
+from healer.pipeline.answer_size import rewrite_limit, whole_file
 from healer.pipeline.codebase import fence_language
 from healer.pipeline.context import build_context
 from healer.pipeline.debug import protected_note
@@ -287,7 +287,7 @@ def combine_file(llm: LLMClient, root: Path, spec: Spec, plan: Plan, path: str, 
     )
     answer = llm.complete(messages, stage=STAGE, temperature=temperature,
                           at_most=rewrite_limit(max(mine, theirs, key=len)))
-    content = strip_fences(answer.text, path)
+    content = strip_fences(whole_file(answer, path), path)
     if not content.strip():
         raise ModelOutputError(f"the model returned an empty file for {path}")
     return GeneratedFile(path=path, content=content)

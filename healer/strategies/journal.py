@@ -43,11 +43,15 @@ def read_journal(path: Path) -> Journal | None:
         return None
 
 
-def unfinished_search(state: Path, index: int) -> str | None:
-    """The commit the candidates of round `index` were made from, when its search was cut
-    short and its journal is in the build's state folder `state`; else None."""
+def unfinished_search(state: Path, index: int, strategies: list[str]) -> str | None:
+    """The commit the candidates of round `index` were made from, when its search (of these
+    `strategies`) was cut short and its journal is in the build's state folder `state`; else
+    None, and a journal of another search there is stale and goes."""
     journal = read_journal(state / NAME)
-    return journal.base if journal is not None and journal.round == index else None
+    if journal is not None and journal.round == index and journal.strategies == strategies:
+        return journal.base
+    (state / NAME).unlink(missing_ok=True)
+    return None
 
 
 class Keeper:
