@@ -247,9 +247,11 @@ class _Loop:
         if self.s.settings.candidates > 1:
             self._portfolio_round(self.s.settings.candidates)
             return
-        previous = self.report.rounds[-1]
+        last = self.report.rounds[-1]
         strategy = next_in_chain(self.report.rounds)
-        self.s.events.stage(strategy, f"round {previous.index + 1}")
+        previous = self._repair_base(last)
+        start = "" if previous is last else f", from round {previous.index} (the best so far)"
+        self.s.events.stage(strategy, f"round {last.index + 1}{start}")
         started, before = time.monotonic(), self._usage()
         guidance, self.guidance = self.guidance, []  # what the user typed, for this round only
         try:
@@ -261,12 +263,23 @@ class _Loop:
             diagnosis = ("(no answer: the prompt did not fit the model's context; the codebase"
                          f" shown is cut to {self.context_scale:.0%} of its budget)")
             changed = []
-        diagnosis, changed = self._reviewed(f"round {previous.index + 1} ({strategy})",
+        diagnosis, changed = self._reviewed(f"round {last.index + 1} ({strategy})",
                                             diagnosis, changed)
-        commit = self.ws.commit(f"round {previous.index + 1} ({strategy}): {diagnosis[:200]}")
-        rnd = self._new_round(strategy, commit, files=changed, diagnosis=diagnosis)
+        commit = self.ws.commit(f"round {last.index + 1} ({strategy}{start}): {diagnosis[:200]}")
+        rnd = self._new_round(strategy, commit, files=changed, diagnosis=diagnosis + start)
         rnd.usage, rnd.seconds = difference(self._usage(), before), time.monotonic() - started
         self._save()
+
+    def _repair_base(self, last: Round) -> Round:
+        """The round a repair works on: the last one, unless it did worse than the best so far;
+        then the best one's code is put back first (a repair that broke the code is not built
+        on: its own failures, an import error say, are not the spec's)."""
+        best = self._best()
+        if best is None or best is last or not best.commit or not last.checks \
+                or best.rank()[:-1] >= last.rank()[:-1]:  # as good (the index aside): go on
+            return last
+        self.ws.restore(best.commit)
+        return best
 
     def _reviewed(self, title: str, diagnosis: str, changed: list[str]) -> tuple[str, list[str]]:
         if self.s.review is None:

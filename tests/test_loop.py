@@ -171,3 +171,25 @@ def test_endpoint_failure_mid_loop_is_reported_and_keeps_rounds(fake_llm, llm_en
     data = report(out)
     assert data["status"] == "error" and "failed after" in data["stop_reason"]
     assert len(data["rounds"]) == 1 and data["rounds"][0]["checks"]
+
+
+BREAK = ("Diagnosis: add should add.\n\ncalc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n"
+         "    return a +\n>>>>>>> REPLACE\n")
+
+
+def test_a_repair_that_breaks_the_code_is_not_built_on(fake_llm, llm_env, spec, tmp_path) -> None:
+    # round 1's edit leaves calc.py unparsable (0 of 2 tests); round 2's fix only applies to
+    # round 0's code (1 of 2): it is made there, and turns the build green
+    model = ProjectModel({"calc.py": BUGGY}, debug=[BREAK, FIX])
+    fake_llm.responder = model
+    out = tmp_path / "out"
+    result = build(spec, out, llm_env, "--max-iters", "3")
+    assert result.exit_code == 0, result.output
+    data = report(out)
+    tests = [next(c for c in r["checks"] if c["name"] == "acceptance")["tests_passed"]
+             for r in data["rounds"]]
+    assert tests == [1, 0, 2] and data["status"] == "green" and data["best_round"] == 2
+    assert "from round 0 (the best so far)" in data["rounds"][2]["diagnosis"]
+    debug_prompts = [p for k, p in model.prompts if k == "debug"]
+    assert "return a +\n" not in debug_prompts[-1]  # the repair saw round 0's code
+    assert (out / "calc.py").read_text() == BUGGY.replace("a - b", "a + b")
