@@ -248,8 +248,8 @@ class _Loop:
             self._portfolio_round(self.s.settings.candidates)
             return
         last = self.report.rounds[-1]
-        strategy = next_in_chain(self.report.rounds)
         previous = self._repair_base(last)
+        strategy = next_in_chain(self.report.rounds, from_best=previous is not last)
         start = "" if previous is last else f", from round {previous.index} (the best so far)"
         self.s.events.stage(strategy, f"round {last.index + 1}{start}")
         started, before = time.monotonic(), self._usage()

@@ -178,8 +178,9 @@ BREAK = ("Diagnosis: add should add.\n\ncalc.py\n<<<<<<< SEARCH\n    return a - 
 
 
 def test_a_repair_that_breaks_the_code_is_not_built_on(fake_llm, llm_env, spec, tmp_path) -> None:
-    # round 1's edit leaves calc.py unparsable (0 of 2 tests); round 2's fix only applies to
-    # round 0's code (1 of 2): it is made there, and turns the build green
+    # round 1's edit leaves calc.py unparsable (0 of 2 tests); round 2 (a hotter repair, not
+    # the same one again) starts from round 0's code (1 of 2), the only code its fix applies
+    # to, and turns the build green
     model = ProjectModel({"calc.py": BUGGY}, debug=[BREAK, FIX])
     fake_llm.responder = model
     out = tmp_path / "out"
@@ -189,7 +190,19 @@ def test_a_repair_that_breaks_the_code_is_not_built_on(fake_llm, llm_env, spec, 
     tests = [next(c for c in r["checks"] if c["name"] == "acceptance")["tests_passed"]
              for r in data["rounds"]]
     assert tests == [1, 0, 2] and data["status"] == "green" and data["best_round"] == 2
+    assert [r["strategy"] for r in data["rounds"]] == ["generate", "repair", "narrow"]
     assert "from round 0 (the best so far)" in data["rounds"][2]["diagnosis"]
     debug_prompts = [p for k, p in model.prompts if k == "debug"]
     assert "return a +\n" not in debug_prompts[-1]  # the repair saw round 0's code
     assert (out / "calc.py").read_text() == BUGGY.replace("a - b", "a + b")
+
+
+def test_the_chain_after_a_round_that_did_worse_than_the_best() -> None:
+    from healer.models import Round
+    from healer.strategies import next_in_chain
+
+    repaired = [Round(index=0), Round(index=1, strategy="repair", files_changed=["calc.py"])]
+    assert next_in_chain(repaired) == "repair"
+    assert next_in_chain(repaired, from_best=True) == "narrow"  # not the same repair again
+    narrowed = [*repaired, Round(index=2, strategy="narrow", files_changed=["calc.py"])]
+    assert next_in_chain(narrowed, from_best=True) == "regenerate"

@@ -6,6 +6,10 @@ still makes progress.
   implicated files are written anew, with the failures in view but not their failing version.
 - `narrow`: after a regeneration that did not help, repair again with hotter sampling and
   only the first failure as evidence.
+
+A round that did worse than the best so far is not built on: the next one starts from the
+best round's code (the loop puts it back), as `narrow`, since the same repair of the same
+code would likely bring the same answer back; after a `narrow` that did worse, `regenerate`.
 """
 
 from __future__ import annotations
@@ -29,10 +33,13 @@ log = logging.getLogger(__name__)
 HOT = 0.8
 
 
-def next_in_chain(rounds: list[Round]) -> str:
-    """The strategy of the next round, from what the last ones did."""
+def next_in_chain(rounds: list[Round], *, from_best: bool = False) -> str:
+    """The strategy of the next round, from what the last ones did; `from_best`: the last
+    round did worse than the best, whose code the next round starts from."""
     checked = [r for r in rounds if r.checks]
     last = rounds[-1]
+    if from_best:
+        return "regenerate" if last.strategy == "narrow" else "narrow"
     stuck = last.index > 0 and not last.files_changed and last.strategy != "recheck"
     if len(checked) >= 2:
         stuck = stuck or _signature(checked[-1]) == _signature(checked[-2])
