@@ -178,6 +178,23 @@ def test_an_answer_the_endpoint_keeps_cutting_below_its_limit_is_an_error_not_a_
     assert fake_llm.count == 4
 
 
+def test_a_continuation_fits_the_builds_token_budget(client: LLMClient,
+                                                     fake_llm: FakeLLM) -> None:
+    from healer.budget import Budget, CallLimits, Meter
+    from healer.errors import BudgetSpentError
+
+    client.limits = CallLimits(Meter(Budget(max_iters=1, max_tokens=60)), lambda: 0)
+    fake_llm.enqueue(Reply(text="x" * 240, finish_reason="length"))
+    with pytest.raises(BudgetSpentError, match="continued answer"):
+        client.complete(ASK, stage="generate")  # the first part took what the budget held
+    assert fake_llm.count == 1
+    assert client.ledger.by_stage["generate"].completion_tokens == 60  # and is accounted
+    client.limits = CallLimits(Meter(Budget(max_iters=1, max_tokens=100)), lambda: 0)
+    fake_llm.enqueue(Reply(text="x" * 240, finish_reason="length"), "the rest")
+    assert client.complete(ASK, stage="generate").text.endswith("the rest")
+    assert 0 < fake_llm.requests[2]["max_tokens"] < 100 - 60  # what the budget had left
+
+
 def test_repeated_length_is_a_model_output_error(client: LLMClient, fake_llm: FakeLLM) -> None:
     fake_llm.enqueue(*[Reply(text=f"part{i} ", finish_reason="length") for i in range(4)])
     with pytest.raises(ModelOutputError) as caught:

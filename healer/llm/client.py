@@ -214,6 +214,9 @@ class LLMClient:
                 left = max(request.at_most - usage.completion_tokens, 1)
                 asked = dataclasses.replace(request, max_tokens=min(request.max_tokens, left))
             try:
+                if attempt:  # a continuation fits the budget too
+                    asked = dataclasses.replace(asked, max_tokens=self._budget_room(
+                        asked.max_tokens, usage))
                 part = self._answer(messages, asked, stage, with_schema=attempt == 0,
                                     written=usage.completion_tokens)
             except HealerError:
@@ -247,6 +250,17 @@ class LLMClient:
         self._check_answer(stage, text, finish, request)
         return Completion(text=text, finish_reason="length" if finish == AT_LIMIT
                           else finish or "stop", usage=usage)
+
+    def _budget_room(self, wanted: int, spent: Usage) -> int:
+        """Tokens a continuation may write: `wanted`, cut to the build's token budget, counting
+        the parts of this call (not yet in the ledger); BudgetSpentError when none are left."""
+        if self.limits is None:
+            return wanted
+        room = self.limits.tokens(wanted + spent.total_tokens) - spent.total_tokens
+        if room <= 0:
+            raise BudgetSpentError(f"token budget spent during a continued answer"
+                                   f" ({spent.total_tokens} tokens in this call)")
+        return room
 
     def _record(self, stage: str, usage: Usage, started: float) -> Usage:
         cost = estimate_cost(self.model, usage.prompt_tokens, usage.completion_tokens,
