@@ -234,6 +234,7 @@ class Workspace:
     def restore(self, commit: str) -> None:
         """Make the project files what they were at `commit`; healer's own state is untouched."""
         project_only = [".", f":(exclude){STATE_DIR}"]
+        commit = _revision(commit)
         added = self._git("diff", "--name-only", "--diff-filter=A", commit, "HEAD", "--",
                           *project_only).stdout.splitlines()
         for rel in added:
@@ -261,6 +262,7 @@ class Workspace:
     @contextlib.contextmanager
     def scratch_tree(self, commit: str) -> Iterator[Path]:
         """A checkout of `commit` in a temporary folder (a git worktree), gone afterwards."""
+        commit = _revision(commit)
         folder = Path(tempfile.mkdtemp(prefix="healer-candidate-")) / "tree"
         with _GIT_LOCK:
             self._git("worktree", "add", "-q", "--detach", str(folder), commit)
@@ -288,6 +290,8 @@ class Workspace:
 
     def same_project(self, a: str, b: str) -> bool:
         """Whether commits `a` and `b` hold the same project files (healer's state aside)."""
+        if not (_is_revision(a) and _is_revision(b)):
+            return False
         result = self._git("diff", "--quiet", a, b, "--", ".", f":(exclude){STATE_DIR}",
                            check=False)
         return result.returncode == 0
@@ -295,19 +299,21 @@ class Workspace:
     def file_at(self, commit: str, path: str) -> str | None:
         """The text of `path` as commit `commit` holds it; None when it has no such file, or
         when `commit` is not a commit id (it may come from a report in the folder)."""
-        if not re.fullmatch(r"[0-9a-f]{7,64}", commit):
+        if not re.fullmatch(COMMIT_ID, commit):
             return None
         result = self._git("show", f"{commit}:{path}", check=False)
         return result.stdout if result.returncode == 0 else None
 
     def is_ancestor(self, ancestor: str, commit: str) -> bool:
         """Whether `commit` descends from `ancestor` (or is it)."""
+        if not (_is_revision(ancestor) and _is_revision(commit)):
+            return False
         return self._git("merge-base", "--is-ancestor", ancestor, commit,
                          check=False).returncode == 0
 
     def advance_to(self, commit: str) -> None:
         """Move the current branch forward to `commit`, a descendant of its head."""
-        self._git("merge", "-q", "--ff-only", commit)
+        self._git("merge", "-q", "--ff-only", _revision(commit))
 
     def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = ["git", "-c", "user.name=healer", "-c", "user.email=healer@localhost",
@@ -320,3 +326,21 @@ class Workspace:
 
 def _shot_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in name) + ".png"
+
+
+COMMIT_ID = r"[0-9a-f]{7,64}"
+
+
+def _is_revision(commit: str) -> bool:
+    """A commit id or HEAD: what healer writes in its state, and all it passes to git as a
+    revision (a folder's `.healer` files may name anything: `--output=FILE` is an option)."""
+    return commit == "HEAD" or re.fullmatch(COMMIT_ID, commit) is not None
+
+
+def _revision(commit: str) -> str:
+    if not _is_revision(commit):
+        raise UsageError(f"{commit[:80]!r} is not a commit id: the folder's .healer state"
+                         " names one that healer did not write",
+                         hint="delete .healer/report.json and .healer/search.json to build"
+                              " the folder anew")
+    return commit

@@ -1,0 +1,69 @@
+"""A folder healer is pointed at may have been prepared by someone else: the commits its
+`.healer/report.json` and `.healer/search.json` name reach git, and a "commit" that is an
+option (`--output=FILE` makes `git diff` write a file anywhere) must never be taken as one."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from healer.errors import HealerError
+from healer.workspace import Workspace
+from tests.test_loop import BUGGY, build, calc_spec, report
+
+
+def _folder(tmp_path: Path) -> tuple[Workspace, str]:
+    ws = Workspace(tmp_path / "out")
+    ws.init()
+    (ws.root / "calc.py").write_text("x = 1\n")
+    return ws, ws.commit("one") or ""
+
+
+@pytest.mark.parametrize("how", ["restore", "same_project", "is_ancestor", "advance_to",
+                                 "scratch_tree", "file_at"])
+def test_an_option_named_as_a_commit_never_reaches_git(tmp_path: Path, how: str) -> None:
+    ws, good = _folder(tmp_path)
+    target = tmp_path / "written-by-git"
+    evil = f"--output={target}"
+    calls = {
+        "restore": lambda: ws.restore(evil),
+        "same_project": lambda: ws.same_project(good, evil),
+        "is_ancestor": lambda: ws.is_ancestor(evil, good),
+        "advance_to": lambda: ws.advance_to(evil),
+        "scratch_tree": lambda: ws.scratch_tree(evil).__enter__(),
+        "file_at": lambda: ws.file_at(evil, "calc.py"),
+    }
+    try:
+        answer = calls[how]()
+    except HealerError as exc:
+        assert "not a commit" in exc.message
+    else:
+        assert answer in (None, False)
+    assert not target.exists()
+    assert ws.same_project(good, good) and ws.file_at(good, "calc.py") == "x = 1\n"
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+def test_a_report_naming_an_option_as_its_best_round_does_not_make_git_write_a_file(
+        fake_llm, llm_env, tmp_path: Path) -> None:
+    from tests.scripted_model import ProjectModel
+
+    spec = calc_spec(tmp_path)
+    fake_llm.responder = ProjectModel({"calc.py": BUGGY})
+    out = tmp_path / "out"
+    assert build(spec, out, llm_env, "--max-iters", "0").exit_code == 1
+    target = tmp_path / "written-by-git"
+    data = report(out)
+    data["rounds"][0]["commit"] = f"--output={target}"
+    data["rounds"][0]["cut"] = True
+    (out / ".healer" / "report.json").write_text(json.dumps(data))
+    (out / ".healer" / "search.json").write_text(json.dumps(
+        {"round": 0, "base": f"--output={target}", "strategies": ["generate"] * 2}))
+    subprocess.run(["git", "commit", "-qam", "x"], cwd=out, check=False)
+    again = build(spec, out, llm_env, "--max-iters", "1", "--candidates", "2")
+    assert not target.exists(), again.output
+    assert again.exit_code == 2 and "is not a commit id" in again.output
