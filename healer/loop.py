@@ -367,6 +367,13 @@ class _Loop:
             if self.ws.dirty():
                 self.ws.commit("resume: keep edits of an interrupted round")
             self._new_round("recheck", self.ws.head(), diagnosis="the acceptance tests changed")
+        elif any(r.green for r in previous.rounds[_first_round(previous):]):
+            # a folder's report is no proof: green is said only of checks run by this build
+            self.report = previous
+            if self.ws.dirty():
+                self.ws.commit("resume: keep edits of an interrupted round")
+            self._new_round("recheck", self.ws.head(),
+                            diagnosis="resumed green: the folder is checked again")
         return previous
 
     def _spec_edited(self, digest: str | None) -> RunReport | None:

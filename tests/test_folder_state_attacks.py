@@ -67,3 +67,27 @@ def test_a_report_naming_an_option_as_its_best_round_does_not_make_git_write_a_f
     again = build(spec, out, llm_env, "--max-iters", "1", "--candidates", "2")
     assert not target.exists(), again.output
     assert again.exit_code == 2 and "is not a commit id" in again.output
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+def test_a_report_that_says_green_for_code_it_never_checked_is_not_believed(
+        fake_llm, llm_env, tmp_path: Path) -> None:
+    from tests.scripted_model import ProjectModel
+
+    spec = calc_spec(tmp_path)
+    fixed = BUGGY.replace("a - b", "a + b")
+    fake_llm.responder = ProjectModel({"calc.py": fixed})
+    out = tmp_path / "out"
+    assert build(spec, out, llm_env, "--max-iters", "0").exit_code == 0  # green, honestly
+    # the folder changes hands: buggy code committed, the report left saying green for it
+    (out / "calc.py").write_text(BUGGY)
+    subprocess.run(["git", "commit", "-qam", "a small change"], cwd=out, check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=out, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    data = report(out)
+    data["rounds"][-1]["commit"] = head
+    (out / ".healer" / "report.json").write_text(json.dumps(data))
+    again = build(spec, out, llm_env, "--max-iters", "0")
+    assert again.exit_code != 0, again.output
+    assert report(out)["status"] != "green"
