@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 
-from healer.models import Candidate, CheckResult, Value
+from healer.models import Candidate, CheckResult, Value, verdict
 
 log = logging.getLogger(__name__)
 NAME = "search.json"
@@ -68,8 +68,12 @@ class Keeper:
         found = read_journal(path)
         if (found is not None and found.round == journal.round
                 and found.strategies == journal.strategies and same_code(found.base)):
+            # a green candidate is never taken on the journal's word: a search that found one
+            # ends and its round is saved at once, so a journal naming one was left by a build
+            # stopped in between, or written by someone else; it is made and checked again
             journal.done = {n: d for n, d in found.done.items()
-                            if d.candidate.status in ("checked", "duplicate")}
+                            if d.candidate.status in ("checked", "duplicate")
+                            and not (d.candidate.green or verdict(d.checks))}
         return cls(path, journal)
 
     def add(self, done: Done) -> None:
