@@ -41,3 +41,21 @@ def test_a_rewrite_is_let_run_to_a_few_times_the_file_it_replaces(
     assert fake_llm.count == 1
     assert fake_llm.requests[0]["max_tokens"] == rewrite_limit(CODE) < 8192
     assert (tmp_path / "geo.py").read_text() == CODE
+
+
+def test_a_whole_plan_ends_at_about_the_size_of_the_spec_it_would_restate(
+        fake_llm: FakeLLM, fake_settings: Settings) -> None:
+    from healer.pipeline.plan import PLAN_FLOOR, plan_limit
+
+    spec = Spec(text="# Extension\n## Files\n" + "".join(
+        f"- `f{i}.js`: does thing {i} with message `M{i}`\n" for i in range(200)))
+    copied = "".join(f"- `f{i}.js`: does thing {i} with message `M{i}` (as the spec says)\n"
+                     for i in range(400))
+    fake_llm.enqueue(Reply(text=copied, finish_reason="length"), "never asked for")
+    plan = make_plan(LLMClient(fake_settings.model_copy(update={"max_tokens": 8192})), spec)
+    from healer.spec import prompt_text
+
+    assert fake_llm.count == 1  # not continued
+    assert PLAN_FLOOR < fake_llm.requests[0]["max_tokens"] == plan_limit(prompt_text(spec)) < 8192
+    assert plan.text == copied.strip()  # the first part, as the plan
+    assert plan_limit("short spec") == PLAN_FLOOR

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from healer.errors import ModelOutputError
+from healer.llm.accounting import estimate_tokens
 from healer.models import Plan, Spec
 from healer.pipeline.messages import chat
 from healer.prompts import render
@@ -15,6 +16,10 @@ if TYPE_CHECKING:
 
 STAGE = "plan"
 SHORT_MAX_TOKENS = 400  # fifteen lines of names and signatures, with room to spare
+# Every call shows the spec beside the plan, so a plan longer than the spec only restates it:
+# a spec whose `## Files` section already gave each file's interfaces was copied back whole
+# (3,028 tokens, ten minutes of the bundled model). The plan ends at the spec's size.
+PLAN_FLOOR = 600
 
 
 def make_plan(llm: LLMClient, spec: Spec, *, short: bool = False) -> Plan:
@@ -24,10 +29,16 @@ def make_plan(llm: LLMClient, spec: Spec, *, short: bool = False) -> Plan:
     if spec.keep:
         keep_note = "\n" + render("keep_note", names=", ".join(spec.keep)).strip()
     prompt = "plan_short" if short else "plan"
-    answer = llm.complete(chat(prompt, spec=prompt_text(spec), keep_note=keep_note), stage=STAGE,
-                          at_most=SHORT_MAX_TOKENS if short else None)
-    text = answer.text.strip()
-    if not text:
+    text = prompt_text(spec)
+    answer = llm.complete(chat(prompt, spec=text, keep_note=keep_note), stage=STAGE,
+                          at_most=SHORT_MAX_TOKENS if short else plan_limit(text))
+    plan = answer.text.strip()
+    if not plan:
         raise ModelOutputError("the model returned an empty plan")
-    return Plan(text=text)
+    return Plan(text=plan)
+
+
+def plan_limit(spec_text: str) -> int:
+    """The most tokens a whole plan is let run to: about the spec's own size."""
+    return max(PLAN_FLOOR, estimate_tokens(spec_text))
 
