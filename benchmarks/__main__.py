@@ -91,6 +91,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     compare.add_argument("--keep-builds", action="store_true",
                          help="keep the arms' build folders (in the temp folder) when done, "
                               "for example for `splice`")
+    compare.add_argument("--report-only", action="store_true",
+                         help="rewrite README.md and the plot from what the arms recorded, "
+                              "building nothing (the command shown is the one without it)")
     splice = sub.add_parser("splice", help="whether splicing two versions of finished builds "
                                            "passes more tests than each")
     splice.add_argument("builds", nargs="+", type=Path, help="build folders")
@@ -228,9 +231,11 @@ def main(argv: list[str] | None = None) -> int:
             run_args += ["--timeout", str(args.timeout)]
         envs = tuple(dict(item.split("=", 1) for item in items)
                      for items in (args.before_env, args.after_env))
+        shown = [a for a in argv if a != "--report-only"]
         print(compare(args.before, args.after, args.only, args.out, run_args,
-                      "python -m benchmarks " + shlex.join(argv), envs,
-                      shared_cache=args.shared_cache, keep_builds=args.keep_builds))
+                      "python -m benchmarks " + shlex.join(shown), envs,
+                      shared_cache=args.shared_cache, keep_builds=args.keep_builds,
+                      report_only=args.report_only))
         return 0
     if args.command == "splice":
         from benchmarks.splice import measure, table

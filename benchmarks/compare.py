@@ -148,7 +148,7 @@ def summary(arms: list[Arm], command: str) -> str:
         for rows in by_arm:
             r = rows.get(name)
             tests = (f"{r['tests_passed_at'][-1]}/{r.get('tests_total')}"
-                     if r and r.get("tests_passed_at") else "-")
+                     if r and r.get("tests_passed_at") and r.get("tests_total") else "-")
             if r is None:
                 cells += ["-"] * 3
                 continue
@@ -213,8 +213,8 @@ def round_candidates(arm: Arm) -> list[str]:
                                  if c["status"] == "checked" else f" ({c['status']})")
                 + (" kept" if c.get("kept") else "")
                 for c in rnd.get("candidates", []))
-            if rnd["index"] == 0 and len(rnd.get("candidates", [])) < 2:
-                continue
+            if len(rnd.get("candidates", [])) < (2 if rnd["index"] == 0 else 1):
+                continue  # a round of one candidate's chain, or round 0 of one
             lines.append(f"| {report.stem} | {rnd['index']} | {tried or '-'} |")
     return lines
 
@@ -226,7 +226,10 @@ def resolve(commit: str) -> str:
 
 def main(before: str, after: str, specs: list[str], out: Path, run_args: list[str],
          command: str, envs: tuple[dict[str, str], dict[str, str]] = ({}, {}), *,
-         shared_cache: bool = False, keep_builds: bool = False) -> str:
+         shared_cache: bool = False, keep_builds: bool = False,
+         report_only: bool = False) -> str:
+    """The comparison's README (and plot), after building what the arms have not recorded
+    yet; with `report_only`, from what they have, building nothing and keeping the builds."""
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     scratch = Path(os.environ.get("TMPDIR", "/tmp"))
@@ -241,7 +244,7 @@ def main(before: str, after: str, specs: list[str], out: Path, run_args: list[st
         _share_responses(*arms)
     for i, spec in enumerate(specs):
         for arm in arms if i % 2 == 0 or shared_cache else arms[::-1]:
-            if not any(r["name"] == spec for r in _records(arm)):
+            if not report_only and not any(r["name"] == spec for r in _records(arm)):
                 build(arm, spec, run_args)
             keep_reports(arm)
         text = _with_candidates(summary(arms, command),
@@ -250,7 +253,7 @@ def main(before: str, after: str, specs: list[str], out: Path, run_args: list[st
         _, curves, common = by_round(arms)
         plot_curves(curves, common, out / PLOT_PNG, "specs green by round")
     for arm in arms:
-        clean(arm, keep_builds=keep_builds)
+        clean(arm, keep_builds=keep_builds or report_only)
     return text
 
 

@@ -390,3 +390,29 @@ def test_the_comparisons_plot_draws_one_line_per_arm_and_nothing_without_points(
     assert (tmp_path / "p.png").stat().st_size > 0
     assert not plot_curves({"A": []}, 0, tmp_path / "none.png", "t")
     assert not (tmp_path / "none.png").exists()
+
+
+def test_a_comparison_report_only_builds_nothing_and_keeps_the_builds(
+        tmp_path: Path, monkeypatch) -> None:
+    import benchmarks.compare as compare
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("report-only built a spec")
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(compare, "worktree", lambda commit, where: where)
+    monkeypatch.setattr(compare, "build", no_build)
+    out = tmp_path / "ab"
+    record = SpecResult(name="acronym", suite="exercism", status="green", green_at=[True],
+                        tests_passed_at=[9], tests_total=9, wall_seconds=61.0)
+    for arm in ("before", "after"):
+        (out / arm).mkdir(parents=True)
+        (out / arm / "results.json").write_text(json.dumps(
+            {"meta": {}, "results": {"acronym": record.model_dump()}}))
+    kept = tmp_path / "healer-compare-after" / "work" / "builds" / "yacht" / "yacht.py"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("x = 1\n")
+    text = compare.main("HEAD", "HEAD", ["acronym", "yacht"], out, [], "python -m benchmarks "
+                        "compare ...", report_only=True)
+    assert "| acronym | green | 9/9 | 61 | green | 9/9 | 61 |" in text
+    assert (out / "README.md").read_text() == text and kept.is_file()
