@@ -394,7 +394,7 @@ def test_the_comparisons_plot_draws_one_line_per_arm_and_nothing_without_points(
 
 def test_a_comparison_report_only_builds_nothing_and_keeps_the_builds(
         tmp_path: Path, monkeypatch) -> None:
-    import benchmarks.compare as compare
+    from benchmarks import compare
 
     def no_build(*args, **kwargs):
         raise AssertionError("report-only built a spec")
