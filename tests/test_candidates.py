@@ -219,8 +219,13 @@ def test_a_journal_left_in_the_folder_counts_only_for_the_same_search(tmp_path) 
     path.write_text(real.model_dump_json())
     other = Journal(round=1, base=base, strategies=["fresh", "fresh"])  # another split
     assert Keeper.resume(path, other, lambda o: ws.same_project(o, base)).journal.done == {}
+    red = Candidate(number=2, branch="healer/r1-c2", status="checked", tests_passed=1)
+    path.write_text(real.model_copy(update={"done": {1: Done(candidate=green),
+                                                     2: Done(candidate=red)}}).model_dump_json())
     same = Journal(round=1, base=base, strategies=["repair", "fresh"])
-    assert list(Keeper.resume(path, same, lambda o: ws.same_project(o, base)).journal.done) == [1]
+    # the same search: its red candidate comes back; its green one is checked again, never
+    # taken on the journal's word
+    assert list(Keeper.resume(path, same, lambda o: ws.same_project(o, base)).journal.done) == [2]
 
 
 def test_a_searchs_checks_run_at_most_checks_at_once_however_many_ask(tmp_path: Path) -> None:
