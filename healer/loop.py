@@ -367,8 +367,9 @@ class _Loop:
             if self.ws.dirty():
                 self.ws.commit("resume: keep edits of an interrupted round")
             self._new_round("recheck", self.ws.head(), diagnosis="the acceptance tests changed")
-        elif any(r.green for r in previous.rounds[_first_round(previous):]):
+        elif self.change is None and any(r.green for r in previous.rounds[_first_round(previous):]):
             # a folder's report is no proof: green is said only of checks run by this build
+            # (a change is checked anyway, and rounds before it do not count)
             self.report = previous
             if self.ws.dirty():
                 self.ws.commit("resume: keep edits of an interrupted round")
