@@ -289,8 +289,9 @@ def test_the_extension_cannot_reach_the_host_by_any_address(
     results = checks_in(project, timeout=TIMEOUT, smoke_steps=["wait `1500`"],
                     screenshot_dir=tmp_path / "shots")
     detail = by_name(results)["extension.browser"].detail
-    # the attack code ran: its routed requests were answered by stubs, in the container
-    assert f"GET http://{gateway}:{port}/fetch ->" in detail and "uid 1000" in detail
+    # the attack code ran: its routed requests were answered by stubs, in the container (which
+    # of them the session saw varies: the worker's fetch at start can come before it listens)
+    assert any(f"GET http://{t}/" in detail for t in targets) and "uid 1000" in detail
     assert hits == []
 
 
