@@ -22,6 +22,22 @@ def _fenced(code: str) -> str:
     return f"```python\n{code}```\n"
 
 
+def cut_short(seeds: list[int | None], slow: dict[str, bool]):
+    """A scripted model for a search the time budget cuts: candidates 1 and 2 are written at
+    once, candidate 3 (seed 3) slowly while `slow["on"]`, else correctly."""
+
+    def respond(request: dict) -> str | Reply:
+        seeds.append(request.get("seed"))
+        if request.get("seed") == 3:
+            if slow["on"]:  # still writing when the time budget runs out
+                return Reply(text=_fenced(SLOW_PAD + BUGGY), chunk_delay=0.2)
+            return _fenced(CORRECT)
+        return _fenced(BUGGY if request.get("seed") is None else "# two\n" + BUGGY.replace(
+            "a * b", "b * a"))
+
+    return respond
+
+
 def _git(out: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=out, capture_output=True, text=True,
                           check=False).stdout
@@ -167,17 +183,7 @@ def test_a_search_cut_short_is_continued_where_it_stopped(fake_llm, llm_env, tmp
     spec = calc_spec(tmp_path)
     seeds: list[int | None] = []
     slow = {"on": True}
-
-    def respond(request: dict) -> str | Reply:
-        seeds.append(request.get("seed"))
-        if request.get("seed") == 3:
-            if slow["on"]:  # still writing when the time budget runs out
-                return Reply(text=_fenced(SLOW_PAD + BUGGY), chunk_delay=0.2)
-            return _fenced(CORRECT)
-        return _fenced(BUGGY if request.get("seed") is None else "# two\n" + BUGGY.replace(
-            "a * b", "b * a"))
-
-    fake_llm.responder = respond
+    fake_llm.responder = cut_short(seeds, slow)
     out = tmp_path / "out"
     first = build(spec, out, llm_env, "--candidates", "3", "--max-iters", "0", "--timeout", "25")
     assert first.exit_code == 1, first.output
@@ -311,15 +317,7 @@ def test_a_cut_search_resumed_as_another_search_leaves_its_round_as_it_was(
         fake_llm, llm_env, tmp_path) -> None:
     spec = calc_spec(tmp_path)
     seeds: list[int | None] = []
-
-    def respond(request: dict) -> str | Reply:
-        seeds.append(request.get("seed"))
-        if request.get("seed") == 3:  # still writing when the time budget runs out
-            return Reply(text=_fenced(SLOW_PAD + BUGGY), chunk_delay=0.2)
-        return _fenced(BUGGY if request.get("seed") is None else "# two\n" + BUGGY.replace(
-            "a * b", "b * a"))
-
-    fake_llm.responder = respond
+    fake_llm.responder = cut_short(seeds, {"on": True})
     out = tmp_path / "out"
     first = build(spec, out, llm_env, "--candidates", "3", "--max-iters", "0", "--timeout", "25")
     assert first.exit_code == 1, first.output

@@ -12,7 +12,6 @@ import pytest
 
 from healer.errors import HealerError
 from healer.workspace import Workspace
-from tests.fakellm import Reply
 from tests.test_loop import BUGGY, build, calc_spec, report
 
 
@@ -99,18 +98,11 @@ def test_a_report_that_says_green_for_code_it_never_checked_is_not_believed(
 @pytest.mark.parametrize("flag", [True, False])  # the candidate said green, or only its checks
 def test_a_search_journal_that_says_a_candidate_was_green_is_not_believed(
         fake_llm, llm_env, tmp_path: Path, flag: bool) -> None:
-    from tests.test_candidates import SLOW_PAD, _fenced
+    from tests.test_candidates import cut_short
 
     spec = calc_spec(tmp_path)
     slow = {"on": True}
-
-    def respond(request: dict) -> str | Reply:
-        if request.get("seed") == 3 and slow["on"]:  # still writing when the time is up
-            return Reply(text=_fenced(SLOW_PAD + BUGGY), chunk_delay=0.2)
-        return _fenced(BUGGY if request.get("seed") is None else "# two\n" + BUGGY.replace(
-            "a * b", "b * a"))
-
-    fake_llm.responder = respond
+    fake_llm.responder = cut_short([], slow)
     out = tmp_path / "out"
     first = build(spec, out, llm_env, "--candidates", "3", "--max-iters", "0", "--timeout", "25")
     assert first.exit_code == 1 and report(out)["rounds"][0]["cut"], first.output
@@ -121,7 +113,10 @@ def test_a_search_journal_that_says_a_candidate_was_green_is_not_believed(
     for check in forged["checks"]:
         check.update(passed=True, failures=[], tests_passed=check.get("tests_total"))
     journal.write_text(json.dumps(data))
-    slow["on"] = False
+    slow["on"] = False  # candidate 3 is now written correctly
     again = build(spec, out, llm_env, "--candidates", "3", "--max-iters", "0")
-    assert again.exit_code == 1, again.output  # every candidate is as buggy as it was
-    assert report(out)["status"] != "green"
+    assert again.exit_code == 0, again.output
+    candidates = {c["number"]: c for c in report(out)["rounds"][0]["candidates"]}
+    # the forged candidate was made and checked again: as buggy as it was; green is 3's own
+    assert not candidates[1]["green"] and candidates[1]["tests_passed"] == 1
+    assert candidates[3]["green"] and candidates[3]["kept"]
