@@ -195,7 +195,7 @@ class _Loop:
             if c.tests_total is not None else ""
         state = ("green" if c.green else f"failing: {', '.join(c.failing) or '-'}") \
             if c.status == "checked" else (c.note or c.status)
-        self.s.events.stage(f"  candidate {c.number}", f"{c.branch} ({c.strategy}): {tests}{state}")
+        self.s.events.stage(f"  candidate {c.number}", f"{c.branch} ({c.how}): {tests}{state}")
 
     def _check(self, rnd: Round) -> None:
         self.s.events.stage("check", f"round {rnd.index}")

@@ -168,6 +168,7 @@ class Candidate(Value):
     number: int  # 1..N within its round
     branch: str
     strategy: str = "generate"  # generate, repair, fresh or combine
+    tried: list[str] = Field(default_factory=list)  # strategies that changed nothing first
     commit: str | None = None
     status: Literal["checked", "duplicate", "cancelled", "failed"] = "checked"
     tests_passed: int | None = None  # acceptance tests, when there is a contract
@@ -181,6 +182,11 @@ class Candidate(Value):
     seconds: float = 0.0
     note: str = ""  # why it was not checked
     screenshot: str | None = None  # the popup's, relative to .healer/ (an extension's checks)
+
+    @property
+    def how(self) -> str:
+        """Its strategy, after those that changed nothing first: "fresh after repair"."""
+        return " after ".join([self.strategy, *reversed(self.tried)])
 
 
 class Round(Value):

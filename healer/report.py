@@ -73,7 +73,7 @@ def _candidate_row(c: Candidate) -> str:
     tests = f"{c.tests_passed} of {c.tests_total}" if c.tests_total is not None else "-"
     failing = ", ".join(c.failing) or ("none" if c.status == "checked" else "-")
     state = "kept" if c.kept else (c.note or c.status if c.status != "checked" else "")
-    return (f"| {c.number} | {c.strategy} | `{c.branch}` | {tests} | {failing} | {c.usage.total_tokens} | "
+    return (f"| {c.number} | {c.how} | `{c.branch}` | {tests} | {failing} | {c.usage.total_tokens} | "
             f"{c.seconds:.1f}s | {state} |")
 
 

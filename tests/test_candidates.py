@@ -72,6 +72,13 @@ def test_the_portfolio_follows_what_worked_in_this_build() -> None:
     assert portfolio(4, _round(1), helped) == ["repair", "fresh", "fresh", "fresh"]
     one_left = _round(3)
     assert portfolio(4, one_left, never) == ["repair", "repair", "fresh", "fresh"]
+    # a repair that changed nothing, written fresh instead, helped no test whatever the
+    # fresh sample gained
+    idle = _round(1)
+    idle.candidates = [Candidate(number=1, branch="healer/r1-c1", strategy="fresh",
+                                 tried=["repair"], gain=2)]
+    assert idle.candidates[0].how == "fresh after repair"
+    assert portfolio(4, _round(1), [idle]) == ["fresh"] * 4
 
 
 @pytest.mark.docker
@@ -175,6 +182,45 @@ def test_a_repair_round_of_candidates_keeps_the_fresh_sample_that_turns_green(
     assert "return a - b" not in prompts["regenerate"][0]
     assert f"| fresh | `{fresh['branch']}` | 2 of 2 |" in (out / ".healer" / "report.md").read_text()
     assert f"{fresh['branch']} (fresh): acceptance tests 2 of 2; green" in result.output
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+def test_a_repair_that_changes_nothing_is_tried_again_as_a_fresh_sample(
+        fake_llm, llm_env, tmp_path) -> None:
+    spec = calc_spec(tmp_path)
+    prompts: dict[str, list] = {"debug": [], "regenerate": []}
+
+    def respond(request: dict) -> str:
+        last = request["messages"][-1]["content"]
+        if "Write the file `calc.py` anew" in last:
+            prompts["regenerate"].append(request.get("seed"))
+            if request.get("seed") == 3:  # candidate 1's second try (as candidate 1 + 2)
+                return _fenced(CORRECT)
+            return _fenced(BUGGY.replace("a * b", "b * a"))
+        if "Do not write the code yet" in last:
+            return "calc.py: add(a, b) and mul(a, b)."
+        if any("Find why the checks fail" in m["content"] for m in request["messages"]):
+            prompts["debug"].append(last)  # edits that leave the file as it was
+            return ("Diagnosis: add.\n\ncalc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n"
+                    "    return a - b\n>>>>>>> REPLACE\n")
+        if request.get("seed") is None:
+            return _fenced(BUGGY)
+        return _fenced("def add(a, b):\n    return 0\n\n\ndef mul(a, b):\n    return 0\n")
+
+    fake_llm.responder = respond
+    out = tmp_path / "out"
+    result = build(spec, out, llm_env, "--candidates", "2", "--max-iters", "1")
+    assert result.exit_code == 0, result.output
+    data = report(out)
+    first = {c["number"]: c for c in data["rounds"][1]["candidates"]}[1]
+    # the repair's turn (its own retry included) changed nothing: its second try was not the
+    # same repair again but a rewrite of the file, which made it green
+    assert len(prompts["debug"]) == 2 and 3 in prompts["regenerate"]
+    assert first["strategy"] == "fresh" and first["tried"] == ["repair"]
+    assert first["green"] and first["kept"] and first["gain"] == 1
+    assert (out / "calc.py").read_text() == CORRECT
+    assert "| 1 | fresh after repair |" in (out / ".healer" / "report.md").read_text()
 
 
 @pytest.mark.docker

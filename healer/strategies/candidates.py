@@ -8,7 +8,8 @@ same prefix and an endpoint's prompt cache serves it. Each candidate is committe
 tests passed first), and the best one becomes the round on the build's branch. A green
 candidate ends the search at once: calls not yet answered are cancelled. A candidate whose
 code is one already checked in this build (ignoring blank lines, trailing spaces and comments)
-is sampled once more, then counted as a duplicate, unchecked. With one model call in flight
+is sampled once more, then counted as a duplicate, unchecked; a repair that left the code as
+it was is tried again as a fresh sample. With one model call in flight
 at a time, candidates are written in turn (`_Turns`). A budget that runs out mid-search ends
 it with the candidates checked by then; its journal stays for a resumed build.
 
@@ -113,6 +114,7 @@ Make = Callable[[_Client, Path, Sampling], Made]
 class Attempt:
     strategy: str  # "generate", "repair", "fresh"
     make: Make
+    instead: Attempt | None = None  # its second try when it brought back the code it was given
 
 
 @dataclass
@@ -282,14 +284,21 @@ class Search:
     def _make(self, attempt: Attempt, client: _Client, tree: Path, candidate: Candidate,
               second: int) -> Made:
         """The candidate written into `tree`; sampled once more (as candidate `second` would
-        be) when its code is one already seen."""
+        be) when its code is one already seen: by its `instead` strategy when it left the code
+        it was given as it was (a repair that changed nothing would likely change nothing
+        again)."""
         original = implementation(tree, self.protected)
-        self.seen.add(fingerprint(original), "base")  # the code it starts from is no candidate
+        given = fingerprint(original)
+        self.seen.add(given, "base")  # the code it starts from is no candidate
         made = attempt.make(client, tree, client.sampling)
-        if self.seen.add(fingerprint(implementation(tree, self.protected)), candidate.branch):
+        written = fingerprint(implementation(tree, self.protected))
+        if self.seen.add(written, candidate.branch):
             return made
         reset(tree, original, self.protected)
         client.sampling = sampling_for(second, self.llm.settings.temperature)
+        if written == given and attempt.instead is not None:
+            candidate.tried.append(attempt.strategy)
+            candidate.strategy, attempt = attempt.instead.strategy, attempt.instead
         made = attempt.make(client, tree, client.sampling)
         if not self.seen.add(fingerprint(implementation(tree, self.protected)), candidate.branch):
             candidate.status, candidate.note = "duplicate", "the same code as one already checked"
@@ -372,8 +381,10 @@ class RepairRound:
         search = Search(self.llm, self.spec, self.ws, self.check, self.seen, self.on_candidate,
                         protected=self.protected)
         self._pair, self._search = pair(base, self.rounds), search
-        makers = {"repair": self._repair, "fresh": self._fresh, "combine": self._combine}
-        attempts = [Attempt(s, makers[s]) for s in strategies]
+        fresh = Attempt("fresh", self._fresh)
+        makers = {"repair": Attempt("repair", self._repair, instead=fresh), "fresh": fresh,
+                  "combine": Attempt("combine", self._combine)}
+        attempts = [makers[s] for s in strategies]
         base_tests = base.acceptance.tests_passed if base.acceptance is not None else None
         start = base.commit or self.ws.head() or "HEAD"
         candidates, checks, made, cut = search.run(index, start, attempts, base_tests)
