@@ -249,7 +249,8 @@ class _Loop:
             return
         last = self.report.rounds[-1]
         previous = self._repair_base(last)
-        strategy = next_in_chain(self.report.rounds, from_best=previous is not last)
+        strategy = next_in_chain(self.report.rounds[_first_round(self.report):],
+                                 from_best=previous is not last)
         start = "" if previous is last else f", from round {previous.index} (the best so far)"
         self.s.events.stage(strategy, f"round {last.index + 1}{start}")
         started, before = time.monotonic(), self._usage()
@@ -367,14 +368,16 @@ class _Loop:
             if self.ws.dirty():
                 self.ws.commit("resume: keep edits of an interrupted round")
             self._new_round("recheck", self.ws.head(), diagnosis="the acceptance tests changed")
-        elif self.change is None and any(r.green for r in previous.rounds[_first_round(previous):]):
-            # a folder's report is no proof: green is said only of checks run by this build
-            # (a change is checked anyway, and rounds before it do not count)
+        elif self.change is None and not previous.rounds[-1].cut:
+            # a folder's report is no proof: what its rounds passed is said only of checks run
+            # by this build, so the code it resumes from is checked again and the rounds before
+            # do not count (a change is checked anyway, and rounds before it do not count; a
+            # search cut short goes on, its journaled candidates' checks are its own)
             self.report = previous
             if self.ws.dirty():
                 self.ws.commit("resume: keep edits of an interrupted round")
             self._new_round("recheck", self.ws.head(),
-                            diagnosis="resumed green: the folder is checked again")
+                            diagnosis="resumed: the folder is checked again")
         return previous
 
     def _spec_edited(self, digest: str | None) -> RunReport | None:

@@ -95,28 +95,60 @@ def test_a_report_that_says_green_for_code_it_never_checked_is_not_believed(
 
 @pytest.mark.docker
 @pytest.mark.usefixtures("docker_ready")
-@pytest.mark.parametrize("flag", [True, False])  # the candidate said green, or only its checks
-def test_a_search_journal_that_says_a_candidate_was_green_is_not_believed(
-        fake_llm, llm_env, tmp_path: Path, flag: bool) -> None:
+@pytest.mark.parametrize("claim", ["green", "more tests"])
+def test_a_search_journal_that_overstates_a_candidate_is_not_believed(
+        fake_llm, llm_env, tmp_path: Path, claim: str) -> None:
     from tests.test_candidates import cut_short
 
     spec = calc_spec(tmp_path)
-    slow = {"on": True}
-    fake_llm.responder = cut_short([], slow)
+    slow, seeds = {"on": True}, []
+    fake_llm.responder = cut_short(seeds, slow)
     out = tmp_path / "out"
     first = build(spec, out, llm_env, "--candidates", "3", "--max-iters", "0", "--timeout", "25")
     assert first.exit_code == 1 and report(out)["rounds"][0]["cut"], first.output
     journal = out / ".healer" / "search.json"
     data = json.loads(journal.read_text())
-    forged = data["done"]["1"]
-    forged["candidate"].update(green=flag, failing=[], tests_passed=2)
-    for check in forged["checks"]:
-        check.update(passed=True, failures=[], tests_passed=check.get("tests_total"))
+    forged = data["done"]["1"]["candidate"]
+    forged.update(green=claim == "green", failing=[] if claim == "green" else ["lint"],
+                  tests_passed=2)
     journal.write_text(json.dumps(data))
+    seeds.clear()
     slow["on"] = False  # candidate 3 is now written correctly
     again = build(spec, out, llm_env, "--candidates", "3", "--max-iters", "0")
     assert again.exit_code == 0, again.output
     candidates = {c["number"]: c for c in report(out)["rounds"][0]["candidates"]}
-    # the forged candidate was made and checked again: as buggy as it was; green is 3's own
+    # the forged candidate's commit was checked again (not written again): as buggy as it was;
+    # green is 3's own
+    assert seeds == [3]
     assert not candidates[1]["green"] and candidates[1]["tests_passed"] == 1
     assert candidates[3]["green"] and candidates[3]["kept"]
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+def test_a_report_that_overstates_a_red_round_is_not_believed(
+        fake_llm, llm_env, tmp_path: Path) -> None:
+    from tests.scripted_model import ProjectModel
+
+    spec = calc_spec(tmp_path)
+    fake_llm.responder = ProjectModel({"calc.py": BUGGY})
+    out = tmp_path / "out"
+    assert build(spec, out, llm_env, "--max-iters", "0").exit_code == 1
+    checks = report(out)["rounds"][0]["checks"]
+    assert next(c for c in checks if c["name"] == "acceptance")["tests_passed"] == 1
+    # the folder changes hands: code that passes no test committed, the report's round (1 of
+    # 2) pointed at it
+    (out / "calc.py").write_text(BUGGY.replace("a * b", "a ** b"))
+    subprocess.run(["git", "commit", "-qam", "a small change"], cwd=out, check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=out, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    data = report(out)
+    data["rounds"][-1]["commit"] = head
+    (out / ".healer" / "report.json").write_text(json.dumps(data))
+    again = build(spec, out, llm_env, "--max-iters", "0")
+    assert again.exit_code == 1, again.output
+    data = report(out)
+    best = next(r for r in data["rounds"] if r["index"] == data["best_round"])
+    acceptance = next(c for c in best["checks"] if c["name"] == "acceptance")
+    assert best["commit"] == head and acceptance["tests_passed"] == 0  # what the code passes
+    assert "a ** b" in (out / "calc.py").read_text()

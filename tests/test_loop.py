@@ -137,7 +137,9 @@ def test_interrupted_build_resumes_without_losing_rounds(fake_llm, llm_env, spec
     assert result.exit_code == 0, result.output + result.stderr
     assert model.kinds().count("generate") == 1 and model.kinds().count("plan") == 1  # not again
     data = report(out)
-    assert [r["index"] for r in data["rounds"]] == [0, 1] and data["status"] == "green"
+    # the resumed folder is checked again first (its report is no proof), then repaired
+    assert [r["strategy"] for r in data["rounds"]] == ["generate", "recheck", "repair"]
+    assert data["status"] == "green" and data["best_round"] == 2
     assert data["rounds"][0]["checks"] == saved["rounds"][0]["checks"]
 
 

@@ -176,10 +176,6 @@ class _Pass:
     def __post_init__(self) -> None:
         for number, done in self.keeper.journal.done.items():
             self.made[number] = Made(done.paths, done.diagnosis)
-            if done.candidate.status == "checked":
-                self.checks[number] = done.checks
-                if done.candidate.green:
-                    self.stop.set()
 
 
 @dataclass
@@ -227,7 +223,7 @@ class Search:
         """Candidate `number`: made, committed on its branch, checked; journaled."""
         if number in state.keeper.journal.done:
             state.turns.end(number)
-            return state.keeper.journal.done[number].candidate
+            return self._recheck(state, state.keeper.journal.done[number].candidate)
         attempt = state.attempts[number - 1]
         candidate = Candidate(number=number, branch=f"healer/r{state.index}-c{number}",
                               strategy=attempt.strategy)
@@ -254,10 +250,31 @@ class Search:
         if number in state.made and not cut:  # one the budget cut off is made again on resume
             made = state.made[number]
             state.keeper.add(Done(candidate=candidate, paths=made.paths,
-                                  diagnosis=made.diagnosis,
-                                  checks=state.checks.get(number, [])))
+                                  diagnosis=made.diagnosis))
         self.on_candidate(candidate)
         return candidate
+
+    def _recheck(self, state: _Pass, candidate: Candidate) -> Candidate:
+        """A candidate of the journal, checked again: a journal is no proof of what its
+        candidates passed (it may have been written by someone else)."""
+        if candidate.status != "checked" or state.stop.is_set():
+            return candidate
+        try:
+            with self.ws.scratch_tree(candidate.commit or "") as tree:
+                self._user_tests(tree)
+                result = self.checked(tree, candidate.branch)
+        except HealerError as exc:  # not a commit of this repository
+            candidate.status, candidate.note = "failed", exc.message[:300]
+            return candidate
+        state.checks[candidate.number] = result
+        _summarise(candidate, result, state.base_tests)
+        if candidate.green:
+            state.stop.set()
+        return candidate
+
+    def _user_tests(self, tree: Path) -> None:
+        for rel, source in acceptance_files(self.spec).items():  # as the user wrote them
+            shutil.copyfile(source, confined(tree, rel))
 
     def _build(self, state: _Pass, attempt: Attempt, candidate: Candidate,
                client: _Client) -> None:
@@ -265,8 +282,7 @@ class Search:
         with self.ws.scratch_tree(state.base) as tree:
             state.made[number] = self._make(attempt, client, tree, candidate, number + count)
             state.turns.end(number)  # the next one is written while this one is checked
-            for rel, source in acceptance_files(self.spec).items():  # as the user wrote them
-                shutil.copyfile(source, confined(tree, rel))
+            self._user_tests(tree)
             candidate.commit = self.ws.commit_tree(
                 tree, candidate.branch,
                 f"round {state.index}: candidate {number} of {count} ({attempt.strategy})")

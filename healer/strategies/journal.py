@@ -1,7 +1,8 @@
 """Where a round's search stands, so that an interrupted build continues it: the candidates
 made and checked so far are kept in `.healer/search.json` as each one ends, and a resumed
 build that runs the same search (same round, same strategies, the same code to start from)
-checks only the candidates that are left. The file goes when the search ends."""
+makes only the candidates that are left (those it made are checked again). The file goes
+when the search ends."""
 
 from __future__ import annotations
 
@@ -12,19 +13,18 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 
-from healer.models import Candidate, CheckResult, Value, verdict
+from healer.models import Candidate, Value
 
 log = logging.getLogger(__name__)
 NAME = "search.json"
 
 
 class Done(Value):
-    """One candidate's end: what it was, what it changed, what its checks found."""
+    """One candidate's end: what it was and what it changed."""
 
     candidate: Candidate
     paths: list[str] = Field(default_factory=list)
     diagnosis: str = ""
-    checks: list[CheckResult] = Field(default_factory=list)
 
 
 class Journal(Value):
@@ -68,12 +68,10 @@ class Keeper:
         found = read_journal(path)
         if (found is not None and found.round == journal.round
                 and found.strategies == journal.strategies and same_code(found.base)):
-            # a green candidate is never taken on the journal's word: a search that found one
-            # ends and its round is saved at once, so a journal naming one was left by a build
-            # stopped in between, or written by someone else; it is made and checked again
+            # what a candidate passed is never taken on the journal's word (the search
+            # checks each journaled candidate's commit again)
             journal.done = {n: d for n, d in found.done.items()
-                            if d.candidate.status in ("checked", "duplicate")
-                            and not (d.candidate.green or verdict(d.checks))}
+                            if d.candidate.status in ("checked", "duplicate")}
         return cls(path, journal)
 
     def add(self, done: Done) -> None:
