@@ -5,6 +5,7 @@ rounds and budgets. What a round does (and what healer does when stuck) is in st
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from healer.models import (
     Usage,
     verdict,
 )
+from healer.paths import confined
 from healer.pipeline.policy import EditPolicy
 from healer.report import evidence_of
 from healer.review import Reviewer, review_round
@@ -94,6 +96,7 @@ class _Loop:
         self.report = RunReport(spec=str(spec.source or "<prompt>"), output=str(ws.root),
                                 status="not_green", stop_reason="running")
         self.prior_usage: dict[str, Usage] = {}
+        self.resumed: list[Round] = []  # the rounds of the folder's report, not checked here
         self.context_scale = 1.0  # halved each time a prompt does not fit the model's context
         self.contract: acceptance.Contract | None = None
         self.seen = Seen()  # the code of every candidate checked in this build
@@ -116,10 +119,15 @@ class _Loop:
                 current = self.report.rounds[-1]
                 if current.cut:  # its search ran out of budget: go on with it if there is some
                     spent = self.meter.spent(self._usage())
+                    if not spent and self._continue_search(current):
+                        continue
+                    current.cut = spent is not None
+                    if any(current is r for r in self.resumed):  # the folder's word: check
+                        self._new_round("recheck", self.ws.head(),
+                                        diagnosis="resumed: the folder is checked again")
+                        continue
                     if spent:
                         return self._finish(spent)
-                    self._continue_search(current)
-                    continue
                 if not current.checks:
                     self._check(current)
                 if current.green:
@@ -320,17 +328,16 @@ class _Loop:
         base = self._best(rounds) or rounds[-1]
         return base, portfolio(count, base, rounds, combine=self.s.settings.combine)
 
-    def _continue_search(self, rnd: Round) -> None:
+    def _continue_search(self, rnd: Round) -> bool:
         """A round whose search the budget cut short (it holds the best candidate checked by
-        then): its search runs again from where it was made, and checks only the candidates
-        its journal does not hold; without the journal, the round stands as it is."""
+        then): its search runs again from where it was made, and makes only the candidates
+        its journal does not hold; False without the journal."""
         count = self.s.settings.candidates
         earlier = self.report.rounds[:-1]
         strategies = ["generate"] * count if rnd.index == 0 else self._portfolio(count, earlier)[1]
         base = unfinished_search(self.ws.state, rnd.index, strategies) if count > 1 else None
-        if base is None:  # not the same search any more: the round stands as it is
-            rnd.cut = False
-            return
+        if base is None:  # not the same search any more
+            return False
         self.s.events.stage("resume", f"round {rnd.index}: the candidates not yet checked")
         self.report.rounds.pop()
         self.ws.restore(base)
@@ -344,6 +351,7 @@ class _Loop:
             raise
         again = self.report.rounds[-1]
         again.usage, again.seconds = again.usage + rnd.usage, again.seconds + rnd.seconds
+        return True
 
     def _context_budget(self) -> int:
         return int(self.s.settings.context_budget() * self.context_scale)
@@ -361,6 +369,7 @@ class _Loop:
             return RunReport(spec=str(self.spec.source or "<prompt>"), output=str(self.ws.root),
                              status="not_green", stop_reason="running", tests_digest=digest)
         self.s.events.stage("resume", f"{len(previous.rounds)} rounds already done")
+        self.resumed = list(previous.rounds)
         if previous.tests_digest != digest:  # same code, other tests: check again, no regenerating
             self.s.events.stage("tests changed", "the acceptance tests changed: checking again")
             previous.tests_digest, previous.status = digest, "not_green"
@@ -419,10 +428,32 @@ class _Loop:
 
     def _best(self, rounds: list[Round] | None = None) -> Round | None:
         """The best checked round (of `rounds`, else the build's) against the current tests,
-        or None."""
+        or None. A round of the folder's report is checked again before it is taken as the
+        best: what it passed was the report's word."""
         rounds = self.report.rounds if rounds is None else rounds
-        checked = [r for r in rounds[_first_of(rounds):] if r.checks]
-        return min(checked, key=Round.rank) if checked else None
+        while True:
+            checked = [r for r in rounds[_first_of(rounds):] if r.checks]
+            best = min(checked, key=Round.rank) if checked else None
+            if best is None or not any(best is r for r in self.resumed):
+                return best
+            self._check_again(best)
+
+    def _check_again(self, rnd: Round) -> None:
+        """A round of the folder's report, checked again from its commit (no checks when
+        that is not a commit of the folder's history)."""
+        self.resumed = [r for r in self.resumed if r is not rnd]
+        self.s.events.stage("check", f"round {rnd.index} again: the folder's report is no proof")
+        try:
+            with self.ws.scratch_tree(rnd.commit or "") as tree:
+                for rel, source in acceptance_files(self.spec).items():  # as the user wrote them
+                    shutil.copyfile(source, confined(tree, rel))
+                rnd.checks = self._checks_of(tree, f"round-{rnd.index}")
+        except BudgetSpentError:
+            raise
+        except HealerError as exc:
+            log.warning("round %s of the folder's report cannot be checked again: %s",
+                        rnd.index, exc.message)
+            rnd.checks = []
 
     def _keep_best(self) -> str:
         """Put the best checked round in the folder; what to add to the stop reason."""

@@ -43,6 +43,11 @@ def _git(out: Path, *args: str) -> str:
                           check=False).stdout
 
 
+def _acceptance(rnd: dict) -> tuple[int, int]:
+    check = next(c for c in rnd["checks"] if c["name"] == "acceptance")
+    return check["tests_passed"], check["tests_total"]
+
+
 def test_candidates_are_sampled_apart_and_keep_the_prompt_prefix() -> None:
     first, second, third = (sampling_for(n, 0.2) for n in (1, 2, 3))
     assert first.temperature is None and first.seed is None and not first.hint
@@ -375,6 +380,10 @@ def test_a_cut_search_resumed_as_another_search_leaves_its_round_as_it_was(
     assert second.exit_code == 1, second.output
     assert seeds == []  # not the search that was cut: nothing written again
     again = report(out)["rounds"]
-    assert len(again) == 1 and not again[0]["cut"]
-    assert again[0]["candidates"] == kept["candidates"] and again[0]["checks"] == kept["checks"]
+    assert not again[0]["cut"] and again[0]["candidates"] == kept["candidates"]
+    # the round stands; as the folder's word, it is checked again (the same code, the same
+    # verdict) before the build ends on it
+    assert [r["strategy"] for r in again] == ["generate", "recheck"]
+    assert _git(out, "diff", again[0]["commit"], again[1]["commit"], "--", "calc.py") == ""
+    assert _acceptance(again[1]) == _acceptance(kept) == (1, 2)
     assert not (out / ".healer" / "search.json").exists()

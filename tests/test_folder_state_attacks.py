@@ -152,3 +152,51 @@ def test_a_report_that_overstates_a_red_round_is_not_believed(
     acceptance = next(c for c in best["checks"] if c["name"] == "acceptance")
     assert best["commit"] == head and acceptance["tests_passed"] == 0  # what the code passes
     assert "a ** b" in (out / "calc.py").read_text()
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_ready")
+@pytest.mark.parametrize("journal", [True, False])  # the search goes on, or the round stands
+def test_a_report_that_overstates_a_round_before_a_cut_search_is_not_believed(
+        fake_llm, llm_env, tmp_path: Path, journal: bool) -> None:
+    from tests.test_candidates import _fenced
+
+    spec = calc_spec(tmp_path)
+    none_pass = BUGGY.replace("a * b", "a ** b")  # add and mul both wrong
+
+    def respond(request: dict) -> str:
+        last = request["messages"][-1]["content"]
+        if "Do not write the code yet" in last:
+            return "calc.py: add(a, b) and mul(a, b)."
+        if any("Find why the checks fail" in m["content"] for m in request["messages"]):
+            return ("Diagnosis: add.\n\ncalc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n"
+                    "    return a - b - 0\n>>>>>>> REPLACE\n")  # passes no test either
+        if "Write the file `calc.py` anew" in last:
+            return _fenced(none_pass.replace("a - b", "b - a"))
+        return _fenced(BUGGY if request.get("seed") is None else none_pass)
+
+    fake_llm.responder = respond
+    out = tmp_path / "out"
+    assert build(spec, out, llm_env, "--candidates", "2", "--max-iters", "0").exit_code == 1
+    data = report(out)
+    honest = data["rounds"][0]
+    # the folder changes hands: round 0 (1 of 2, as it says) is pointed at code that passes no
+    # test, and a round 1 is added whose search says it was cut short
+    (out / "calc.py").write_text(none_pass)
+    subprocess.run(["git", "commit", "-qam", "a small change"], cwd=out, check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=out, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    honest["commit"] = head
+    data["rounds"].append({**honest, "index": 1, "strategy": "candidates", "cut": True,
+                           "candidates": []})
+    (out / ".healer" / "report.json").write_text(json.dumps(data))
+    if journal:
+        (out / ".healer" / "search.json").write_text(json.dumps(
+            {"round": 1, "base": head, "strategies": ["repair", "fresh"], "done": {}}))
+    again = build(spec, out, llm_env, "--candidates", "2", "--max-iters", "1")
+    assert again.exit_code == 1, again.output
+    data = report(out)
+    for rnd in data["rounds"][data["best_round"]:]:  # the best round and those after it
+        acceptance = next((c for c in rnd["checks"] if c["name"] == "acceptance"), None)
+        assert acceptance is None or acceptance["tests_passed"] == 0, rnd
+    assert "a ** b" in (out / "calc.py").read_text() or "b - a" in (out / "calc.py").read_text()
