@@ -118,6 +118,26 @@ def test_a_trickling_stream_is_held_to_the_request_timeout(
     assert time.monotonic() - started < 3  # two attempts of 0.5 s, not 2 x 10 s of chunks
 
 
+def test_the_builds_deadline_ends_a_stream_between_its_chunks(
+    fake_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    # llama.cpp can go quiet for minutes between two chunks (a prompt processed in batches
+    # sends its progress, then nothing until the first token): each read's timeout starts
+    # again at every chunk, so the deadline has to end the wait itself. In one benchmark
+    # build a chunk came just before the deadline and the call ended 64 s past it.
+    from healer.budget import Budget, CallLimits, Meter
+    from healer.errors import BudgetSpentError
+
+    fake_llm.enqueue(Reply(text="".join(f"step {i}\n" for i in range(40)), chunk_delay=3.0))
+    client = _client(fake_settings)
+    client.limits = CallLimits(Meter(Budget(timeout=4.0)), lambda: 0)
+    started = time.monotonic()
+    with pytest.raises(BudgetSpentError):
+        client.complete(ASK, stage="s")
+    waited = time.monotonic() - started
+    assert fake_llm.chunks_sent == 2 and waited < 5.5  # at 4 s, not at the chunk of 6 s
+
+
 def test_llama_cpp_timings_on_a_chunk_give_the_usage_and_the_cache_hits() -> None:
     chunk = SimpleNamespace(usage=None, model_extra={
         "timings": {"cache_n": 900, "prompt_n": 100, "predicted_n": 42, "prompt_ms": 1.5}})

@@ -2,13 +2,16 @@
 
 A streamed answer shows its tokens as they come (`on_tokens`), is stopped as soon as it loops
 (see `repetition`) or outgrows what healer can use, and still holds the request to its time
-limit: the SDK's timeout bounds each read, `deadline` bounds the whole answer.
+limit: the SDK's timeout bounds each read, `deadline` bounds the whole answer (its chunks are
+read in a thread of their own, so that a read the server keeps waiting ends at the deadline).
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,30 +64,69 @@ def streamed(
 
     An endpoint that ignores `stream` and answers one JSON body is read as a whole answer.
     """
-    with stream:
-        response = stream.response
-        if "text/event-stream" not in response.headers.get("content-type", ""):
+    response = stream.response
+    if "text/event-stream" not in response.headers.get("content-type", ""):
+        with stream:
             return whole(_as_completion(response.read()), messages)
-        return _read(stream, messages, deadline, max_chars, on_tokens)
+    return _read(_chunks(stream, deadline), messages, max_chars, on_tokens)
 
 
-def _read(stream: Any, messages: list[dict[str, str]], deadline: float, max_chars: int,
+def _chunks(stream: Any, deadline: float) -> Iterator[Any]:
+    """The stream's chunks until `deadline` (APITimeoutError then). The SDK's timeout bounds
+    each read and starts again at every chunk, so they are read in a thread of their own and
+    waited for only until the deadline; that thread closes the stream (llama.cpp then stops
+    the task) at its next chunk once nobody waits for it."""
+    arrived: queue.Queue[tuple[Any, BaseException | None, bool]] = queue.Queue()
+    abandoned = threading.Event()
+
+    def pump() -> None:
+        try:
+            with stream:
+                for chunk in stream:
+                    if abandoned.is_set():
+                        return
+                    arrived.put((chunk, None, False))
+        except BaseException as exc:  # noqa: BLE001  (handed to the waiting thread)
+            arrived.put((None, exc, True))
+            return
+        arrived.put((None, None, True))
+
+    threading.Thread(target=pump, name="llm-stream", daemon=True).start()
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                if left <= 0:
+                    raise queue.Empty
+                chunk, error, ended = arrived.get(timeout=left)
+            except queue.Empty:
+                raise openai.APITimeoutError(request=stream.response.request) from None
+            if error is not None:
+                raise error
+            if ended:
+                return
+            yield chunk
+    finally:
+        abandoned.set()
+
+
+def _read(chunks: Iterator[Any], messages: list[dict[str, str]], max_chars: int,
           on_tokens: Callable[[int], None] | None) -> Part:
     pieces: list[str] = []
-    size = chunks = 0
+    size = chunks_read = 0
     finish: str | None = None
     last: Any = None
     guard = LoopGuard()
-    for chunk in stream:
+    for chunk in chunks:
         if last is None or getattr(last, "usage", None) is None:
             last = chunk  # the usage chunk, else the latest (llama.cpp's timings)
         choice = chunk.choices[0] if chunk.choices else None
         if choice is not None and choice.delta is not None and choice.delta.content:
             pieces.append(choice.delta.content)
             size += len(choice.delta.content)
-            chunks += 1
+            chunks_read += 1
             if on_tokens is not None:
-                on_tokens(chunks)
+                on_tokens(chunks_read)
         if choice is not None and choice.finish_reason:
             finish = choice.finish_reason
         if finish is None and size > max_chars:
@@ -92,9 +134,7 @@ def _read(stream: Any, messages: list[dict[str, str]], deadline: float, max_char
         elif finish is None and (cut := guard.check(pieces, size)) is not None:
             pieces, finish = ["".join(pieces)[:cut]], LOOPED
         if finish in (LOOPED, TOO_LONG):
-            break  # the caller's `with` closes the connection; llama.cpp then stops the task
-        if time.monotonic() > deadline:
-            raise openai.APITimeoutError(request=stream.response.request)
+            break  # the stream is closed at its next chunk; llama.cpp then stops the task
     if last is None:
         raise NotACompletion("the stream held no chunk")
     text = "".join(pieces) if pieces or finish else None
