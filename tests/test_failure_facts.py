@@ -88,3 +88,19 @@ def test_a_frame_outside_the_project_is_not_taken_as_the_failure_s_place() -> No
     for forged in ("/etc/shadow:1 in f: x", "../../etc/shadow:1 in f: x"):
         kept = _with_facts(failure, {"test_calc.py::test_add": {"in project code": forged}})
         assert (kept.file, kept.line) == ("test_calc.py", 7) and kept.facts
+
+
+def test_the_logs_that_repeat_the_facts_are_shown_for_the_first_failures_only() -> None:
+    from healer.models import Failure
+
+    def failing(n: int, facts: bool) -> Failure:
+        message = f"t.py::test_{n} failed: AssertionError: {n} != 0"
+        return Failure(check="pytest", message=message, file="t.py", line=n,
+                       excerpt=f"E   AssertionError: {n} != 0 (log {n})",
+                       facts={"compared": f"{n} == 0 is false",
+                              "raised": f"AssertionError: {n} != 0"} if facts else {})
+
+    text = format_failures([failing(n, facts=n != 4) for n in range(1, 6)])
+    assert [n for n in range(1, 6) if f"(log {n})" in text] == [1, 2, 4]  # 4 has no facts
+    assert text.count("- compared:") == 4
+    assert "- raised:" not in text  # each message says it already

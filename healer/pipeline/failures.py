@@ -7,19 +7,26 @@ from healer.models import Failure
 MAX_FAILURES = 12
 MAX_EXCERPT = 2500
 EXCERPT_WITH_FACTS = 800  # the log matters less once the facts are stated
+LOGS_WITH_FACTS = 2  # failures with facts whose log is shown too: the facts say the rest
 
 
 def format_failures(failures: list[Failure], *, limit: int = MAX_FAILURES) -> str:
-    """Markdown: one entry per failure, with location, message and its log excerpt."""
-    parts = []
+    """Markdown: one entry per failure, with its location, message and facts. Its log excerpt
+    is shown when it has no facts, and for the first LOGS_WITH_FACTS that have some (the
+    others' logs repeat what their facts say); a fact the message already says is left out."""
+    parts, logs = [], 0
     for f in failures[:limit]:
         where = f.file or "?"
         if f.line:
             where += f":{f.line}"
-        entry = f"## {f.check} - {where}\n{f.message.strip()}"
-        entry += "".join(f"\n- {name}: {value}" for name, value in f.facts.items())
-        if f.excerpt.strip():
-            excerpt, most = f.excerpt.strip(), EXCERPT_WITH_FACTS if f.facts else MAX_EXCERPT
+        message = f.message.strip()
+        entry = f"## {f.check} - {where}\n{message}"
+        entry += "".join(f"\n- {name}: {value}" for name, value in f.facts.items()
+                         if str(value).strip() not in message)
+        excerpt = f.excerpt.strip()
+        if excerpt and (not f.facts or logs < LOGS_WITH_FACTS):
+            logs += bool(f.facts)
+            most = EXCERPT_WITH_FACTS if f.facts else MAX_EXCERPT
             if len(excerpt) > most:
                 excerpt = excerpt[:most // 2] + "\n[...]\n" + excerpt[-most // 2:]
             entry += f"\n```\n{excerpt}\n```"
