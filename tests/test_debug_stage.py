@@ -153,3 +153,30 @@ def test_a_rambling_repair_is_stopped_at_a_few_times_the_code_and_its_fix_applie
     assert fake_llm.count == 1  # not continued
     assert fake_llm.requests[0]["max_tokens"] == rewrite_limit(*shown) < 8192
     assert rewrite_limit("") == FLOOR and rewrite_limit("x" * 40_000) > rewrite_limit("x" * 400)
+
+
+def test_the_acceptance_tests_are_shown_once_in_a_repair_and_a_fresh_sample(
+        fake_llm: FakeLLM, fake_settings: Settings, tmp_path: Path) -> None:
+    # the spec part of every prompt holds them in full; the codebase part does not repeat them
+    from healer.pipeline.regenerate import regenerate_file
+
+    root = project(tmp_path)
+    user = tmp_path / "spec"
+    user.mkdir()
+    tests = "from geo import area\n\n\ndef test_area():\n    assert area(2, 3) == 6  # unique\n"
+    (user / "test_geo.py").write_text(tests)
+    (root / "test_geo.py").write_text(tests)  # installed in the project, as the loop does
+    spec = Spec(text="Area.", source=user / "spec.md", acceptance_tests=[str(user / "test_geo.py")])
+    failure = Failure(check="pytest", file="test_geo.py", line=5, message="assert 5 == 6")
+    fixed = "Diagnosis: it adds.\n\ngeo.py\n```python\ndef area(w, h):\n    return w * h\n```\n"
+    fake_llm.enqueue(fixed, "```python\ndef area(w, h):\n    return w * h\n```\n")
+    local = LLMClient(fake_settings.model_copy(update={"small_model": True}))
+    repair(local, root, spec, Plan(text="plan"), [failure], protected=["test_geo.py"],
+           budget_tokens=10_000)
+    regenerate_file(local, root, spec, Plan(text="plan"), "geo.py", [failure],
+                    protected=["test_geo.py"], budget_tokens=10_000)
+    for request in fake_llm.requests:
+        prompt = request["messages"][-1]["content"]
+        assert prompt.count("== 6  # unique") == 1
+    assert fake_llm.count == 2
+    assert "return w + h" in fake_llm.requests[0]["messages"][-1]["content"]  # the code is shown

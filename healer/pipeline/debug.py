@@ -19,7 +19,7 @@ from healer.pipeline.formats import EDIT_FORMATS, WHOLE_FILE
 from healer.pipeline.messages import chat
 from healer.pipeline.policy import EditPolicy
 from healer.prompts import render
-from healer.spec import prompt_text
+from healer.spec import acceptance_files, prompt_text
 
 if TYPE_CHECKING:
     from healer.llm.client import LLMClient
@@ -80,7 +80,8 @@ def _ask(llm: LLMClient, root: Path, spec: Spec, plan: Plan, failures: list[Fail
          prompt: str, extra: dict[str, str], *, protected: list[str], budget_tokens: int,
          temperature: float | None = None, edit_format: str = "auto",
          policy: EditPolicy | None = None) -> Repair:
-    context = build_context(root, failures, budget_tokens=budget_tokens, plan_text=plan.text)
+    context = build_context(root, failures, budget_tokens=budget_tokens, plan_text=plan.text,
+                            exclude=acceptance_files(spec))  # the spec shows them in full
     likely = [p for p in implicated_files(failures, set(context.full)) if p not in protected]
     fmt = choose_format(edit_format, llm.profile.small, context.lines, likely or context.full)
     example = next((p for p in [*likely, *context.full] if p not in protected), "app.py")

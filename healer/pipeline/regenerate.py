@@ -13,7 +13,7 @@ from healer.pipeline.debug import protected_note
 from healer.pipeline.failures import format_failures
 from healer.pipeline.fences import strip_fences
 from healer.pipeline.messages import chat
-from healer.spec import prompt_text
+from healer.spec import acceptance_files, prompt_text
 
 if TYPE_CHECKING:
     from healer.llm.client import LLMClient
@@ -34,8 +34,9 @@ def regenerate_file(
     temperature: float | None = None,
 ) -> GeneratedFile:
     # the file's current version is left out: a small model shown it tends to send it back
+    # (and the acceptance tests: the spec shows them in full)
     context = build_context(root, failures, budget_tokens=budget_tokens, plan_text=plan.text,
-                            exclude=[path])
+                            exclude=[path, *acceptance_files(spec)])
     messages = chat(
         "regenerate", spec=prompt_text(spec), plan=plan.text, codebase=context.text,
         failures=format_failures(failures), path=path, protected_note=protected_note(protected),

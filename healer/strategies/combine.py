@@ -30,7 +30,7 @@ from healer.pipeline.debug import protected_note
 from healer.pipeline.failures import implicated_files
 from healer.pipeline.fences import strip_fences
 from healer.pipeline.messages import chat
-from healer.spec import prompt_text
+from healer.spec import acceptance_files, prompt_text
 from healer.strategies.variety import implementation, write_files
 
 if TYPE_CHECKING:
@@ -274,7 +274,7 @@ def combine_file(llm: LLMClient, root: Path, spec: Spec, plan: Plan, path: str, 
                  temperature: float | None = None) -> GeneratedFile:
     """`path` written to pass both `base`'s tests (whose text is `mine`) and `other`'s."""
     context = build_context(root, [], budget_tokens=budget_tokens, plan_text=plan.text,
-                            exclude=[path])
+                            exclude=[path, *acceptance_files(spec)])  # the spec shows those
     only = sorted(other.passed - base.passed)
     named = "\n".join(f"- {t}" for t in only[:SHOWN_TESTS])
     if len(only) > SHOWN_TESTS:
