@@ -76,7 +76,14 @@ def test_the_portfolio_follows_what_worked_in_this_build() -> None:
     helped = [_round(1, 0, 2)]
     assert portfolio(4, _round(1), helped) == ["repair", "fresh", "fresh", "fresh"]
     one_left = _round(3)
-    assert portfolio(4, one_left, never) == ["repair", "repair", "fresh", "fresh"]
+    assert portfolio(4, one_left, [_round(1, -1)]) == ["repair", "repair", "fresh", "fresh"]
+    # one test left, but two repairs of this build helped none (robot-name's benchmark build
+    # kept a repair in each round while its repairs changed nothing or lost tests)
+    assert portfolio(4, one_left, never) == ["fresh"] * 4
+    brought_back = _round(3)
+    brought_back.candidates = [Candidate(number=1, branch="healer/r1-c1", strategy="repair",
+                                         status="duplicate")]
+    assert portfolio(2, one_left, [brought_back, _round(3, -3)]) == ["fresh", "fresh"]
     # a repair that changed nothing, written fresh instead, helped no test whatever the
     # fresh sample gained
     idle = _round(1)
