@@ -381,7 +381,7 @@ class _Loop:
             # a folder's report is no proof: what its rounds passed is said only of checks run
             # by this build, so the code it resumes from is checked again and the rounds before
             # do not count (a change is checked anyway, and rounds before it do not count; a
-            # search cut short goes on, its journaled candidates' checks are its own)
+            # search cut short goes on, and checks its journaled candidates again)
             self.report = previous
             if self.ws.dirty():
                 self.ws.commit("resume: keep edits of an interrupted round")
