@@ -5,7 +5,6 @@ rounds and budgets. What a round does (and what healer does when stuck) is in st
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,6 @@ from healer.models import (
     Usage,
     verdict,
 )
-from healer.paths import confined
 from healer.pipeline.policy import EditPolicy
 from healer.report import evidence_of
 from healer.review import Reviewer, review_round
@@ -55,7 +53,7 @@ from healer.strategies import (
     portfolio,
     unfinished_search,
 )
-from healer.workspace import Workspace
+from healer.workspace import Workspace, is_commit_id
 
 if TYPE_CHECKING:
     from healer.llm.client import LLMClient
@@ -364,12 +362,13 @@ class _Loop:
         if previous is None and self.change is None:
             previous = self._spec_edited(digest)
             if previous is not None:
+                self._distrust(previous)
                 return previous
         if previous is None or not previous.rounds:
             return RunReport(spec=str(self.spec.source or "<prompt>"), output=str(self.ws.root),
                              status="not_green", stop_reason="running", tests_digest=digest)
         self.s.events.stage("resume", f"{len(previous.rounds)} rounds already done")
-        self.resumed = list(previous.rounds)
+        self._distrust(previous)
         if previous.tests_digest != digest:  # same code, other tests: check again, no regenerating
             self.s.events.stage("tests changed", "the acceptance tests changed: checking again")
             previous.tests_digest, previous.status = digest, "not_green"
@@ -388,6 +387,16 @@ class _Loop:
             self._new_round("recheck", self.ws.head(),
                             diagnosis="resumed: the folder is checked again")
         return previous
+
+    def _distrust(self, previous: RunReport) -> None:
+        """The rounds of a folder's report are its word, to be checked before they count:
+        numbered by their place, a commit that is no commit id (HEAD, an option) makes a round
+        that cannot be checked."""
+        for place, rnd in enumerate(previous.rounds):
+            rnd.index = place
+            if not is_commit_id(rnd.commit):
+                rnd.commit, rnd.checks = None, []
+        self.resumed = list(previous.rounds)
 
     def _spec_edited(self, digest: str | None) -> RunReport | None:
         """A folder built from an earlier version of the spec: its report, with the spec's
@@ -439,21 +448,24 @@ class _Loop:
             self._check_again(best)
 
     def _check_again(self, rnd: Round) -> None:
-        """A round of the folder's report, checked again from its commit (no checks when
-        that is not a commit of the folder's history)."""
+        """A round of the folder's report, checked again from its commit (no checks when that
+        cannot be done). A report found overstating one round is believed in no other."""
         self.resumed = [r for r in self.resumed if r is not rnd]
+        said, rnd.checks = rnd.checks, []  # what it passed is unknown until checked here
         self.s.events.stage("check", f"round {rnd.index} again: the folder's report is no proof")
         try:
             with self.ws.scratch_tree(rnd.commit or "") as tree:
-                for rel, source in acceptance_files(self.spec).items():  # as the user wrote them
-                    shutil.copyfile(source, confined(tree, rel))
+                install_acceptance_tests(self.spec, Workspace(tree))  # as the user wrote them
                 rnd.checks = self._checks_of(tree, f"round-{rnd.index}")
         except BudgetSpentError:
             raise
-        except HealerError as exc:
+        except (HealerError, OSError) as exc:
             log.warning("round %s of the folder's report cannot be checked again: %s",
-                        rnd.index, exc.message)
-            rnd.checks = []
+                        rnd.index, getattr(exc, "message", exc))
+        if not rnd.checks or rnd.rank()[:-1] > Round(index=rnd.index, checks=said).rank()[:-1]:
+            for other in self.resumed:
+                other.checks = []
+            self.resumed = []
 
     def _keep_best(self) -> str:
         """Put the best checked round in the folder; what to add to the stop reason."""

@@ -331,6 +331,11 @@ def _shot_name(name: str) -> str:
 COMMIT_ID = r"[0-9a-f]{7,64}"
 
 
+def is_commit_id(commit: str | None) -> bool:
+    """Whether `commit` is a commit id as healer writes them (never HEAD, never an option)."""
+    return commit is not None and re.fullmatch(COMMIT_ID, commit) is not None
+
+
 def _is_revision(commit: str) -> bool:
     """A commit id or HEAD: what healer writes in its state, and all it passes to git as a
     revision (a folder's `.healer` files may name anything: `--output=FILE` is an option)."""

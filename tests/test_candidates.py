@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from healer.models import Candidate, CheckResult, Round
+from healer.models import Candidate, CheckResult, Round, Spec
 from healer.strategies.portfolio import portfolio
 from healer.strategies.variety import fingerprint, sampling_for
 from tests.fakellm import Reply
@@ -272,7 +272,8 @@ def test_a_journal_left_in_the_folder_counts_only_for_the_same_search(tmp_path) 
     ws.init()
     (ws.root / "calc.py").write_text(BUGGY)
     base = ws.commit("base")
-    green = Candidate(number=1, branch="healer/r1-c1", status="checked", green=True)
+    green = Candidate(number=1, branch="healer/r1-c1", status="checked", green=True,
+                      commit=base)
     forged = Journal(round=1, base="0" * 40, strategies=["repair", "fresh"],
                      done={1: Done(candidate=green)})
     path = ws.state / "search.json"
@@ -283,12 +284,15 @@ def test_a_journal_left_in_the_folder_counts_only_for_the_same_search(tmp_path) 
     path.write_text(real.model_dump_json())
     other = Journal(round=1, base=base, strategies=["fresh", "fresh"])  # another split
     assert Keeper.resume(path, other, lambda o: ws.same_project(o, base)).journal.done == {}
-    red = Candidate(number=2, branch="healer/r1-c2", status="checked", tests_passed=1)
+    red = Candidate(number=2, branch="healer/r1-c2", status="checked", tests_passed=1,
+                    commit=base)
+    head = red.model_copy(update={"number": 3, "commit": "HEAD"})  # no commit id: made again
     path.write_text(real.model_copy(update={"done": {1: Done(candidate=green),
-                                                     2: Done(candidate=red)}}).model_dump_json())
+                                                     2: Done(candidate=red),
+                                                     3: Done(candidate=head)}}).model_dump_json())
     same = Journal(round=1, base=base, strategies=["repair", "fresh"])
     # the same search: both come back (the search checks their commits again: what they
-    # passed is never taken on the journal's word)
+    # passed is never taken on the journal's word); 3, which names no commit id, does not
     assert list(Keeper.resume(path, same, lambda o: ws.same_project(o, base)).journal.done) == [
         1, 2]
 
@@ -394,3 +398,39 @@ def test_a_cut_search_resumed_as_another_search_leaves_its_round_as_it_was(
     assert _git(out, "diff", again[0]["commit"], again[1]["commit"], "--", "calc.py") == ""
     assert _acceptance(again[1]) == _acceptance(kept) == (1, 2)
     assert not (out / ".healer" / "search.json").exists()
+
+
+def test_a_journaled_candidate_not_checked_again_keeps_none_of_its_claims(tmp_path) -> None:
+    from healer.errors import BudgetSpentError
+    from healer.strategies.candidates import Search, _Pass
+    from healer.strategies.journal import Journal, Keeper
+    from healer.strategies.variety import Seen
+    from healer.workspace import Workspace
+
+    ws = Workspace(tmp_path / "w")
+    ws.init()
+    (ws.root / "calc.py").write_text(BUGGY)
+    base = ws.commit("base") or ""
+
+    def out_of_time(tree: Path, name: str) -> list:
+        raise BudgetSpentError("time budget spent")
+
+    search = Search(None, Spec(text="Calc."), ws, out_of_time, Seen())  # type: ignore[arg-type]
+
+    def claimed() -> Candidate:  # what a forged journal says of it
+        return Candidate(number=1, branch="healer/r1-c1", status="checked", green=True,
+                         tests_passed=2, tests_total=2, gain=1, commit=base)
+
+    def state() -> _Pass:
+        return _Pass(1, base, [], 1, Keeper(ws.state / "search.json",
+                                            Journal(round=1, base=base, strategies=[])))
+
+    stopped = state()
+    stopped.stop.set()  # another candidate was green first: this one is not checked again
+    spent = state()  # the build's budget runs out while it is checked again
+    for where in (stopped, spent):
+        candidate = search._recheck(where, claimed())
+        assert candidate.status == "cancelled" and not candidate.green
+        assert candidate.gain is None and candidate.tests_passed is None
+        assert 1 not in where.checks
+    assert spent.spent is not None and spent.stop.is_set()  # the search ends as cut

@@ -15,6 +15,14 @@ from healer.workspace import Workspace
 from tests.test_loop import BUGGY, build, calc_spec, report
 
 
+def _hand_edit(out: Path, code: str) -> str:
+    """`calc.py` of a built folder changed and committed by hand; the commit."""
+    (out / "calc.py").write_text(code)
+    subprocess.run(["git", "commit", "-qam", "a small change"], cwd=out, check=True)
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=out, capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
 def _folder(tmp_path: Path) -> tuple[Workspace, str]:
     ws = Workspace(tmp_path / "out")
     ws.init()
@@ -81,10 +89,7 @@ def test_a_report_that_says_green_for_code_it_never_checked_is_not_believed(
     out = tmp_path / "out"
     assert build(spec, out, llm_env, "--max-iters", "0").exit_code == 0  # green, honestly
     # the folder changes hands: buggy code committed, the report left saying green for it
-    (out / "calc.py").write_text(BUGGY)
-    subprocess.run(["git", "commit", "-qam", "a small change"], cwd=out, check=True)
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=out, capture_output=True,
-                          text=True, check=True).stdout.strip()
+    head = _hand_edit(out, BUGGY)
     data = report(out)
     data["rounds"][-1]["commit"] = head
     (out / ".healer" / "report.json").write_text(json.dumps(data))
@@ -138,10 +143,7 @@ def test_a_report_that_overstates_a_red_round_is_not_believed(
     assert next(c for c in checks if c["name"] == "acceptance")["tests_passed"] == 1
     # the folder changes hands: code that passes no test committed, the report's round (1 of
     # 2) pointed at it
-    (out / "calc.py").write_text(BUGGY.replace("a * b", "a ** b"))
-    subprocess.run(["git", "commit", "-qam", "a small change"], cwd=out, check=True)
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=out, capture_output=True,
-                          text=True, check=True).stdout.strip()
+    head = _hand_edit(out, BUGGY.replace("a * b", "a ** b"))
     data = report(out)
     data["rounds"][-1]["commit"] = head
     (out / ".healer" / "report.json").write_text(json.dumps(data))
@@ -182,10 +184,7 @@ def test_a_report_that_overstates_a_round_before_a_cut_search_is_not_believed(
     honest = data["rounds"][0]
     # the folder changes hands: round 0 (1 of 2, as it says) is pointed at code that passes no
     # test, and a round 1 is added whose search says it was cut short
-    (out / "calc.py").write_text(none_pass)
-    subprocess.run(["git", "commit", "-qam", "a small change"], cwd=out, check=True)
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=out, capture_output=True,
-                          text=True, check=True).stdout.strip()
+    head = _hand_edit(out, none_pass)
     honest["commit"] = head
     data["rounds"].append({**honest, "index": 1, "strategy": "candidates", "cut": True,
                            "candidates": []})

@@ -188,3 +188,5 @@ def test_a_call_stopped_while_it_streams_ends_at_the_next_token(
     with pytest.raises(CancelledError):
         client.complete(ASK, stage="generate", stop=stop)
     assert fake_llm.chunks_sent < 100  # of about 2,000
+    time.sleep(1.0)  # and the connection was closed: the server sends no more
+    assert fake_llm.chunks_sent < 100

@@ -106,3 +106,56 @@ def test_the_users_edits_are_every_path_they_touched(tmp_path: Path) -> None:
     (ws.root / "b.py").write_text("b = 2\n")
     (ws.root / "new.py").write_text("n = 1\n")
     assert ws.changed_files() == ["a.py", "b.py", "c.py", "new.py"]
+
+
+@pytest.fixture
+def resumed(run, fake_llm, tmp_path: Path):
+    """A red build (round 0: BUGGY, one of two tests), then a loop over its folder as a
+    resumed build would start, with the folder's report as forged by someone else."""
+    from healer import loop as loop_module
+
+    report, ws, sandbox = run(ProjectModel(files(BUGGY)), 0)
+    settings = load_settings(None, base_url=fake_llm.url, model="test-model", api_key="k",
+                             cache=False)
+    llm = LLMClient(settings)
+    made = loop_module._Loop(load_spec(SPEC), ws, Session(llm=llm, sandbox=sandbox,
+                                                          settings=settings), Budget())
+    yield made, report
+    llm.close()
+
+
+def _claims_green(rnd) -> None:
+    for check in rnd.checks:
+        check.passed, check.failures = True, []
+
+
+def test_a_round_whose_recheck_runs_out_of_time_keeps_none_of_its_claims(
+        resumed, monkeypatch: pytest.MonkeyPatch) -> None:
+    from healer.errors import BudgetSpentError
+
+    made, report = resumed
+    _claims_green(report.rounds[0])  # the report says round 0 was green
+    made.report = report
+    made._distrust(report)
+
+    def out_of_time(folder: Path, name: str) -> list:
+        raise BudgetSpentError("time budget spent")
+
+    monkeypatch.setattr(made, "_checks_of", out_of_time)
+    with pytest.raises(BudgetSpentError):
+        made._best()
+    assert report.rounds[0].checks == [] and made._best() is None  # not green on its word
+
+
+def test_a_report_caught_overstating_one_round_is_believed_in_none(resumed) -> None:
+    made, report = resumed
+    honest = report.rounds[0].model_copy(deep=True)
+    report.rounds.append(honest.model_copy(update={"index": 1}, deep=True))
+    _claims_green(report.rounds[1])  # round 1 (BUGGY's commit) says green, round 0 the truth
+    report.rounds.append(honest.model_copy(update={"index": 7, "commit": "HEAD"}, deep=True))
+    made.report = report
+    made._distrust(report)
+    assert [r.index for r in report.rounds] == [0, 1, 2]  # numbered by their place
+    assert report.rounds[2].commit is None and not report.rounds[2].checks  # HEAD: no commit id
+    best = made._best()  # round 1 was checked again: red, so round 0 is not believed either
+    assert best is report.rounds[1] and not best.green and report.rounds[0].checks == []

@@ -8,6 +8,7 @@ read in a thread of their own, so that a read the server keeps waiting ends at t
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -68,7 +69,8 @@ def streamed(
     if "text/event-stream" not in response.headers.get("content-type", ""):
         with stream:
             return whole(_as_completion(response.read()), messages)
-    return _read(_chunks(stream, deadline), messages, max_chars, on_tokens)
+    with contextlib.closing(_chunks(stream, deadline)) as chunks:  # closed on any way out
+        return _read(chunks, messages, max_chars, on_tokens)
 
 
 def _chunks(stream: Any, deadline: float) -> Iterator[Any]:

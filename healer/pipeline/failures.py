@@ -22,7 +22,7 @@ def format_failures(failures: list[Failure], *, limit: int = MAX_FAILURES) -> st
         message = f.message.strip()
         entry = f"## {f.check} - {where}\n{message}"
         entry += "".join(f"\n- {name}: {value}" for name, value in f.facts.items()
-                         if str(value).strip() not in message)
+                         if not _said(str(value), message))
         excerpt = f.excerpt.strip()
         if excerpt and (not f.facts or logs < LOGS_WITH_FACTS):
             logs += bool(f.facts)
@@ -34,6 +34,12 @@ def format_failures(failures: list[Failure], *, limit: int = MAX_FAILURES) -> st
     if len(failures) > limit:
         parts.append(f"(and {len(failures) - limit} more failures)")
     return "\n\n".join(parts) if parts else "(no details)"
+
+
+def _said(fact: str, message: str) -> bool:
+    """Whether the message already states the fact (a short one, a number say, could be
+    found in it by chance)."""
+    return len(fact.strip()) >= 12 and fact.strip() in message
 
 
 def implicated_files(failures: list[Failure], known: set[str]) -> list[str]:

@@ -22,7 +22,6 @@ it with the candidates checked by then; its journal stays for a resumed build.
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -257,14 +256,25 @@ class Search:
     def _recheck(self, state: _Pass, candidate: Candidate) -> Candidate:
         """A candidate of the journal, checked again: a journal is no proof of what its
         candidates passed (it may have been written by someone else)."""
-        if candidate.status != "checked" or state.stop.is_set():
+        if candidate.status != "checked":
+            return candidate
+        candidate.green, candidate.gain, candidate.tests_passed = False, None, None
+        candidate.passed_tests, candidate.failing = [], []
+        if state.stop.is_set():
+            candidate.status, candidate.note = "cancelled", state.why_stopped
             return candidate
         try:
             with self.ws.scratch_tree(candidate.commit or "") as tree:
                 self._user_tests(tree)
                 result = self.checked(tree, candidate.branch)
-        except HealerError as exc:  # not a commit of this repository
-            candidate.status, candidate.note = "failed", exc.message[:300]
+        except BudgetSpentError as exc:  # the build's budget: the search ends with what it has
+            if not state.stop.is_set():
+                state.why_stopped, state.spent = "the build's budget ran out", exc
+                state.stop.set()
+            candidate.status, candidate.note = "cancelled", state.why_stopped
+            return candidate
+        except (HealerError, OSError) as exc:  # not a commit of this repository, say
+            candidate.status, candidate.note = "failed", str(getattr(exc, "message", exc))[:300]
             return candidate
         state.checks[candidate.number] = result
         _summarise(candidate, result, state.base_tests)
@@ -273,8 +283,10 @@ class Search:
         return candidate
 
     def _user_tests(self, tree: Path) -> None:
-        for rel, source in acceptance_files(self.spec).items():  # as the user wrote them
-            shutil.copyfile(source, confined(tree, rel))
+        from healer.generation import install_acceptance_tests
+        from healer.workspace import Workspace
+
+        install_acceptance_tests(self.spec, Workspace(tree))  # as the user wrote them
 
     def _build(self, state: _Pass, attempt: Attempt, candidate: Candidate,
                client: _Client) -> None:
@@ -285,7 +297,7 @@ class Search:
             self._user_tests(tree)
             candidate.commit = self.ws.commit_tree(
                 tree, candidate.branch,
-                f"round {state.index}: candidate {number} of {count} ({attempt.strategy})")
+                f"round {state.index}: candidate {number} of {count} ({candidate.how})")
             if candidate.status != "checked":
                 return
             if state.stop.is_set():

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 
 from healer.models import Candidate, Value
+from healer.workspace import is_commit_id
 
 log = logging.getLogger(__name__)
 NAME = "search.json"
@@ -70,8 +71,10 @@ class Keeper:
                 and found.strategies == journal.strategies and same_code(found.base)):
             # what a candidate passed is never taken on the journal's word (the search
             # checks each journaled candidate's commit again)
+            # (one whose commit is no commit id, HEAD say, could not be: it is made again)
             journal.done = {n: d for n, d in found.done.items()
-                            if d.candidate.status in ("checked", "duplicate")}
+                            if d.candidate.status in ("checked", "duplicate")
+                            and is_commit_id(d.candidate.commit)}
         return cls(path, journal)
 
     def add(self, done: Done) -> None:
