@@ -53,6 +53,10 @@ def test_candidates_are_sampled_apart_and_keep_the_prompt_prefix() -> None:
     assert first.temperature is None and first.seed is None and not first.hint
     assert (second.seed, third.seed) == (2, 3) and second.hint and second.hint != third.hint
     assert second.temperature is not None and third.temperature > second.temperature
+    # a later round made from the same code asks the same prompts: other seeds (transpose's
+    # benchmark build checked the same fresh sample in rounds 3 and 4)
+    later = sampling_for(2, 0.2, round_index=4)
+    assert later.seed not in (None, second.seed, third.seed) and later.hint == second.hint
 
 
 def test_the_same_code_with_other_comments_and_blank_lines_is_the_same_candidate() -> None:
@@ -207,7 +211,7 @@ def test_a_repair_that_changes_nothing_is_tried_again_as_a_fresh_sample(
         last = request["messages"][-1]["content"]
         if "Write the file `calc.py` anew" in last:
             prompts["regenerate"].append(request.get("seed"))
-            if request.get("seed") == 3:  # candidate 1's second try (as candidate 1 + 2)
+            if request.get("seed") == 1003:  # candidate 1's second try (as 1 + 2, round 1)
                 return _fenced(CORRECT)
             return _fenced(BUGGY.replace("a * b", "b * a"))
         if "Do not write the code yet" in last:
@@ -228,7 +232,7 @@ def test_a_repair_that_changes_nothing_is_tried_again_as_a_fresh_sample(
     first = {c["number"]: c for c in data["rounds"][1]["candidates"]}[1]
     # the repair's turn (its own retry included) changed nothing: its second try was not the
     # same repair again but a rewrite of the file, which made it green
-    assert len(prompts["debug"]) == 2 and 3 in prompts["regenerate"]
+    assert len(prompts["debug"]) == 2 and 1003 in prompts["regenerate"]
     assert first["strategy"] == "fresh" and first["tried"] == ["repair"]
     assert first["green"] and first["kept"] and first["gain"] == 1
     assert (out / "calc.py").read_text() == CORRECT

@@ -227,7 +227,8 @@ class Search:
         candidate = Candidate(number=number, branch=f"healer/r{state.index}-c{number}",
                               strategy=attempt.strategy)
         started = time.monotonic()
-        client = _Client(self.llm, sampling_for(number, self.llm.settings.temperature),
+        client = _Client(self.llm, sampling_for(number, self.llm.settings.temperature,
+                                                state.index),
                          state.stop)
         try:
             state.turns.wait(number, state.stop)
@@ -292,7 +293,8 @@ class Search:
                client: _Client) -> None:
         number, count = candidate.number, len(state.attempts)
         with self.ws.scratch_tree(state.base) as tree:
-            state.made[number] = self._make(attempt, client, tree, candidate, number + count)
+            state.made[number] = self._make(attempt, client, tree, candidate, number + count,
+                                            state.index)
             state.turns.end(number)  # the next one is written while this one is checked
             self._user_tests(tree)
             candidate.commit = self.ws.commit_tree(
@@ -310,7 +312,7 @@ class Search:
                 state.stop.set()
 
     def _make(self, attempt: Attempt, client: _Client, tree: Path, candidate: Candidate,
-              second: int) -> Made:
+              second: int, index: int) -> Made:
         """The candidate written into `tree`; sampled once more (as candidate `second` would
         be) when its code is one already seen: by its `instead` strategy when it left the code
         it was given as it was (a repair that changed nothing would likely change nothing
@@ -323,7 +325,7 @@ class Search:
         if self.seen.add(written, candidate.branch):
             return made
         reset(tree, original, self.protected)
-        client.sampling = sampling_for(second, self.llm.settings.temperature)
+        client.sampling = sampling_for(second, self.llm.settings.temperature, index)
         if written == given and attempt.instead is not None:
             candidate.tried.append(attempt.strategy)
             candidate.strategy, attempt = attempt.instead.strategy, attempt.instead

@@ -16,6 +16,7 @@ from healer.prompts import render
 
 TEMPERATURE_STEP = 0.25
 MAX_TEMPERATURE = 1.0
+ROUND_SEEDS = 1000  # candidate K of round R is sampled with seed K + 1000 R
 _COMMENT = re.compile(r"(?m)^\s*(#|//).*$")
 
 def hints() -> list[str]:
@@ -23,14 +24,16 @@ def hints() -> list[str]:
     return [h.strip() for h in render("candidate_hints").split("\n\n") if h.strip()]
 
 
-def sampling_for(number: int, base_temperature: float) -> Sampling:
+def sampling_for(number: int, base_temperature: float, round_index: int = 0) -> Sampling:
     """Candidate 1 is sampled as a single build would be; each later one hotter, with its own
-    seed and hint."""
+    seed and hint. The seed is the round's too: a round made from the same code as an earlier
+    one (that one did worse than the best) asks the same prompts, and a seed of the same
+    number would bring the same answers back."""
     if number <= 1:
         return Sampling()
     variants = hints()
     temperature = min(MAX_TEMPERATURE, base_temperature + TEMPERATURE_STEP * (number - 1))
-    return Sampling(temperature=temperature, seed=number,
+    return Sampling(temperature=temperature, seed=number + ROUND_SEEDS * round_index,
                     hint=variants[(number - 2) % len(variants)] if variants else "")
 
 
