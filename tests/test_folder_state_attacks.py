@@ -15,6 +15,17 @@ from healer.workspace import Workspace
 from tests.test_loop import BUGGY, build, calc_spec, report
 
 
+def _red_build(fake_llm, llm_env, tmp_path: Path) -> tuple[Path, Path]:
+    """(spec, folder) of an honest build of calc with a bug: round 0 passes 1 of 2 tests."""
+    from tests.scripted_model import ProjectModel
+
+    spec = calc_spec(tmp_path)
+    fake_llm.responder = ProjectModel({"calc.py": BUGGY})
+    out = tmp_path / "out"
+    assert build(spec, out, llm_env, "--max-iters", "0").exit_code == 1
+    return spec, out
+
+
 def _hand_edit(out: Path, code: str) -> str:
     """`calc.py` of a built folder changed and committed by hand; the commit."""
     (out / "calc.py").write_text(code)
@@ -58,12 +69,7 @@ def test_an_option_named_as_a_commit_never_reaches_git(tmp_path: Path, how: str)
 @pytest.mark.usefixtures("docker_ready")
 def test_a_report_naming_an_option_as_its_best_round_does_not_make_git_write_a_file(
         fake_llm, llm_env, tmp_path: Path) -> None:
-    from tests.scripted_model import ProjectModel
-
-    spec = calc_spec(tmp_path)
-    fake_llm.responder = ProjectModel({"calc.py": BUGGY})
-    out = tmp_path / "out"
-    assert build(spec, out, llm_env, "--max-iters", "0").exit_code == 1
+    spec, out = _red_build(fake_llm, llm_env, tmp_path)
     target = tmp_path / "written-by-git"
     data = report(out)
     data["rounds"][0]["commit"] = f"--output={target}"
@@ -133,12 +139,7 @@ def test_a_search_journal_that_overstates_a_candidate_is_not_believed(
 @pytest.mark.usefixtures("docker_ready")
 def test_a_report_that_overstates_a_red_round_is_not_believed(
         fake_llm, llm_env, tmp_path: Path) -> None:
-    from tests.scripted_model import ProjectModel
-
-    spec = calc_spec(tmp_path)
-    fake_llm.responder = ProjectModel({"calc.py": BUGGY})
-    out = tmp_path / "out"
-    assert build(spec, out, llm_env, "--max-iters", "0").exit_code == 1
+    spec, out = _red_build(fake_llm, llm_env, tmp_path)
     checks = report(out)["rounds"][0]["checks"]
     assert next(c for c in checks if c["name"] == "acceptance")["tests_passed"] == 1
     # the folder changes hands: code that passes no test committed, the report's round (1 of
