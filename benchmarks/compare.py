@@ -12,7 +12,8 @@ counted the same way for a healer that does not count them itself.
 
     python -m benchmarks compare --before COMMIT [--after COMMIT] --only SPEC ... --out DIR
 
-Re-running the same command resumes: specs an arm has recorded are not built again.
+Re-running the same command resumes: specs an arm has recorded are not built again, and the
+server logs of a build stopped midway are dropped (they count for no recorded spec).
 
 With `--shared-cache` both arms answer from one response cache and the before arm always
 builds first, so every call the after arm makes as the before arm did (the same prompt and
@@ -62,18 +63,41 @@ def worktree(commit: str, where: Path) -> Path:
     return where
 
 
-def _keep_logs(arm: Arm, stop: threading.Event) -> None:
-    """Hard-link each server log as it appears: the server deletes its log when it stops."""
+SPEC_MARK = "--"  # a kept log is named `<spec>--local-server-<port>.log`
+
+
+def _keep_logs(arm: Arm, spec: str, stop: threading.Event) -> None:
+    """Hard-link each server log as it appears, named after the spec being built: the server
+    deletes its log when it stops."""
     source = arm.cache / "logs"
     arm.kept_logs.mkdir(parents=True, exist_ok=True)
     while not stop.wait(0.5):
         for log in source.glob("local-server-*.log") if source.is_dir() else []:
-            target = arm.kept_logs / log.name
+            target = arm.kept_logs / f"{spec}{SPEC_MARK}{log.name}"
             if not target.exists():
                 try:
                     os.link(log, target)
                 except OSError:
                     pass
+
+
+def _log_spec(log: Path) -> str | None:
+    """The spec a kept log was written for; None for a log kept before logs were named."""
+    spec, mark, _ = log.name.partition(SPEC_MARK)
+    return spec if mark else None
+
+
+def drop_unrecorded_logs(arm: Arm) -> None:
+    """The kept logs of builds that recorded nothing (stopped midway) removed, and the logs a
+    stopped build's server left in the arm's folder too (the next build would keep them as
+    its own): what the evaluated tokens count is what the recorded builds evaluated."""
+    recorded = {r["name"] for r in _records(arm)}
+    for log in arm.kept_logs.glob("*.log") if arm.kept_logs.is_dir() else []:
+        if _log_spec(log) not in (None, *recorded):
+            log.unlink()
+    source = arm.cache / "logs"
+    for log in source.glob("local-server-*.log") if source.is_dir() else []:
+        log.unlink()
 
 
 def _share_weights(arm: Arm) -> None:
@@ -96,8 +120,9 @@ def build(arm: Arm, spec: str, run_args: list[str]) -> int:
            EXERCISM_ENV: str(default_exercism_dir())}  # a worktree has no ../shared
     command = [sys.executable, "-m", "benchmarks", "run", "--suite", "all", "--only", spec,
                "--workers", "1", "--out", str(arm.out), *run_args]
+    drop_unrecorded_logs(arm)
     stop = threading.Event()
-    keeper = threading.Thread(target=_keep_logs, args=(arm, stop), daemon=True)
+    keeper = threading.Thread(target=_keep_logs, args=(arm, spec, stop), daemon=True)
     keeper.start()
     try:
         print(f"[{arm.name}] {spec}", flush=True)
@@ -105,10 +130,14 @@ def build(arm: Arm, spec: str, run_args: list[str]) -> int:
     finally:
         stop.set()
         keeper.join()
+        drop_unrecorded_logs(arm)
 
 
 def evaluated_tokens(arm: Arm) -> int:
+    """Prompt tokens the server evaluated for the specs the arm has recorded."""
+    recorded = {r["name"] for r in _records(arm)}
     return sum(int(m.group(1)) for log in arm.kept_logs.glob("*.log")
+               if _log_spec(log) in (None, *recorded)
                for m in EVALUATED.finditer(log.read_text(errors="replace")))
 
 

@@ -163,6 +163,28 @@ def test_compare_counts_what_the_server_log_says_it_evaluated(tmp_path: Path) ->
     assert "| yacht | not_green (undefined-names) | 9/9 | 61 |" in summary([arm], "cmd")
 
 
+def test_a_build_stopped_midway_leaves_no_server_log_counted(tmp_path: Path) -> None:
+    from benchmarks.compare import Arm, drop_unrecorded_logs, evaluated_tokens
+
+    arm = Arm("after (abc1234)", tmp_path, tmp_path / "after", tmp_path / "cache", {})
+    arm.kept_logs.mkdir(parents=True)
+    line = "slot print_timing: id  0 | task 3 | prompt eval time =   11.44 ms /   {} tokens\n"
+    (arm.kept_logs / "local-server-1.log").write_text(line.format(100))  # named before specs
+    (arm.kept_logs / "acronym--local-server-2.log").write_text(line.format(20))
+    (arm.kept_logs / "yacht--local-server-3.log").write_text(line.format(7000))  # stopped
+    stale = arm.cache / "logs" / "local-server-3.log"  # its server's own copy, left behind
+    stale.parent.mkdir(parents=True)
+    stale.write_text(line.format(7000))
+    record = SpecResult(name="acronym", suite="exercism", status="green")
+    (arm.out / "results.json").write_text(json.dumps(
+        {"meta": {}, "results": {"acronym": record.model_dump()}}))
+    assert evaluated_tokens(arm) == 120
+    drop_unrecorded_logs(arm)
+    assert sorted(p.name for p in arm.kept_logs.iterdir()) == [
+        "acronym--local-server-2.log", "local-server-1.log"]
+    assert not stale.exists()
+
+
 def test_a_shared_cache_comparison_lists_each_rounds_candidates_from_kept_reports(
         tmp_path: Path) -> None:
     from benchmarks.compare import Arm, _share_responses, clean, keep_reports, round_candidates
