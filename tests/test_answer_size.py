@@ -59,3 +59,54 @@ def test_a_whole_plan_ends_at_about_the_size_of_the_spec_it_would_restate(
     assert PLAN_FLOOR < fake_llm.requests[0]["max_tokens"] == plan_limit(prompt_text(spec)) < 8192
     assert plan.text == copied.strip()  # the first part, as the plan
     assert plan_limit("short spec") == PLAN_FLOOR
+
+
+LOCAL = {"context_window": 8192, "max_tokens": 4096}  # the bundled model's window per slot
+
+
+def test_a_new_file_that_runs_on_is_sampled_once_more_with_another_seed(
+        fake_llm: FakeLLM, fake_settings: Settings) -> None:
+    from healer.models import FileList, PlannedFile
+    from healer.pipeline.answer_size import new_file_limit
+    from healer.pipeline.generate import Sampling, generate_file
+
+    settings = fake_settings.model_copy(update=LOCAL)
+    limit = new_file_limit(settings.context_budget())
+    words = "".join(f"ONE_{i} = 'one hundred and {i}'\n" for i in range(1200))  # ~9,000 tokens
+    fake_llm.enqueue(Reply(text="```python\n" + words, finish_reason="length"),
+                     "```python\ndef say(n):\n    return str(n)\n```", "never asked for")
+    files = FileList(files=[PlannedFile(path="say.py", purpose="say numbers")])
+    made = generate_file(LLMClient(settings), Spec(text="Say."), Plan(text="plan"), files,
+                         "say.py", sampling=Sampling(seed=3))
+    assert made.content == "def say(n):\n    return str(n)\n"
+    first, second = fake_llm.requests
+    assert first["max_tokens"] == second["max_tokens"] == limit < 4096  # not continued
+    assert (first["seed"], second["seed"]) == (3, 3 + 7919)
+
+
+def test_a_new_file_that_runs_on_twice_is_what_the_second_sample_wrote(
+        fake_llm: FakeLLM, fake_settings: Settings) -> None:
+    from healer.models import FileList, PlannedFile
+    from healer.pipeline.generate import generate_file
+
+    on = "".join(f"X_{i} = {i}\n" for i in range(3000))
+    fake_llm.enqueue(Reply(text=on, finish_reason="length"),
+                     Reply(text="def f():\n    return 1\n" + on, finish_reason="length"),
+                     "never asked for")
+    files = FileList(files=[PlannedFile(path="f.py", purpose="f")])
+    made = generate_file(LLMClient(fake_settings.model_copy(update=LOCAL)), Spec(text="F."),
+                         Plan(text="plan"), files, "f.py")
+    assert made.content.startswith("def f():\n") and fake_llm.count == 2
+
+
+def test_a_hosted_models_new_file_is_continued_as_before(
+        fake_llm: FakeLLM, fake_settings: Settings) -> None:
+    from healer.models import FileList, PlannedFile
+    from healer.pipeline.generate import generate_file
+
+    fake_llm.enqueue(Reply(text="def f():\n", finish_reason="length"), "    return 1\n",
+                     "never asked for")
+    files = FileList(files=[PlannedFile(path="f.py", purpose="f")])
+    made = generate_file(LLMClient(fake_settings), Spec(text="F."), Plan(text="plan"), files,
+                         "f.py")
+    assert made.content == "def f():\n    return 1\n" and fake_llm.count == 2

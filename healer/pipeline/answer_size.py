@@ -6,7 +6,8 @@ useful length follows from the code it rewrites. Small models sometimes ramble o
 writes about 12 tokens a second on two cores, so a 4,096-token ramble costs five minutes of a
 build. Such answers are stopped at a few times the size of the code (never below a floor that
 fits a whole module), and the stage uses what they hold: a repair the edits it finished; a
-whole file stopped there is no file (`whole_file`).
+whole file stopped there is no file (`whole_file`). A new file has no size of its own to
+go by: it may run to what a repair prompt can show whole (`new_file_limit`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ def rewrite_limit(*code: str) -> int:
     """The most tokens an answer rewriting `code` (the texts of the files it may change) is
     let run to."""
     return max(FLOOR, GROWTH * sum(estimate_tokens(text) for text in code) + ROOM)
+
+
+def new_file_limit(context_budget: int) -> int:
+    """The most tokens a new file is let run to: what a repair prompt can show whole (a file
+    past that is seen only in outline by every later round), and never below the floor."""
+    return max(FLOOR, context_budget)
 
 
 def whole_file(answer: Completion, path: str) -> str:

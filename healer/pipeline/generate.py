@@ -1,15 +1,23 @@
-"""Stage 3: one call per file, all files in parallel (bounded by the client's concurrency)."""
+"""Stage 3: one call per file, all files in parallel (bounded by the client's concurrency).
+
+A file whose answer runs on past what a repair prompt can show whole, or loops, is sampled
+once more with another seed; if that one runs on too, what it wrote is the file, for the
+checks to judge and the repair rounds to mend.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from healer.errors import ModelOutputError
+from healer.llm.answers import LOOPED
 from healer.models import FileList, GeneratedFile, Plan, Spec
 from healer.parallel import bounded_map
+from healer.pipeline.answer_size import new_file_limit
 from healer.pipeline.fences import strip_fences
 from healer.pipeline.messages import chat
 from healer.spec import prompt_text
@@ -17,7 +25,10 @@ from healer.spec import prompt_text
 if TYPE_CHECKING:
     from healer.llm.client import LLMClient
 
+log = logging.getLogger(__name__)
+
 STAGE = "generate"
+RESAMPLE_SEED = 7919  # added to the seed of a file that ran on, for its one new sample
 OnFile = Callable[[GeneratedFile], None]
 
 
@@ -80,8 +91,14 @@ def generate_file(
                     file_spec=file_spec, existing=existing_note, path=path)
     if sampling.hint:
         messages[-1]["content"] += f"\n{sampling.hint}\n"
+    limit = new_file_limit(llm.settings.context_budget())
     answer = llm.complete(messages, stage=STAGE, temperature=sampling.temperature,
-                          seed=sampling.seed, stop=stop)
+                          seed=sampling.seed, stop=stop, at_most=limit)
+    if answer.finish_reason in ("length", LOOPED):  # rambled: one new sample, then what it is
+        log.info("%s: the answer ran on past %d tokens; sampling it again", path, limit)
+        answer = llm.complete(messages, stage=STAGE, temperature=sampling.temperature,
+                              seed=(sampling.seed or 0) + RESAMPLE_SEED, stop=stop,
+                              at_most=limit)
     content = strip_fences(answer.text, path)
     if not content.strip():
         raise ModelOutputError(f"the model returned an empty file for {path}")
