@@ -276,29 +276,63 @@ def test_a_journal_left_in_the_folder_counts_only_for_the_same_search(tmp_path) 
     ws.init()
     (ws.root / "calc.py").write_text(BUGGY)
     base = ws.commit("base")
-    green = Candidate(number=1, branch="healer/r1-c1", status="checked", green=True,
-                      commit=base)
-    forged = Journal(round=1, base="0" * 40, strategies=["repair", "fresh"],
+    green = Candidate(number=1, branch="healer/r1-c1", strategy="repair", status="checked",
+                      green=True, commit=base)
+    forged = Journal(round=1, base="0" * 40, strategies=["repair", "fresh", "fresh"],
                      done={1: Done(candidate=green)})
     path = ws.state / "search.json"
     path.write_text(forged.model_dump_json())
-    fresh = Journal(round=1, base=base, strategies=["repair", "fresh"])
+    fresh = Journal(round=1, base=base, strategies=["repair", "fresh", "fresh"])
     assert Keeper.resume(path, fresh, lambda other: ws.same_project(other, base)).journal.done == {}
     real = forged.model_copy(update={"base": base})
     path.write_text(real.model_dump_json())
-    other = Journal(round=1, base=base, strategies=["fresh", "fresh"])  # another split
+    other = Journal(round=1, base=base, strategies=["fresh", "fresh", "fresh"])  # another split
     assert Keeper.resume(path, other, lambda o: ws.same_project(o, base)).journal.done == {}
-    red = Candidate(number=2, branch="healer/r1-c2", status="checked", tests_passed=1,
-                    commit=base)
-    head = red.model_copy(update={"number": 3, "commit": "HEAD"})  # no commit id: made again
+    red = Candidate(number=2, branch="healer/r1-c2", strategy="fresh", status="checked",
+                    tests_passed=1, commit=base)
+    head = red.model_copy(update={"commit": "HEAD"})  # no commit id: made again
     path.write_text(real.model_copy(update={"done": {1: Done(candidate=green),
                                                      2: Done(candidate=red),
                                                      3: Done(candidate=head)}}).model_dump_json())
-    same = Journal(round=1, base=base, strategies=["repair", "fresh"])
+    same = Journal(round=1, base=base, strategies=["repair", "fresh", "fresh"])
     # the same search: both come back (the search checks their commits again: what they
     # passed is never taken on the journal's word); 3, which names no commit id, does not
     assert list(Keeper.resume(path, same, lambda o: ws.same_project(o, base)).journal.done) == [
         1, 2]
+
+
+def test_a_journal_entry_stands_only_for_the_candidate_of_its_own_slot(tmp_path) -> None:
+    # a forged journal that files candidate 1 twice (a failing commit under 1, a passing one
+    # under 2 that also says it is 1) would have the search keep the failing commit with the
+    # passing one's checks; an entry whose number, branch or strategy is not its slot's goes
+    from healer.strategies.journal import Done, Journal, Keeper
+    from healer.workspace import Workspace
+
+    ws = Workspace(tmp_path / "w")
+    ws.init()
+    (ws.root / "calc.py").write_text(BUGGY)
+    base = ws.commit("base")
+
+    def entry(**fields) -> Done:
+        honest = {"number": 1, "branch": "healer/r1-c1", "strategy": "fresh",
+                  "status": "checked", "commit": base}
+        return Done(candidate=Candidate(**{**honest, **fields}))
+
+    strategies = ["repair", "fresh", "fresh"]
+    path = ws.state / "search.json"
+    path.write_text(Journal(round=1, base=base, strategies=strategies, done={
+        1: entry(strategy="repair"),  # its own slot
+        2: entry(),  # says it is candidate 1
+        3: entry(number=3, branch="healer/r1-c1"),  # another slot's branch
+        4: entry(number=4, branch="healer/r1-c4"),  # no such slot
+    }).model_dump_json())
+    again = Journal(round=1, base=base, strategies=strategies)
+    kept = Keeper.resume(path, again, lambda o: ws.same_project(o, base)).journal.done
+    assert list(kept) == [1]
+    fresh_after_repair = entry(strategy="fresh", tried=["repair"])  # the repair changed nothing
+    path.write_text(again.model_copy(update={"done": {1: fresh_after_repair}}).model_dump_json())
+    assert list(Keeper.resume(path, again, lambda o: ws.same_project(o, base)).journal.done) == [
+        1]
 
 
 def test_a_searchs_checks_run_at_most_checks_at_once_however_many_ask(tmp_path: Path) -> None:
@@ -438,3 +472,35 @@ def test_a_journaled_candidate_not_checked_again_keeps_none_of_its_claims(tmp_pa
         assert candidate.gain is None and candidate.tests_passed is None
         assert 1 not in where.checks
     assert spent.spent is not None and spent.stop.is_set()  # the search ends as cut
+
+
+def test_a_journaled_candidate_is_checked_again_as_a_copy_and_shown(tmp_path) -> None:
+    # the budget runs out while candidate 1 of the journal is checked again: the journal
+    # keeps it as checked (a later resume checks it again, not writes it anew), the progress
+    # shows it, and its code counts as seen
+    from healer.errors import BudgetSpentError
+    from healer.strategies.candidates import Search, _Pass
+    from healer.strategies.journal import Done, Journal, Keeper
+    from healer.strategies.variety import Seen, fingerprint, implementation
+    from healer.workspace import Workspace
+
+    ws = Workspace(tmp_path / "w")
+    ws.init()
+    (ws.root / "calc.py").write_text(BUGGY)
+    base = ws.commit("base") or ""
+
+    def out_of_time(tree: Path, name: str) -> list:
+        raise BudgetSpentError("time budget spent")
+
+    shown: list[Candidate] = []
+    seen = Seen()
+    search = Search(None, Spec(text="Calc."), ws, out_of_time, seen,  # type: ignore[arg-type]
+                    on_candidate=shown.append)
+    journaled = Candidate(number=1, branch="healer/r1-c1", strategy="fresh", status="checked",
+                          tests_passed=1, commit=base)
+    keeper = Keeper(ws.state / "search.json", Journal(
+        round=1, base=base, strategies=["fresh"], done={1: Done(candidate=journaled)}))
+    candidate = search._one(_Pass(1, base, [], 1, keeper), 1)
+    assert candidate.status == "cancelled" and shown == [candidate]
+    assert keeper.journal.done[1].candidate.status == "checked"
+    assert not seen.add(fingerprint(implementation(ws.root, [])), "another candidate")

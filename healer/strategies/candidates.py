@@ -220,9 +220,12 @@ class Search:
 
     def _one(self, state: _Pass, number: int) -> Candidate:
         """Candidate `number`: made, committed on its branch, checked; journaled."""
-        if number in state.keeper.journal.done:
-            state.turns.end(number)
-            return self._recheck(state, state.keeper.journal.done[number].candidate)
+        if number in state.keeper.journal.done:  # checked again as a copy: the journal
+            state.turns.end(number)  # keeps its entry for a resume after this one
+            journaled = state.keeper.journal.done[number].candidate.model_copy(deep=True)
+            candidate = self._recheck(state, journaled)
+            self.on_candidate(candidate)
+            return candidate
         attempt = state.attempts[number - 1]
         candidate = Candidate(number=number, branch=f"healer/r{state.index}-c{number}",
                               strategy=attempt.strategy)
@@ -267,6 +270,7 @@ class Search:
         try:
             with self.ws.scratch_tree(candidate.commit or "") as tree:
                 self._user_tests(tree)
+                self.seen.add(fingerprint(implementation(tree, self.protected)), candidate.branch)
                 result = self.checked(tree, candidate.branch)
         except BudgetSpentError as exc:  # the build's budget: the search ends with what it has
             if not state.stop.is_set():

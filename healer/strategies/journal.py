@@ -55,6 +55,15 @@ def unfinished_search(state: Path, index: int, strategies: list[str]) -> str | N
     return None
 
 
+def _fits(number: int, done: Done, journal: Journal) -> bool:
+    """Whether the journal's entry `number` can stand for that candidate of this search."""
+    c = done.candidate
+    return (1 <= number <= len(journal.strategies) and c.number == number
+            and c.branch == f"healer/r{journal.round}-c{number}"
+            and [*c.tried, c.strategy][0] == journal.strategies[number - 1]
+            and c.status in ("checked", "duplicate") and is_commit_id(c.commit))
+
+
 class Keeper:
     """The journal of one search, written as each candidate ends."""
 
@@ -72,9 +81,8 @@ class Keeper:
             # what a candidate passed is never taken on the journal's word (the search
             # checks each journaled candidate's commit again)
             # (one whose commit is no commit id, HEAD say, could not be: it is made again)
-            journal.done = {n: d for n, d in found.done.items()
-                            if d.candidate.status in ("checked", "duplicate")
-                            and is_commit_id(d.candidate.commit)}
+            # (nor its numbering: each entry is the candidate of its own slot, or nothing)
+            journal.done = {n: d for n, d in found.done.items() if _fits(n, d, journal)}
         return cls(path, journal)
 
     def add(self, done: Done) -> None:
