@@ -457,7 +457,10 @@ class _Loop:
             with self.ws.scratch_tree(rnd.commit or "") as tree:
                 install_acceptance_tests(self.spec, Workspace(tree))  # as the user wrote them
                 rnd.checks = self._checks_of(tree, f"round-{rnd.index}")
-        except BudgetSpentError:
+        except BudgetSpentError:  # no time to check any of them: none is believed
+            for other in self.resumed:
+                other.checks = []
+            self.resumed = []
             raise
         except (HealerError, OSError) as exc:
             log.warning("round %s of the folder's report cannot be checked again: %s",
@@ -469,7 +472,10 @@ class _Loop:
 
     def _keep_best(self) -> str:
         """Put the best checked round in the folder; what to add to the stop reason."""
-        best = self._best()
+        try:
+            best = self._best()
+        except BudgetSpentError:  # no time to check the folder's rounds again: none counts
+            best = self._best()
         if self.ws.dirty():  # work cut short by a budget or a failure: kept in history
             self.ws.commit("unchecked: stopped before this round was checked")
         self.report.best_round = best.index if best else None

@@ -147,6 +147,31 @@ def test_a_round_whose_recheck_runs_out_of_time_keeps_none_of_its_claims(
     assert report.rounds[0].checks == [] and made._best() is None  # not green on its word
 
 
+def test_a_resumed_build_out_of_time_while_rechecking_ends_with_its_report_saved(
+        resumed, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the time runs out while round 0 of the folder's report is checked again: no other
+    # resumed round is checked again while the build finishes (that would raise once more,
+    # from inside the handler, and leave the report unsaved and the folder unrestored)
+    from healer.errors import BudgetSpentError
+    from healer.state import load_report, save_report
+
+    made, report = resumed
+    cut = report.rounds[0].model_copy(update={"index": 1, "cut": True}, deep=True)
+    _claims_green(cut)
+    report.rounds.append(cut)
+    save_report(made.ws, report)
+    tried: list[str] = []
+
+    def out_of_time(folder: Path, name: str) -> list:
+        tried.append(name)
+        raise BudgetSpentError("time budget spent")
+
+    monkeypatch.setattr(made, "_checks_of", out_of_time)
+    out = made.run()
+    assert out.status == "not_green" and "no round was checked" in out.stop_reason
+    assert len(tried) == 1 and load_report(made.ws).status == "not_green"
+
+
 def test_a_report_caught_overstating_one_round_is_believed_in_none(resumed) -> None:
     made, report = resumed
     honest = report.rounds[0].model_copy(deep=True)
