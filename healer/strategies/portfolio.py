@@ -13,7 +13,8 @@ def portfolio(count: int, base: Round, rounds: list[Round], *, combine: bool = F
 
     Repairs that helped no test (none passed more tests than the code it started from, or
     each changed nothing, or brought back code already checked): all fresh, once two were
-    tried, or one with more than one test left. Otherwise, one acceptance test left: half of
+    tried, or one unless exactly one acceptance test is left (more left, none left with
+    other checks failing, or no acceptance tests). Otherwise, one acceptance test left: half of
     them repair it; else one repair, the rest fresh (for a small model a fresh sample is
     worth more than a repair). With `combine` and two candidates or more, when a version of
     this build passes a test `base` fails, the last candidate merges the two instead."""
