@@ -55,3 +55,17 @@ def test_distribution_names_map_to_import_names():
     assert import_names("scikit-learn==1.4") == {"sklearn"}
     assert import_names("Pillow") == {"PIL"}
     assert "requests" in import_names("requests[socks]>=2")
+
+
+def test_an_undefined_name_says_which_defined_one_it_likely_misspells(tmp_path):
+    (tmp_path / "yacht.py").write_text(
+        "FOUR_OF_A_KIND = 'four'\n\n\ndef score(dice, category):\n"
+        "    if category == Four_OF_A_KIND:\n        return sum(dice)\n"
+        "    return sortd(dice) + total\n\n\ndef totals(values):\n    return values\n")
+    messages = [f.message for f in _by_name(tmp_path)["undefined-names"].failures]
+    assert messages == ["undefined name 'Four_OF_A_KIND' (did you mean 'FOUR_OF_A_KIND'?)",
+                        "undefined name 'sortd' (did you mean 'sorted'?)",
+                        "undefined name 'total' (did you mean 'totals'?)"]
+    (tmp_path / "yacht.py").write_text("def score(dice):\n    return modifier(dice)\n")
+    [failure] = _by_name(tmp_path)["undefined-names"].failures
+    assert failure.message == "undefined name 'modifier'"  # nothing near it: no guess

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import builtins
+import difflib
 import json
 import logging
 import time
@@ -98,14 +100,46 @@ def undefined_names(project: Path, trees: dict[Path, ast.AST]) -> list[Failure] 
             if type(message).__name__ not in UNDEFINED_MESSAGES:
                 continue
             text = read_source(path)
+            said = message.message % message.message_args
+            if type(message).__name__ == "UndefinedName":
+                close = close_name(message.message_args[0], tree)
+                said += f" (did you mean {close!r}?)" if close else ""
             failures.append(Failure(
                 check="undefined-names",
-                message=message.message % message.message_args,
+                message=said,
                 file=_rel(project, path),
                 line=message.lineno,
                 excerpt=_source_lines(text, message.lineno),
             ))
     return failures
+
+
+def close_name(name: str, tree: ast.AST) -> str | None:
+    """A name the file defines (or a builtin) that `name` likely misspells, as Python's own
+    NameError suggests: one that differs only in case, else a near-identical one."""
+    known = sorted((defined_names(tree) | set(dir(builtins))) - {name})
+    same = [other for other in known if other.lower() == name.lower()]
+    if same:
+        return same[0]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def defined_names(tree: ast.AST) -> set[str]:
+    """Every name `tree` binds anywhere: functions, classes, arguments, assignments, imports."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name.split(".")[0])
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+    return names
 
 
 def unavailable_imports(project: Path, trees: dict[Path, ast.AST]) -> list[Failure]:
