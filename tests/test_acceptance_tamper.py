@@ -7,6 +7,7 @@ project's test configuration is not loaded), or the run is voided as tampered wi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,13 @@ from healer.checks import acceptance
 from healer.checks.acceptance import Contract
 
 pytestmark = pytest.mark.docker
+
+
+@dataclass(frozen=True)
+class Symlink:
+    """A project file that is a symbolic link to `target`."""
+
+    target: str
 
 TEST_CALC = '''import statistics
 import unittest
@@ -55,6 +63,21 @@ def _init(self, *a, **k):
     self.longrepr = None
 _R.__init__ = _init
 '''
+
+# the pytest plugin manager, reached without gc: up the stack from project code that pytest
+# is importing, to a collector that holds the run's configuration
+FIND_PLUGIN_MANAGER = """
+import sys
+_frame, pm = sys._getframe(), None
+while _frame is not None and pm is None:
+    for _value in list(_frame.f_locals.values()):
+        _config = getattr(_value, "config", None)
+        if _config is not None and hasattr(_config, "pluginmanager"):
+            pm = _config.pluginmanager
+            break
+    _frame = _frame.f_back
+"""
+PASS_ALL = "report.outcome = 'passed'; report.longrepr = None"
 
 ATTACKS = {
     # name: (files added or replaced, words the verdict must contain)
@@ -102,13 +125,45 @@ ATTACKS = {
         "from _pytest.reports import TestReport as _R",
         "import importlib\n_R = importlib.import_module('_py' + 'test.reports').TestReport")},
         "was replaced during the run"),
-    "a plugin registered from project code": ({"calc.py": BUGGY + (
-        "import gc\nclass _Pass:\n"
+    "a plugin registered from project code": ({"calc.py": BUGGY + FIND_PLUGIN_MANAGER + (
+        "class _Pass:\n"
         "    def pytest_runtest_logreport(self, report):\n        report.outcome = 'passed'\n"
-        "for obj in gc.get_objects():\n"
-        "    if type(obj).__name__ == 'Config' and hasattr(obj, 'pluginmanager'):\n"
-        "        obj.pluginmanager.register(_Pass(), 'pass-all')\n        break\n")},
+        "pm.register(_Pass(), 'pass-all')\n")}, "registered a pytest plugin"),
+    "a plugin class that says it is pytest's": ({"calc.py": BUGGY + FIND_PLUGIN_MANAGER + (
+        "import pytest\nclass _Pass:\n    @pytest.hookimpl(tryfirst=True)\n"
+        f"    def pytest_runtest_logreport(self, report):\n        {PASS_ALL}\n"
+        "_Pass.__module__ = 'pytest'\npm.register(_Pass(), 'helper')\n")},
         "registered a pytest plugin"),
+    "a plugin module with no file": ({"calc.py": BUGGY + FIND_PLUGIN_MANAGER + (
+        "import types, pytest\n_m = types.ModuleType('helper')\n"
+        f"def _logreport(report):\n    {PASS_ALL}\n"
+        "_m.pytest_runtest_logreport = pytest.hookimpl(tryfirst=True)(_logreport)\n"
+        "pm.register(_m)\n")}, "registered a pytest plugin"),
+    "hook calls monitored": ({"calc.py": BUGGY + FIND_PLUGIN_MANAGER + (
+        "def _before(name, impls, kwargs):\n    report = kwargs.get('report')\n"
+        "    if report is not None and report.failed:\n"
+        f"        {PASS_ALL}\n"
+        "pm.add_hookcall_monitoring(_before, lambda *a: None)\n")}, "hook calling was replaced"),
+    "the interpreter's objects walked": ({"calc.py": BUGGY + (
+        "import gc\nfor obj in gc.get_objects():\n"
+        "    if type(obj).__name__ == 'Config':\n        break\n")}, "gc.get_objects"),
+    "pytest's runner given other code": ({"calc.py": BUGGY + (
+        "import pytest\ndef _quiet(self):\n    pass\n"
+        "for cls in [pytest.Function, *pytest.Function.__subclasses__()]:\n"
+        "    if 'runtest' in vars(cls):\n        cls.runtest.__code__ = _quiet.__code__\n")},
+        "was replaced during the run"),
+    "unittest assertEqual given other code": ({"calc.py": BUGGY + (
+        "import unittest\ndef _ok(self, first, second, msg=None):\n    pass\n"
+        "unittest.TestCase.assertEqual.__code__ = _ok.__code__\n")},
+        "assertEqual was replaced"),
+    "a standard-library function the tests use replaced": ({"calc.py": BUGGY + (
+        "import statistics\nstatistics.mean = lambda values: -1\n")},
+        "statistics.mean was replaced"),
+    "a conftest that is a symlink": ({"helper_cfg.py": (
+        "import pytest\n\n@pytest.hookimpl(hookwrapper=True)\n"
+        "def pytest_runtest_makereport(item, call):\n    outcome = yield\n"
+        "    report = outcome.get_result()\n    report.outcome = 'passed'\n"),
+        "conftest.py": Symlink("helper_cfg.py")}, "3 of 5"),
     "another acceptance test rewritten at import": ({"calc.py": BUGGY + (
         "from pathlib import Path\n"
         "Path('test_other.py').write_text('def test_mul_again():\\n    pass\\n\\n\\n"
@@ -136,12 +191,15 @@ def contract(sandbox, tmp_path_factory) -> Contract:
     return acceptance.collect(files, sandbox, timeout=60)
 
 
-def project(tmp_path: Path, files: dict[str, str]) -> Path:
+def project(tmp_path: Path, files: dict[str, str | Symlink]) -> Path:
     root = tmp_path / "project"
     for rel, text in {"calc.py": BUGGY, "test_calc.py": TEST_CALC, "test_other.py": TEST_OTHER,
                       **files}.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
+        if isinstance(text, Symlink):
+            (root / rel).symlink_to(text.target)
+        else:
+            (root / rel).write_text(text)
     return root
 
 
@@ -180,23 +238,37 @@ def test_the_same_attacks_on_a_fixed_project_are_still_voided(sandbox, contract,
     assert not check.passed and check.tests_passed == 0
 
 
-def test_a_data_file_the_tests_read_cannot_be_rewritten(sandbox, tmp_path) -> None:
-    test = ("import json\nfrom pathlib import Path\n\nfrom calc import add\n\n\n"
-            "def test_cases():\n"
-            "    for a, b, want in json.loads((Path(__file__).parent / 'cases.json').read_text()):\n"
-            "        assert add(a, b) == want\n")
+DATA_TEST = ("import json\nfrom pathlib import Path\n\nfrom calc import add\n\n\n"
+             "def test_cases():\n"
+             "    for a, b, want in json.loads((Path(__file__).parent / 'cases.json')"
+             ".read_text()):\n        assert add(a, b) == want\n")
+FORGED_READ = """
+import pathlib
+_read_text = pathlib.Path.read_text
+def _forged(self, *args, **kwargs):
+    text = _read_text(self, *args, **kwargs)
+    return "[[1, 2, -1], [2, 2, 0]]" if self.name == "cases.json" else text
+pathlib.Path.read_text = _forged
+"""
+
+
+@pytest.mark.parametrize(("calc", "words"), [
+    (BUGGY + "open('cases.json', 'w').write('[[1, 2, -1], [2, 2, 0]]')\n",
+     "cases.json is not the user's file"),
+    (BUGGY + FORGED_READ, "pathlib.Path.read_text was replaced"),  # the file itself unchanged
+], ids=["rewritten", "read forged"])
+def test_a_data_file_the_tests_read_cannot_be_rewritten(sandbox, tmp_path, calc, words) -> None:
     user = tmp_path / "user"
     user.mkdir()
-    (user / "test_cases.py").write_text(test)
+    (user / "test_cases.py").write_text(DATA_TEST)
     (user / "cases.json").write_text("[[1, 2, 3], [2, 2, 4]]\n")
     files = {"test_cases.py": user / "test_cases.py", "cases.json": user / "cases.json"}
     contract = acceptance.collect(files, sandbox, timeout=60)
-    calc = BUGGY + "open('cases.json', 'w').write('[[1, 2, -1], [2, 2, 0]]')\n"
     root = tmp_path / "project"
     root.mkdir()
-    for rel, text in {"calc.py": calc, "test_cases.py": test,
+    for rel, text in {"calc.py": calc, "test_cases.py": DATA_TEST,
                       "cases.json": (user / "cases.json").read_text()}.items():
         (root / rel).write_text(text)
     check = acceptance.run(root, contract, sandbox, timeout=60)
     assert not check.passed and check.tests_passed == 0
-    assert "cases.json is not the user's file" in verdict_text(check)
+    assert words in verdict_text(check), verdict_text(check)

@@ -42,10 +42,11 @@ def plugin_source() -> str:
 
 
 def _conftest_sweep(keep: Iterable[str]) -> str:
-    """Shell that deletes every conftest.py of the run's copy except those in `keep`."""
+    """Shell that deletes every conftest.py of the run's copy except those in `keep` (a
+    symlink named conftest.py too: pytest loads what it points to)."""
     kept = " ".join(shlex.quote(f"./{k}") for k in sorted(keep))
-    return (f'find . -name conftest.py -type f | while read -r f; do case " {kept} " in '
-            '*" $f "*) ;; *) rm -f "$f";; esac; done')
+    return ('find . -name conftest.py \\( -type f -o -type l \\) | while read -r f; do '
+            f'case " {kept} " in *" $f "*) ;; *) rm -f "$f";; esac; done')
 
 
 def acceptance_command(files: dict[str, str], *, mode: str, keep_infra: Iterable[str] = ()) -> str:

@@ -6,9 +6,13 @@ before any project code is imported; standard library and pytest only.
   in place, a line printed by project code) does not verify.
 - It records the outcome of every test by phase, and the ids collected.
 - It snapshots what decides outcomes (pytest's runner and reports, unittest's assertions,
-  pytest's helpers, the builtins) and the plugins registered, and at the end reports anything
-  that changed, any plugin that project code registered, and any acceptance file whose content
-  is not the user's.
+  pytest's helpers, the builtins, the standard-library modules the acceptance tests import,
+  pluggy's hook calling) and the hooks registered, and at the end reports anything that
+  changed, any hook that project code registered, and any acceptance file whose content is
+  not the user's.
+  A function counts as changed when its code, defaults or closure were swapped, too.
+- An audit hook (PEP 578: once added, Python code cannot remove it) refuses, and reports,
+  walking the interpreter's objects (`gc.get_objects` and its kin).
 - For every failing test it records the facts of the failure: the test's line that failed, the
   values an assertion compared (pytest's assertion introspection, or unittest's assertEqual
   family), the exception, and the last frame in the project's own code.
@@ -18,11 +22,13 @@ before any project code is imported; standard library and pytest only.
 
 import base64
 import builtins
+import functools
 import hashlib
 import hmac
 import json
 import os
 import sys
+import sysconfig
 import types
 import unittest
 
@@ -39,9 +45,12 @@ _UNTRUSTED = tuple(os.path.realpath(p) for p in [
 _KEY = os.urandom(32)
 _OUT = os.dup(1)
 os.write(_OUT, f"\n{KEY_TAG}{_KEY.hex()}=====\n".encode())
-_state = {"results": {}, "collected": None, "errors": {}, "tamper": [], "plugins": None,
-          "facts": {}}
+_state = {"results": {}, "collected": None, "errors": {}, "tamper": [], "facts": {}}
 _SHOWN = 300  # characters of a value or a line in the facts
+
+
+_STDLIB = tuple({os.path.realpath(sysconfig.get_paths()[k]) for k in ("stdlib", "platstdlib")})
+_REFUSED = ("gc.get_objects", "gc.get_referrers", "gc.get_referents")
 
 
 def _untrusted(path):
@@ -49,9 +58,26 @@ def _untrusted(path):
     return any(path == p or path.startswith(p + os.sep) for p in _UNTRUSTED)
 
 
+def _in_stdlib(path):
+    path = os.path.realpath(str(path or ""))
+    return (any(path.startswith(p + os.sep) for p in _STDLIB) and not _untrusted(path)
+            and "site-packages" not in path and "dist-packages" not in path)
+
+
 def _tamper(what):
     if what not in _state["tamper"]:
         _state["tamper"].append(what)
+
+
+def _audit(event, args):
+    """Refuse (and report) walking the interpreter's objects: with it, code finds what
+    decides an outcome (pytest's plugin manager, this plugin) wherever it is held."""
+    if event in _REFUSED:
+        _tamper(f"{event}() was called during the run")
+        raise RuntimeError(f"not allowed in healer's acceptance run: {event}()")
+
+
+sys.addaudithook(_audit)
 
 
 # ---------------------------------------------------------------- collect mode: stubs
@@ -137,9 +163,137 @@ def _guarded():
     return found
 
 
-def _changed(before):
-    now = _guarded()
-    return sorted(name for name, value in before.items() if now.get(name) is not value)
+def _stdlib_guarded():
+    """What the acceptance tests take from the standard library (pytest itself swaps some
+    of it during a run: threading's excepthook, warnings' recorder)."""
+    found = {}
+    for module in _state.get("stdlib", ()):
+        for name, value in vars(module).items():
+            if callable(value) or isinstance(value, property):
+                found[f"{module.__name__}.{name}"] = value
+            if isinstance(value, type) and value.__module__ == module.__name__:
+                for attr, member in vars(value).items():
+                    if callable(member) or isinstance(member, (property, staticmethod,
+                                                                classmethod)):
+                        found[f"{module.__name__}.{value.__qualname__}.{attr}"] = member
+    return found
+
+
+def _stdlib_imported(root):
+    """The standard-library modules the acceptance test files import, imported now (before
+    any project code) so that what the tests take from them is in the snapshot."""
+    import ast
+    import importlib
+    import importlib.util
+
+    names = set()
+    for rel in _EXPECTED:
+        if not rel.endswith(".py"):
+            continue
+        try:
+            with open(os.path.join(root, rel), encoding="utf-8") as handle:
+                tree = ast.parse(handle.read())
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module)
+    found = []
+    for name in sorted(names):
+        try:  # a dotted name only below a standard-library package: nothing of the project runs
+            spec = importlib.util.find_spec(name.partition(".")[0])
+            if spec is not None and _in_stdlib(spec.origin):
+                found.append(importlib.import_module(name))
+        except Exception:  # noqa: BLE001, S110 - not importable here: nothing to guard
+            pass
+    return [m for m in found if _in_stdlib(getattr(m, "__file__", None))]
+
+
+def _hook_calling(pluginmanager):
+    """How pluggy calls hooks, and every hook function registered: what a monitor or a hook
+    added behind pytest's back would change."""
+    callers = {name: getattr(caller, "_hookexec", None)
+               for name, caller in vars(pluginmanager.hook).items()}
+    functions = {id(impl.function) for caller in vars(pluginmanager.hook).values()
+                 for impl in getattr(caller, "get_hookimpls", list)()}
+    return getattr(pluginmanager, "_inner_hookexec", None), callers, functions
+
+
+def _hooks_changed(config, allowed):
+    """What changed in how hooks are called, and the hook functions added from project code
+    (the acceptance tests' own conftest files excepted)."""
+    inner, callers, functions = _state["hooks"]
+    pluginmanager = config.pluginmanager
+    found = []
+    if getattr(pluginmanager, "_inner_hookexec", None) is not inner:
+        found.append("pluggy's hook calling was replaced (a hook call monitor, say)")
+    for name, caller in vars(pluginmanager.hook).items():
+        if name in callers and getattr(caller, "_hookexec", None) is not callers[name]:
+            found.append(f"the calling of hook {name} was replaced")
+        for impl in getattr(caller, "get_hookimpls", list)():
+            if id(impl.function) in functions:
+                continue
+            code = getattr(impl.function, "__code__", None)
+            origin = getattr(code, "co_filename", None)
+            if origin is None or (_untrusted(origin) and os.path.realpath(origin) not in allowed):
+                found.append(f"project code registered a pytest plugin hook {name} "
+                             f"({origin or type(impl.function).__name__})")
+    return found
+
+
+def _identity(value):
+    """What makes `value` what it is: the object and, for a function, its code, defaults and
+    closure (each can be swapped without replacing the function)."""
+    func = value
+    if isinstance(value, (staticmethod, classmethod, types.MethodType)):
+        func = value.__func__
+    elif isinstance(value, property):
+        func = value.fget
+    if not isinstance(func, types.FunctionType):
+        return (value,)
+    cells = []
+    for cell in func.__closure__ or ():
+        try:
+            cells.append(cell.cell_contents)
+        except ValueError:  # an empty cell
+            cells.append(cell)
+    return (value, func.__code__, func.__defaults__,
+            *(func.__kwdefaults__ or {}).values(), *cells)
+
+
+def _same(before, now):
+    return len(before) == len(now) and all(a is b for a, b in zip(before, now))
+
+
+def _changed(before, guarded=_guarded, explained=lambda value: False):
+    """The names of `before` (a snapshot of `guarded()`) whose value is not what it was,
+    unless `explained` accepts what it is now."""
+    values = guarded()
+    now = {name: _identity(value) for name, value in values.items()}
+    return sorted(name for name, value in before.items()
+                  if name not in now or not (_same(value, now[name])
+                                             or explained(values[name])))
+
+
+_BUILTIN_CALLABLES = (types.BuiltinFunctionType, types.MethodWrapperType,
+                      types.WrapperDescriptorType, types.MethodDescriptorType)
+
+
+def _not_projects(value):
+    """Whether `value` is code of the interpreter, the standard library or pytest (what pytest
+    puts in place during a run), not of the project or its dependencies."""
+    func = value
+    while isinstance(func, functools.partial):
+        func = func.func
+    if isinstance(func, (staticmethod, classmethod, types.MethodType)):
+        func = func.__func__
+    elif isinstance(func, property):
+        func = func.fget
+    if isinstance(func, _BUILTIN_CALLABLES):
+        return True
+    return isinstance(func, types.FunctionType) and not _untrusted(func.__code__.co_filename)
 
 
 def _digest(path):
@@ -154,25 +308,6 @@ def _check_files(root):
     for rel, expected in _EXPECTED.items():
         if _digest(os.path.join(root, rel)) != expected:
             _tamper(f"acceptance test {rel} is not the user's file")
-
-
-def _plugin_origin(plugin):
-    if isinstance(plugin, types.ModuleType):
-        return getattr(plugin, "__file__", None)
-    module = sys.modules.get(type(plugin).__module__)
-    return getattr(module, "__file__", None)
-
-
-def _new_plugins(config):
-    allowed = {os.path.realpath(os.path.join(str(config.rootpath), rel)) for rel in _EXPECTED}
-    found = []
-    for plugin in config.pluginmanager.get_plugins():
-        if id(plugin) in _state["plugins"] or plugin is sys.modules[__name__]:
-            continue
-        origin = _plugin_origin(plugin)
-        if origin and _untrusted(origin) and os.path.realpath(origin) not in allowed:
-            found.append(config.pluginmanager.get_name(plugin) or repr(plugin))
-    return found
 
 
 # ---------------------------------------------------------------- facts of a failure
@@ -265,8 +400,10 @@ def pytest_configure(config):
         module = sys.modules.get(name)
         if module is not None and _untrusted(getattr(module, "__file__", "")):
             _tamper(f"{name} was loaded from {module.__file__}")
-    _state["guarded"] = _guarded()
-    _state["plugins"] = {id(p) for p in config.pluginmanager.get_plugins()}
+    _state["stdlib"] = _stdlib_imported(str(config.rootpath))
+    _state["guarded"] = {name: _identity(value) for name, value in _guarded().items()}
+    _state["stdlib guarded"] = {name: _identity(v) for name, v in _stdlib_guarded().items()}
+    _state["hooks"] = _hook_calling(config.pluginmanager)
     _check_files(str(config.rootpath))
 
 
@@ -318,10 +455,12 @@ def _verdict(phases):
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
     if "guarded" in _state:
-        for name in _changed(_state["guarded"]):
+        for name in _changed(_state["guarded"]) + _changed(
+                _state["stdlib guarded"], _stdlib_guarded, _not_projects):
             _tamper(f"{name} was replaced during the run")
-        for name in _new_plugins(config):
-            _tamper(f"project code registered a pytest plugin: {name}")
+        allowed = {os.path.realpath(os.path.join(str(config.rootpath), rel)) for rel in _EXPECTED}
+        for what in _hooks_changed(config, allowed):
+            _tamper(what)
         _check_files(str(config.rootpath))
     report = {
         "mode": _MODE,
