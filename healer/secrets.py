@@ -4,8 +4,9 @@ committed by healer (`.env*`, keys and certificates, ssh identities, credential 
 from __future__ import annotations
 
 import fnmatch
-import subprocess
 from pathlib import Path, PurePosixPath
+
+from healer.gitcmd import git
 
 SECRET_GLOBS = (".env", ".env.*", "*.env", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa*",
                 "id_dsa*", "id_ecdsa*", "id_ed25519*", ".netrc", ".npmrc", ".pypirc",
@@ -30,8 +31,8 @@ def ignored_files(root: Path) -> set[str]:
     """Files git ignores in `root` (the user's choice to keep them out of the repository)."""
     if not (root / ".git").exists():
         return set()
-    result = subprocess.run(["git", "ls-files", "--others", "--ignored", "--exclude-standard",
-                             "-z"], cwd=root, capture_output=True, check=False)
+    result = git(root, "ls-files", "--others", "--ignored", "--exclude-standard", "-z",
+                 text=False)
     if result.returncode != 0:
         return set()
     return {p for p in result.stdout.decode(errors="replace").split("\0") if p}

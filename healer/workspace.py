@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from healer.errors import HealerError, UsageError
+from healer.gitcmd import foreign_commands, git
 from healer.models import FileList, GeneratedFile
 from healer.paths import confined
 from healer.secrets import is_secret_like
@@ -42,6 +43,7 @@ class Workspace:
     def __init__(self, root: Path, *, adopt: bool = False) -> None:
         self.root = root.resolve()
         self.adopt = adopt
+        self._vetted = False  # whether the repository's configuration was read for commands
 
     @property
     def state(self) -> Path:
@@ -216,9 +218,11 @@ class Workspace:
         for rel in paths:
             tracked = self._git("ls-files", "--error-unmatch", "--", rel, check=False)
             if tracked.returncode == 0:
-                parts.append(self._git("diff", "HEAD", "--", rel).stdout)
+                parts.append(self._git("diff", "--no-ext-diff", "--no-textconv", "HEAD", "--",
+                                       rel).stdout)
             elif (self.root / rel).is_file():
-                new = self._git("diff", "--no-index", "--", "/dev/null", rel, check=False)
+                new = self._git("diff", "--no-ext-diff", "--no-textconv", "--no-index", "--",
+                                "/dev/null", rel, check=False)
                 parts.append(new.stdout)
         return "".join(parts)
 
@@ -316,9 +320,17 @@ class Workspace:
         self._git("merge", "-q", "--ff-only", _revision(commit))
 
     def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        cmd = ["git", "-c", "user.name=healer", "-c", "user.email=healer@localhost",
-               "-c", "commit.gpgsign=false", *args]
-        result = subprocess.run(cmd, cwd=self.root, capture_output=True, text=True, check=False)
+        if not self._vetted and (self.root / ".git").exists():
+            self._vetted = True
+            if drivers := foreign_commands(self.root):
+                raise UsageError(
+                    f"the git configuration of {self.root} makes git run commands of its own "
+                    f"({', '.join(drivers)}); healer does not run a folder's commands on this "
+                    "machine",
+                    hint="remove them from .git/config (git config --unset KEY), or use a "
+                         "fresh folder")
+        result = git(self.root, "-c", "user.name=healer", "-c", "user.email=healer@localhost",
+                     "-c", "commit.gpgsign=false", *args)
         if check and result.returncode != 0:
             raise HealerError(f"git {' '.join(args)} failed in {self.root}: {result.stderr.strip()}")
         return result

@@ -1,0 +1,75 @@
+"""A folder healer is pointed at may hold a git repository prepared by someone else, and its
+configuration can make git run commands by itself: hooks on every commit, checkout or ref
+update, an fsmonitor on every status, filter and diff drivers on add, checkout and diff.
+None of them may run on this machine."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from healer.errors import UsageError
+from healer.workspace import Workspace
+
+
+def _repo(tmp_path: Path) -> tuple[Path, Path]:
+    """A user's repository with one commit, and where its commands would leave their mark."""
+    root, mark = tmp_path / "repo", tmp_path / "ran"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    (root / "app.py").write_text("x = 1\n")
+    subprocess.run(["git", "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "one",
+                    "--allow-empty"], cwd=root, check=True)
+    return root, mark
+
+
+def _script(path: Path, mark: Path) -> str:
+    path.write_text(f"#!/bin/sh\necho ran >> {mark}\ncat\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_a_repositorys_hooks_and_fsmonitor_never_run(tmp_path: Path) -> None:
+    root, mark = _repo(tmp_path)
+    for hook in ("pre-commit", "post-commit", "reference-transaction", "post-checkout",
+                 "post-merge", "post-index-change"):
+        _script(root / ".git" / "hooks" / hook, mark)
+    monitor = _script(tmp_path / "monitor.sh", mark)
+    subprocess.run(["git", "config", "core.fsmonitor", monitor], cwd=root, check=True)
+    ws = Workspace(root, adopt=True)
+    ws.init()  # its own branch: a checkout, a ref update
+    (root / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    first = ws.commit("round 0")
+    (root / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    assert ws.dirty() and ws.pending_diff(["calc.py"])
+    ws.commit("round 1")
+    ws.restore(first)
+    assert not mark.exists()
+
+
+@pytest.mark.parametrize("key", ["filter.evil.clean", "filter.evil.smudge", "filter.evil.process",
+                                 "diff.evil.textconv", "merge.evil.driver"])
+def test_a_repository_whose_configuration_names_commands_is_refused(tmp_path: Path,
+                                                                    key: str) -> None:
+    root, mark = _repo(tmp_path)
+    (root / ".gitattributes").write_text("* filter=evil diff=evil merge=evil\n")
+    subprocess.run(["git", "config", key, _script(tmp_path / "evil.sh", mark)], cwd=root,
+                   check=True)
+    with pytest.raises(UsageError, match=key.replace(".", r"\.")):
+        Workspace(root, adopt=True).init()
+    with pytest.raises(UsageError, match="does not run a folder's commands"):
+        Workspace(root).commit_paths(["app.py"], "debug: a fix")  # `healer debug`'s commit
+    assert not mark.exists()
+
+
+def test_a_driver_in_a_file_the_configuration_includes_is_refused_too(tmp_path: Path) -> None:
+    root, mark = _repo(tmp_path)
+    (root / ".gitattributes").write_text("* filter=evil\n")
+    included = tmp_path / "more.config"
+    included.write_text(f"[filter \"evil\"]\n\tclean = {_script(tmp_path / 'e.sh', mark)}\n")
+    subprocess.run(["git", "config", "include.path", str(included)], cwd=root, check=True)
+    with pytest.raises(UsageError, match=r"filter\.evil\.clean"):
+        Workspace(root, adopt=True).init()
+    assert not mark.exists()
