@@ -250,25 +250,37 @@ def _forged(self, *args, **kwargs):
     return "[[1, 2, -1], [2, 2, 0]]" if self.name == "cases.json" else text
 pathlib.Path.read_text = _forged
 """
+CLOSE_TEST = ("import math\n\nfrom calc import add\n\n\n"
+              "def test_close():\n    assert math.isclose(add(0.1, 0.2), 0.3)\n")
 
 
-@pytest.mark.parametrize(("calc", "words"), [
-    (BUGGY + "open('cases.json', 'w').write('[[1, 2, -1], [2, 2, 0]]')\n",
-     "cases.json is not the user's file"),
-    (BUGGY + FORGED_READ, "pathlib.Path.read_text was replaced"),  # the file itself unchanged
-], ids=["rewritten", "read forged"])
-def test_a_data_file_the_tests_read_cannot_be_rewritten(sandbox, tmp_path, calc, words) -> None:
+def _run_own(sandbox, tmp_path: Path, tests: dict[str, str], calc: str):
+    """The acceptance check of a project whose calc.py is `calc`, against `tests`."""
     user = tmp_path / "user"
-    user.mkdir()
-    (user / "test_cases.py").write_text(DATA_TEST)
-    (user / "cases.json").write_text("[[1, 2, 3], [2, 2, 4]]\n")
-    files = {"test_cases.py": user / "test_cases.py", "cases.json": user / "cases.json"}
-    contract = acceptance.collect(files, sandbox, timeout=60)
+    user.mkdir(parents=True)
+    for rel, text in tests.items():
+        (user / rel).write_text(text)
+    contract = acceptance.collect({rel: user / rel for rel in tests}, sandbox, timeout=60)
     root = tmp_path / "project"
     root.mkdir()
-    for rel, text in {"calc.py": calc, "test_cases.py": DATA_TEST,
-                      "cases.json": (user / "cases.json").read_text()}.items():
+    for rel, text in {"calc.py": calc, **tests}.items():
         (root / rel).write_text(text)
-    check = acceptance.run(root, contract, sandbox, timeout=60)
+    return acceptance.run(root, contract, sandbox, timeout=60)
+
+
+@pytest.mark.parametrize(("tests", "calc", "words"), [
+    ({"test_cases.py": DATA_TEST, "cases.json": "[[1, 2, 3], [2, 2, 4]]\n"},
+     BUGGY + "open('cases.json', 'w').write('[[1, 2, -1], [2, 2, 0]]')\n",
+     "cases.json is not the user's file"),
+    ({"test_cases.py": DATA_TEST, "cases.json": "[[1, 2, 3], [2, 2, 4]]\n"},
+     BUGGY + FORGED_READ, "pathlib.Path.read_text was replaced"),  # the file itself unchanged
+    ({"test_close.py": CLOSE_TEST},  # math is compiled into the interpreter
+     BUGGY + "import math\nmath.isclose = lambda *args, **kwargs: True\n",
+     "math.isclose was replaced"),
+], ids=["data file rewritten", "data file read forged", "built-in module's function"])
+def test_what_the_tests_read_or_call_cannot_be_forged(sandbox, tmp_path, tests, calc,
+                                                      words) -> None:
+    assert not _run_own(sandbox, tmp_path / "honest", tests, BUGGY).passed
+    check = _run_own(sandbox, tmp_path / "forged", tests, calc)
     assert not check.passed and check.tests_passed == 0
     assert words in verdict_text(check), verdict_text(check)

@@ -51,6 +51,7 @@ _SHOWN = 300  # characters of a value or a line in the facts
 
 _STDLIB = tuple({os.path.realpath(sysconfig.get_paths()[k]) for k in ("stdlib", "platstdlib")})
 _REFUSED = ("gc.get_objects", "gc.get_referrers", "gc.get_referents")
+_BUILT_IN = ("built-in", "frozen")  # modules compiled into the interpreter (math, time, ...)
 
 
 def _untrusted(path):
@@ -204,11 +205,13 @@ def _stdlib_imported(root):
     for name in sorted(names):
         try:  # a dotted name only below a standard-library package: nothing of the project runs
             spec = importlib.util.find_spec(name.partition(".")[0])
-            if spec is not None and _in_stdlib(spec.origin):
+            if spec is not None and (spec.origin in _BUILT_IN or _in_stdlib(spec.origin)):
                 found.append(importlib.import_module(name))
         except Exception:  # noqa: BLE001, S110 - not importable here: nothing to guard
             pass
-    return [m for m in found if _in_stdlib(getattr(m, "__file__", None))]
+    return [m for m in found if m.__name__ != "sys" and (  # sys: the interpreter's own state
+        getattr(m.__spec__, "origin", None) in _BUILT_IN
+        or _in_stdlib(getattr(m, "__file__", None)))]
 
 
 def _hook_calling(pluginmanager):
