@@ -6,6 +6,7 @@ import contextlib
 import fnmatch
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from healer.errors import HealerError, UsageError
-from healer.gitcmd import foreign_commands, git
+from healer.gitcmd import foreign_commands, foreign_repository, git
 from healer.models import FileList, GeneratedFile
 from healer.paths import confined
 from healer.secrets import is_secret_like
@@ -40,10 +41,10 @@ class Workspace:
     replaces in `.healer/replaced/`, and never commits the files that were there before it
     unless it wrote them, nor anything that looks like a secret."""
 
-    def __init__(self, root: Path, *, adopt: bool = False) -> None:
+    def __init__(self, root: Path, *, adopt: bool = False, own_tree: bool = False) -> None:
         self.root = root.resolve()
         self.adopt = adopt
-        self._vetted = False  # whether the repository's configuration was read for commands
+        self._vetted = own_tree  # a scratch tree healer made: its `.git` file is healer's own
 
     @property
     def state(self) -> Path:
@@ -280,7 +281,7 @@ class Workspace:
 
     def commit_tree(self, tree: Path, branch: str, message: str) -> str:
         """Commit everything in the scratch tree `tree` on `branch` (made or moved there)."""
-        worktree = Workspace(tree)
+        worktree = Workspace(tree, own_tree=True)
         worktree._git("add", "-A")
         staged = worktree._git("diff", "--cached", "--name-only", "-z").stdout.split("\0")
         secret = [p for p in staged if p and is_secret_like(p)]
@@ -320,8 +321,12 @@ class Workspace:
         self._git("merge", "-q", "--ff-only", _revision(commit))
 
     def _git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        if not self._vetted and (self.root / ".git").exists():
+        if not self._vetted and os.path.lexists(self.root / ".git"):
             self._vetted = True
+            if why := foreign_repository(self.root):
+                raise UsageError(f"the git repository in {self.root} is not the folder's own: "
+                                 f"{why}", hint="use a fresh folder, or make it a repository "
+                                 "of its own (git init)")
             if drivers := foreign_commands(self.root):
                 raise UsageError(
                     f"the git configuration of {self.root} makes git run commands of its own "

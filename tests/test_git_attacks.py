@@ -17,7 +17,7 @@ from healer.workspace import Workspace
 def _repo(tmp_path: Path) -> tuple[Path, Path]:
     """A user's repository with one commit, and where its commands would leave their mark."""
     root, mark = tmp_path / "repo", tmp_path / "ran"
-    root.mkdir()
+    root.mkdir(parents=True)
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
     (root / "app.py").write_text("x = 1\n")
     subprocess.run(["git", "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "one",
@@ -73,3 +73,51 @@ def test_a_driver_in_a_file_the_configuration_includes_is_refused_too(tmp_path: 
     with pytest.raises(UsageError, match=r"filter\.evil\.clean"):
         Workspace(root, adopt=True).init()
     assert not mark.exists()
+
+
+def test_a_submodules_own_filter_never_runs(tmp_path: Path) -> None:
+    root, mark = _repo(tmp_path)
+    sub = root / "sub"
+    sub.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=sub, check=True)
+    (sub / ".gitattributes").write_text("* filter=evil\n")
+    (sub / "data.txt").write_text("one\n")
+    subprocess.run(["git", "config", "filter.evil.clean", _script(tmp_path / "e.sh", mark)],
+                   cwd=sub, check=True)
+    subprocess.run(["git", "add", "data.txt", ".gitattributes"], cwd=sub, check=True)
+    subprocess.run(["git", "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "s"],
+                   cwd=sub, check=True)
+    subprocess.run(["git", "-c", "protocol.file.allow=always", "-c", "user.name=u", "-c",
+                    "user.email=u@x", "submodule", "add", "-q", "./sub"], cwd=root, check=True,
+                   capture_output=True)
+    subprocess.run(["git", "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "sub"],
+                   cwd=root, check=True)
+    mark.unlink(missing_ok=True)  # the setup's own commands ran it
+    (sub / "data.txt").write_text("two\n")  # the submodule's file changed: status looks inside
+    ws = Workspace(root)
+    ws.changed_files()
+    ws.pending_diff(["sub"])
+    assert not mark.exists()
+
+
+@pytest.mark.parametrize("how", ["gitdir file", "link", "work tree elsewhere"])
+def test_a_repository_that_is_not_the_folders_own_is_refused(tmp_path: Path, how: str) -> None:
+    victim, _ = _repo(tmp_path / "victim")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "app.py").write_text("x = 1\n")
+    if how == "gitdir file":
+        (folder / ".git").write_text(f"gitdir: {victim / '.git'}\n")
+    elif how == "link":
+        (folder / ".git").symlink_to(victim / ".git")
+    else:
+        subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
+        subprocess.run(["git", "config", "core.worktree", str(tmp_path)], cwd=folder, check=True)
+    before = subprocess.run(["git", "rev-parse", "HEAD", "--"], cwd=victim,
+                            capture_output=True, text=True).stdout
+    with pytest.raises(UsageError, match="not the folder's own"):
+        Workspace(folder, adopt=True).init()
+    with pytest.raises(UsageError, match="not the folder's own"):
+        Workspace(folder).commit_paths(["app.py"], "debug: a fix")
+    assert subprocess.run(["git", "rev-parse", "HEAD", "--"], cwd=victim,
+                          capture_output=True, text=True).stdout == before
