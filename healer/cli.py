@@ -49,6 +49,12 @@ class HealerGroup(click.Group):
         except HealerError as exc:
             console.print(f"[bold red]error:[/] {exc}")
             ctx.exit(exc.exit_code)
+        except RecursionError:  # a folder (or a file) nested hundreds of levels deep
+            deep = UsageError("the folder is nested too deeply for healer to walk (hundreds "
+                              "of folders inside each other)", hint="flatten it, or point "
+                              "healer at a folder that holds only the project")
+            console.print(f"[bold red]error:[/] {deep}")
+            ctx.exit(deep.exit_code)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted: run the same command again to resume[/]")
             ctx.exit(130)

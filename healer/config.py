@@ -202,7 +202,12 @@ def _read_file_settings(folder: Path) -> dict[str, Any]:
         if healer_toml.is_file():
             return tomllib.loads(healer_toml.read_text())
         if pyproject.is_file():
-            return tomllib.loads(pyproject.read_text()).get("tool", {}).get("healer", {})
+            found: Any = tomllib.loads(pyproject.read_text())
+            for key in ("tool", "healer"):
+                found = found.get(key, {}) if isinstance(found, dict) else None
+            if not isinstance(found, dict):
+                raise ConfigError(f"[tool.healer] in {pyproject} is not a table of settings")
+            return found
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"cannot parse settings in {folder}: {exc}") from exc
     return {}

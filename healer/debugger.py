@@ -11,7 +11,6 @@ its spec and plan into the prompt, and its acceptance tests may not be edited.
 from __future__ import annotations
 
 import difflib
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -30,11 +29,11 @@ from healer.pipeline.failures import format_failures
 from healer.pipeline.messages import chat
 from healer.prompts import render
 from healer.runtime import open_llm
+from healer.sandbox.project import copy_project
 from healer.secrets import private_files
 from healer.state import load_contract, load_plan, saved_spec_text
 from healer.workspace import Workspace
 
-SCRATCH_IGNORE = shutil.ignore_patterns(".git", "node_modules", "__pycache__", ".venv")
 MAX_ERROR_CHARS = 8000
 
 
@@ -128,7 +127,7 @@ def _propose(llm: LLMClient, target: _Folder, settings: Settings, error: str,
     """The model's edits for `error`, applied to a scratch copy; with their diff."""
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp) / "project"
-        shutil.copytree(target.root, scratch, ignore=SCRATCH_IGNORE, symlinks=True)
+        copy_project(target.root, scratch)  # as the sandbox sees it: no FIFO, no device
         for rel in target.private:
             (scratch / rel).unlink(missing_ok=True)
         context = build_context(scratch, failures, budget_tokens=settings.context_budget(),

@@ -11,16 +11,12 @@ import hashlib
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from healer.checks.acceptance import Contract
 from healer.models import FileList, Plan, RunReport, Spec
-from healer.workspace import FILE_LIST, STATE_DIR
-
-if TYPE_CHECKING:
-    from healer.workspace import Workspace
+from healer.workspace import FILE_LIST, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +55,7 @@ def saved_spec(ws: Workspace) -> Spec | None:
 
 def saved_spec_text(root: Path) -> str:
     """The text of the spec a folder was built from ("" when healer did not build it)."""
-    path = root / STATE_DIR / SPEC
+    path = Workspace(root).state / SPEC  # a state folder holding links is refused
     return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
@@ -131,7 +127,7 @@ def load_report(ws: Workspace) -> RunReport | None:
 
 def read_report(project: Path) -> RunReport | None:
     """The report a run left in `project`, or None when there is none (or it is unreadable)."""
-    path = project / STATE_DIR / REPORT_JSON
+    path = Workspace(project).state / REPORT_JSON  # a state folder holding links is refused
     if not path.is_file():
         return None
     try:

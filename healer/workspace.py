@@ -9,13 +9,14 @@ import logging
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from healer.errors import HealerError, UsageError
+from healer.errors import HealerError, PathEscapeError, UsageError
 from healer.gitcmd import foreign_commands, foreign_repository, git
 from healer.models import FileList, GeneratedFile
 from healer.paths import confined
@@ -45,9 +46,13 @@ class Workspace:
         self.root = root.resolve()
         self.adopt = adopt
         self._vetted = own_tree  # a scratch tree healer made: its `.git` file is healer's own
+        self._state_vetted = False  # whether `.healer` was found to hold only files and folders
 
     @property
     def state(self) -> Path:
+        if not self._state_vetted:
+            _vet_state(self.root / STATE_DIR)
+            self._state_vetted = True
         return self.root / STATE_DIR
 
     @property
@@ -70,7 +75,7 @@ class Workspace:
         if not (self.root / ".git").exists():
             self._git("init", "-q")
             ignore = self.root / ".gitignore"
-            if not ignore.exists():
+            if not os.path.lexists(ignore):  # a link, even a dangling one, is not written through
                 ignore.write_text("__pycache__/\n*.pyc\nnode_modules/\n.pytest_cache/\n")
 
     def _adopt(self) -> None:
@@ -90,6 +95,9 @@ class Workspace:
         else:
             self._git("checkout", "-q", "--orphan", BRANCH)
         exclude = self.root / ".git" / "info" / "exclude"
+        if exclude.is_symlink() or exclude.parent.is_symlink():
+            raise UsageError(f"{exclude} is a symbolic link: healer does not write through it",
+                             hint="replace it with a plain file")
         exclude.parent.mkdir(parents=True, exist_ok=True)
         with exclude.open("a") as handle:
             handle.write(f"\n/{STATE_DIR}/{REPLACED}/\n")
@@ -106,9 +114,20 @@ class Workspace:
         return [p for p in paths if not is_secret_like(p)]
 
     def _users_files(self) -> set[str]:
+        """The files that were in the folder before healer (never committed by it)."""
         if not self.adopted:
             return set()
-        return set(json.loads((self.state / ADOPTED).read_text()).get("untracked", []))
+        try:
+            saved = json.loads((self.state / ADOPTED).read_text())
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{self.state / ADOPTED} cannot be read: {exc}",
+                             hint="it lists the files that were there before healer; "
+                                  "restore it from the folder's history") from exc
+        untracked = saved.get("untracked") if isinstance(saved, dict) else None
+        if not isinstance(untracked, list) or not all(isinstance(p, str) for p in untracked):
+            raise UsageError(f"{self.state / ADOPTED} is not a list of the user's files",
+                             hint="restore it from the folder's history")
+        return set(untracked)
 
     def _release(self, rel: str) -> None:
         """A file of the user's that healer rewrote is healer's from now on (its first
@@ -234,7 +253,17 @@ class Workspace:
             if tracked.returncode == 0:
                 self._git("checkout", "-q", "HEAD", "--", rel)
             else:
-                (self.root / rel).unlink(missing_ok=True)
+                self._remove(rel)
+
+    def _remove(self, rel: str) -> None:
+        """Delete the project file `rel`, never through a linked folder (it may lead out)."""
+        parent = PurePosixPath(rel).parent.as_posix()
+        try:
+            folder = self.root if parent == "." else confined(self.root, parent)
+        except PathEscapeError:
+            log.warning("not removing %s: its folder is a link out of %s", rel, self.root)
+            return
+        (folder / PurePosixPath(rel).name).unlink(missing_ok=True)
 
     def restore(self, commit: str) -> None:
         """Make the project files what they were at `commit`; healer's own state is untouched."""
@@ -243,7 +272,7 @@ class Workspace:
         added = self._git("diff", "--name-only", "--diff-filter=A", commit, "HEAD", "--",
                           *project_only).stdout.splitlines()
         for rel in added:
-            (self.root / rel).unlink(missing_ok=True)
+            self._remove(rel)
         self._git("checkout", "-q", commit, "--", *project_only)
 
     # ------------------------------------------------------------------ screenshots
@@ -339,6 +368,25 @@ class Workspace:
         if check and result.returncode != 0:
             raise HealerError(f"git {' '.join(args)} failed in {self.root}: {result.stderr.strip()}")
         return result
+
+
+def _vet_state(state: Path) -> None:
+    """healer's state folder holds only the files and folders healer wrote: a link (to a
+    secret, say, read into a prompt; or to a file elsewhere, overwritten by the next report)
+    or a FIFO there is refused."""
+    if not os.path.lexists(state):
+        return
+    found = [state] if state.is_symlink() or not state.is_dir() else []
+    for folder, dirs, files in os.walk(state) if not found else ():
+        for name in dirs + files:
+            mode = os.lstat(os.path.join(folder, name)).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                found.append(Path(folder, name))
+    if found:
+        rel = found[0].relative_to(state.parent)
+        raise UsageError(f"{rel} in {state.parent} is a link or not a plain file: healer's "
+                         f"state ({STATE_DIR}/) holds only the files healer wrote",
+                         hint=f"delete {state} to build the folder anew")
 
 
 def _shot_name(name: str) -> str:

@@ -138,3 +138,41 @@ def test_debug_check_repairs_from_the_checks_until_green(fake_llm, llm_env, proj
                          text=True, check=True).stdout.splitlines()
     assert log[:2] == ["healer debug: count adds one.",
                        "healer debug: the items carry `cost`, not `price`."]
+
+
+def test_a_folder_with_a_fifo_or_a_spec_link_in_its_state_is_debugged_or_refused_clearly(
+        fake_llm, llm_env, project, tmp_path) -> None:
+    import os
+
+    os.mkfifo(project / "pipe")  # copied for the scratch run, it would block the copy
+    fake_llm.responder = ProjectModel({}, debug=[FIX])
+    result = invoke(["debug", ERROR, "-d", str(project)], llm_env)
+    assert result.exit_code == 0, result.output
+    (tmp_path / "secret").write_text("TOKEN=abc\n")
+    (project / ".healer").mkdir()
+    (project / ".healer" / "spec.md").symlink_to(tmp_path / "secret")  # read into the prompt
+    fake_llm.responder = ProjectModel({}, debug=[FIX])
+    result = CliRunner().invoke(cli, ["debug", ERROR, "-d", str(project)], env=llm_env)
+    assert result.exit_code != 0 and "a link or not a plain file" in " ".join(
+        result.output.split())
+    assert all("TOKEN" not in str(r) for r in fake_llm.requests)
+
+
+def test_a_folder_nested_too_deeply_or_with_odd_settings_is_a_clear_error(
+        llm_env, project) -> None:
+    levels = [project / "d"]
+    for _ in range(1100):  # one by one: os.makedirs (and shutil.rmtree) recurse themselves
+        levels.append(levels[-1] / "d")
+    for level in levels:
+        level.mkdir()
+    try:
+        result = CliRunner().invoke(cli, ["prompt", str(project)], env=llm_env)
+    finally:
+        for level in reversed(levels):
+            level.rmdir()
+    assert result.exit_code == 2 and "nested too deeply" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    (project / "pyproject.toml").write_text('tool = "x"\n')
+    result = CliRunner().invoke(cli, ["prompt", str(project)], env=llm_env)
+    assert result.exit_code != 0
+    assert "not a table of settings" in " ".join(result.output.split()), result.output

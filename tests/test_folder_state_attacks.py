@@ -200,3 +200,86 @@ def test_a_report_that_overstates_a_round_before_a_cut_search_is_not_believed(
         acceptance = next((c for c in rnd["checks"] if c["name"] == "acceptance"), None)
         assert acceptance is None or acceptance["tests_passed"] == 0, rnd
     assert "a ** b" in (out / "calc.py").read_text() or "b - a" in (out / "calc.py").read_text()
+
+
+@pytest.mark.parametrize("entry", ["spec.md", "report.md", "replaced", "screenshots/popup.png",
+                                   ".", "fifo"])
+def test_a_state_folder_holding_links_is_refused(tmp_path: Path, entry: str) -> None:
+    # a link in .healer/ would be read into a prompt (spec.md to a secret) or written through
+    # (report.md, replaced/ to a file or folder elsewhere); a FIFO would hang a read
+    import os
+
+    from healer.errors import UsageError
+
+    ws, _ = _folder(tmp_path)
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "key").write_text("TOKEN")
+    state = ws.root / ".healer"
+    if entry == ".":
+        import shutil
+
+        shutil.rmtree(state)
+        state.symlink_to(secret)
+    elif entry == "fifo":
+        os.mkfifo(state / "plan.md")
+    else:
+        (state / entry).parent.mkdir(parents=True, exist_ok=True)
+        (state / entry).symlink_to(secret / "key" if "." in entry else secret)
+    with pytest.raises(UsageError, match="a link or not a plain file"):
+        Workspace(ws.root).state  # noqa: B018 - the first look at the state folder vets it
+    assert (secret / "key").read_text() == "TOKEN"
+
+
+def test_removing_a_file_never_goes_through_a_linked_folder(tmp_path: Path) -> None:
+    ws, _ = _folder(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "notes.txt").write_text("keep me\n")
+    (ws.root / "link").symlink_to(outside)
+    ws.commit("a link")
+    (ws.root / "new.py").write_text("y = 2\n")
+    subprocess.run(["git", "add", "-f", "link/notes.txt"], cwd=ws.root, capture_output=True,
+                   check=False)  # git refuses a path beyond a link: it stays untracked
+    ws.discard(["link/notes.txt", "new.py"])
+    assert (outside / "notes.txt").read_text() == "keep me\n" and not (ws.root / "new.py").exists()
+
+
+def test_an_unreadable_list_of_the_users_files_is_a_clear_error(tmp_path: Path) -> None:
+    from healer.errors import UsageError
+
+    ws, _ = _folder(tmp_path)
+    (ws.state / "adopted.json").write_text("[]")
+    with pytest.raises(UsageError, match="not a list of the user's files"):
+        ws.commit("two")
+
+
+@pytest.mark.parametrize("rel", ["../outside/x_test.go", "/etc/passwd", "a/../../b.py",
+                                 ".git/config"])
+def test_a_contract_naming_files_outside_the_folder_is_no_contract(tmp_path: Path,
+                                                                    rel: str) -> None:
+    # the folder's .healer/acceptance.json names the files its checks read on the host
+    from healer.checks.acceptance import Contract
+    from healer.state import load_contract, save_contract
+
+    ws, _ = _folder(tmp_path)
+    save_contract(ws, Contract(files={"calc_test.py": "0" * 64}, ids=["calc_test.py::t"]))
+    assert load_contract(ws) is not None
+    forged = json.loads((ws.state / "acceptance.json").read_text())
+    forged["files"] = {rel: "0" * 64}
+    (ws.state / "acceptance.json").write_text(json.dumps(forged))
+    assert load_contract(ws) is None
+
+
+def test_a_go_acceptance_file_that_is_a_link_or_a_fifo_is_not_read(tmp_path: Path) -> None:
+    import os
+
+    from healer.stacks.go_acceptance import GoRun
+
+    (tmp_path / "secret_test.go").write_text("package secret\n\nfunc TestSecret(t *T) {}\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "a_test.go").symlink_to(tmp_path / "secret_test.go")
+    os.mkfifo(project / "b_test.go")  # a read of it would never end
+    run = GoRun(project, {"a_test.go": "0" * 64, "b_test.go": "0" * 64})
+    assert run.tests() == [] and "secret" not in run.command

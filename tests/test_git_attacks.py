@@ -114,10 +114,10 @@ def test_a_repository_that_is_not_the_folders_own_is_refused(tmp_path: Path, how
         subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
         subprocess.run(["git", "config", "core.worktree", str(tmp_path)], cwd=folder, check=True)
     before = subprocess.run(["git", "rev-parse", "HEAD", "--"], cwd=victim,
-                            capture_output=True, text=True).stdout
+                            capture_output=True, text=True, check=False).stdout
     with pytest.raises(UsageError, match="not the folder's own"):
         Workspace(folder, adopt=True).init()
     with pytest.raises(UsageError, match="not the folder's own"):
         Workspace(folder).commit_paths(["app.py"], "debug: a fix")
     assert subprocess.run(["git", "rev-parse", "HEAD", "--"], cwd=victim,
-                          capture_output=True, text=True).stdout == before
+                          capture_output=True, text=True, check=False).stdout == before

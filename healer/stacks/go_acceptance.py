@@ -20,11 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from healer.errors import PathEscapeError
 from healer.models import CheckResult, Failure, RunResult
+from healer.paths import confined
 from healer.stacks.base import source_files
 
 NAME = "acceptance"
 _TEST = re.compile(r"^func\s+(Test[A-Z_0-9]\w*|Test)\s*\(\s*\w+\s+\*testing\.T\s*\)", re.MULTILINE)
+MAX_TEST_BYTES = 1_000_000  # of an acceptance test file read on the host
 _PACKAGE = re.compile(r"^\s*package\s+(\w+)", re.MULTILINE)
 CHANGED = "=====healer-go-acceptance-changed"
 RUN_MARKER = "=====healer-go-acceptance-run"
@@ -74,8 +77,7 @@ class GoRun:
         names = []
         for rel in sorted(self.files):
             if str(PurePosixPath(rel).parent) == folder:
-                match = _PACKAGE.search((self.project / rel).read_text(encoding="utf-8",
-                                                                       errors="replace"))
+                match = _PACKAGE.search(self._text(rel))
                 names.append(match.group(1) if match else "main")
         return next((n for n in names if n.endswith("_test")), names[0])
 
@@ -83,8 +85,19 @@ class GoRun:
         """(file, test name) of every test of the acceptance files, in order."""
         runner = GoAcceptance()
         return [(rel, test_id.split("::", 1)[1]) for rel in sorted(self.files)
-                for test_id in runner.ids(rel, (self.project / rel).read_text(
-                    encoding="utf-8", errors="replace"))]
+                for test_id in runner.ids(rel, self._text(rel))]
+
+    def _text(self, rel: str) -> str:
+        """An acceptance file's text: only a plain file inside the project is read (the
+        folder's contract may name a link out of it, or a FIFO that would hang the read)."""
+        try:
+            path = confined(self.project, rel)
+        except PathEscapeError:
+            return ""
+        if path.is_symlink() or not path.is_file():
+            return ""
+        with path.open("rb") as handle:
+            return handle.read(MAX_TEST_BYTES).decode("utf-8", errors="replace")
 
     @property
     def command(self) -> str:

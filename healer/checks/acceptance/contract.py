@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from healer.checks.acceptance import node
 from healer.checks.acceptance.command import (
@@ -30,8 +30,9 @@ from healer.checks.acceptance.tamper import static_tamper
 from healer.checks.commands import run_failure
 from healer.checks.locations import project_path
 from healer.checks.pytest_report import failures_from_junit, split_output, test_id
-from healer.errors import SandboxError, SpecError
+from healer.errors import PathEscapeError, SandboxError, SpecError
 from healer.models import CheckResult, Failure, RunResult, Value
+from healer.paths import relative_path
 from healer.sandbox.base import Sandbox
 from healer.stacks import acceptance_runner
 from healer.stacks.acceptance import AcceptanceRunner
@@ -46,6 +47,19 @@ class Contract(Value):
     files: dict[str, str]  # path inside the project -> sha256 of the user's file
     ids: list[str]  # base test ids (no parameters), in collection order
     notes: list[str] = Field(default_factory=list)  # how ids were found where collection could not import a file
+
+    @field_validator("files")
+    @classmethod
+    def _inside(cls, files: dict[str, str]) -> dict[str, str]:
+        """A contract read from a folder names only files inside it, as healer writes them."""
+        for rel in files:
+            try:
+                clean = relative_path(rel)
+            except PathEscapeError as exc:
+                raise ValueError(exc.message) from exc
+            if clean != rel:
+                raise ValueError(f"not a path as healer writes it: {rel!r}")
+        return files
 
     @property
     def digest(self) -> str:

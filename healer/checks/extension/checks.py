@@ -14,7 +14,7 @@ from healer.checks.extension.spec import SmokeStep, parse_step, stub_from_value
 from healer.checks.extension.syntax import syntax_check
 from healer.models import CheckResult
 from healer.sandbox.base import Sandbox
-from healer.workspace import POPUP_SHOT, SCREENSHOTS, STATE_DIR
+from healer.workspace import POPUP_SHOT, SCREENSHOTS, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def extension_checks(
     if manifest is None:
         return [*results, CheckResult(name="extension.browser", passed=False, skipped=True,
                                       detail="not run: manifest.json cannot be read")]
-    shots = Path(screenshot_dir) if screenshot_dir else project / STATE_DIR / SCREENSHOTS
+    shots = Path(screenshot_dir) if screenshot_dir else Workspace(project).state / SCREENSHOTS
     results += browser_checks(project, manifest, sandbox=sandbox, timeout=timeout,
                               stubs=[stub_from_value(k, v) for k, v in (stubs or {}).items()],
                               smoke=_steps(smoke_steps), screenshot=shots / POPUP_SHOT)
