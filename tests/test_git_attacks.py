@@ -121,3 +121,21 @@ def test_a_repository_that_is_not_the_folders_own_is_refused(tmp_path: Path, how
         Workspace(folder).commit_paths(["app.py"], "debug: a fix")
     assert subprocess.run(["git", "rev-parse", "HEAD", "--"], cwd=victim,
                           capture_output=True, text=True, check=False).stdout == before
+
+
+def test_gitignore_and_exclude_links_are_never_written_through(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / ".gitignore").symlink_to(outside / "made-by-healer")  # dangling: init would write
+    Workspace(fresh, adopt=True).init()
+    assert not (outside / "made-by-healer").exists()
+    root, _ = _repo(tmp_path)
+    (outside / "exclude").write_text("mine\n")
+    exclude = root / ".git" / "info" / "exclude"
+    exclude.unlink(missing_ok=True)
+    exclude.symlink_to(outside / "exclude")
+    with pytest.raises(UsageError, match="symbolic link"):
+        Workspace(root, adopt=True).init()
+    assert (outside / "exclude").read_text() == "mine\n"
