@@ -277,10 +277,47 @@ def _run_own(sandbox, tmp_path: Path, tests: dict[str, str], calc: str):
     ({"test_close.py": CLOSE_TEST},  # math is compiled into the interpreter
      BUGGY + "import math\nmath.isclose = lambda *args, **kwargs: True\n",
      "math.isclose was replaced"),
-], ids=["data file rewritten", "data file read forged", "built-in module's function"])
+    ({"test_close.py": CLOSE_TEST}, BUGGY + "import math\nmath.isclose = max\n",
+     "math.isclose was replaced"),  # by a builtin: no project code in sight
+], ids=["data file rewritten", "data file read forged", "built-in module's function",
+        "by a builtin"])
 def test_what_the_tests_read_or_call_cannot_be_forged(sandbox, tmp_path, tests, calc,
                                                       words) -> None:
     assert not _run_own(sandbox, tmp_path / "honest", tests, BUGGY).passed
     check = _run_own(sandbox, tmp_path / "forged", tests, calc)
     assert not check.passed and check.tests_passed == 0
     assert words in verdict_text(check), verdict_text(check)
+
+
+HONEST_TEST = """import gc
+import logging
+import threading
+
+from calc import add
+
+
+def test_add_leaks_nothing():
+    before = len(gc.get_objects())  # a leak test may walk the interpreter's objects
+    assert add(2, 3) == 5
+    assert len(gc.get_objects()) < before + 1000
+    logging.getLogger("calc").info("added")
+    assert threading.active_count() >= 1
+"""
+HONEST_CALC = FIXED + """
+import logging
+import threading
+
+
+class _Logger(logging.Logger):
+    pass
+
+
+logging.setLoggerClass(_Logger)  # what an application may set up: not what the tests use
+threading.excepthook = lambda args: None
+"""
+
+
+def test_an_honest_project_that_sets_up_the_standard_library_stays_green(sandbox,
+                                                                        tmp_path) -> None:
+    check = _run_own(sandbox, tmp_path, {"test_honest.py": HONEST_TEST}, HONEST_CALC)
+    assert check.passed and check.tests_passed == 1, verdict_text(check)

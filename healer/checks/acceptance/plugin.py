@@ -6,13 +6,14 @@ before any project code is imported; standard library and pytest only.
   in place, a line printed by project code) does not verify.
 - It records the outcome of every test by phase, and the ids collected.
 - It snapshots what decides outcomes (pytest's runner and reports, unittest's assertions,
-  pytest's helpers, the builtins, the standard-library modules the acceptance tests import,
+  pytest's helpers, the builtins, the standard-library names the acceptance tests use,
   pluggy's hook calling) and the hooks registered, and at the end reports anything that
   changed, any hook that project code registered, and any acceptance file whose content is
   not the user's.
   A function counts as changed when its code, defaults or closure were swapped, too.
 - An audit hook (PEP 578: once added, Python code cannot remove it) refuses, and reports,
-  walking the interpreter's objects (`gc.get_objects` and its kin).
+  walking the interpreter's objects (`gc.get_objects` and its kin) from anywhere but the
+  acceptance tests themselves.
 - For every failing test it records the facts of the failure: the test's line that failed, the
   values an assertion compared (pytest's assertion introspection, or unittest's assertEqual
   family), the exception, and the last frame in the project's own code.
@@ -22,7 +23,6 @@ before any project code is imported; standard library and pytest only.
 
 import base64
 import builtins
-import functools
 import hashlib
 import hmac
 import json
@@ -71,11 +71,18 @@ def _tamper(what):
 
 
 def _audit(event, args):
-    """Refuse (and report) walking the interpreter's objects: with it, code finds what
-    decides an outcome (pytest's plugin manager, this plugin) wherever it is held."""
-    if event in _REFUSED:
-        _tamper(f"{event}() was called during the run")
-        raise RuntimeError(f"not allowed in healer's acceptance run: {event}()")
+    """Refuse (and report) walking the interpreter's objects from anywhere but the user's
+    acceptance tests (a leak test may): with it, code finds what decides an outcome
+    (pytest's plugin manager, this plugin) wherever it is held."""
+    if event not in _REFUSED:
+        return
+    caller = sys._getframe(1)  # the Python code that called into gc
+    where = os.path.realpath(caller.f_code.co_filename)
+    root = os.environ.get("HEALER_ACCEPTANCE_ROOT") or os.getcwd()
+    if any(where == os.path.realpath(os.path.join(root, rel)) for rel in _EXPECTED):
+        return
+    _tamper(f"{event}() was called during the run, from {os.path.basename(where)}")
+    raise RuntimeError(f"not allowed in healer's acceptance run: {event}()")
 
 
 sys.addaudithook(_audit)
@@ -165,53 +172,85 @@ def _guarded():
 
 
 def _stdlib_guarded():
-    """What the acceptance tests take from the standard library (pytest itself swaps some
-    of it during a run: threading's excepthook, warnings' recorder)."""
+    """What the acceptance tests take from the standard library, by the names they use:
+    each value on the way (`os`, `os.path`, `os.path.join`) and, for a class, its members."""
     found = {}
-    for module in _state.get("stdlib", ()):
-        for name, value in vars(module).items():
-            if callable(value) or isinstance(value, property):
-                found[f"{module.__name__}.{name}"] = value
-            if isinstance(value, type) and value.__module__ == module.__name__:
-                for attr, member in vars(value).items():
-                    if callable(member) or isinstance(member, (property, staticmethod,
-                                                                classmethod)):
-                        found[f"{module.__name__}.{value.__qualname__}.{attr}"] = member
+    for module, chains in _state.get("stdlib", ()):
+        for chain in chains:
+            value, name = module, module.__name__
+            for attr in chain:
+                value, name = getattr(value, attr, None), f"{name}.{attr}"
+                if value is None:
+                    break
+                found[name] = value
+                if isinstance(value, type):
+                    for member, held in vars(value).items():
+                        if callable(held) or isinstance(held, (property, staticmethod,
+                                                               classmethod)):
+                            found[f"{name}.{member}"] = held
     return found
+
+
+def _chains(tree):
+    """(module, attribute chains the file uses from it) for each module `tree` imports:
+    `import os` then `os.path.join` gives ("os", ("path", "join")); `from pathlib import
+    Path` gives ("pathlib", ("Path",)) and whatever the file uses of `Path`."""
+    import ast
+
+    bound = {}  # local name -> (module, chain so far)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                top = alias.name.partition(".")[0]
+                bound[alias.asname or top] = (alias.name if alias.asname else top, ())
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                bound[alias.asname or alias.name] = (node.module, (alias.name,))
+    used = {(module, chain) for module, chain in bound.values() if chain}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            parts, inner = [], node
+            while isinstance(inner, ast.Attribute):
+                parts.append(inner.attr)
+                inner = inner.value
+            if isinstance(inner, ast.Name) and inner.id in bound:
+                module, chain = bound[inner.id]
+                used.add((module, chain + tuple(reversed(parts))))
+    return used
 
 
 def _stdlib_imported(root):
     """The standard-library modules the acceptance test files import, imported now (before
-    any project code) so that what the tests take from them is in the snapshot."""
+    any project code), with the names the tests use of them: what goes in the snapshot."""
     import ast
     import importlib
     import importlib.util
 
-    names = set()
+    used = set()
     for rel in _EXPECTED:
         if not rel.endswith(".py"):
             continue
         try:
             with open(os.path.join(root, rel), encoding="utf-8") as handle:
-                tree = ast.parse(handle.read())
-        except (OSError, SyntaxError, ValueError):
+                used |= _chains(ast.parse(handle.read()))
+        except (OSError, SyntaxError, ValueError, RecursionError):
             continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names.update(a.name for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names.add(node.module)
+    by_module = {}
+    for name, chain in used:
+        by_module.setdefault(name, set()).add(chain)
     found = []
-    for name in sorted(names):
+    for name, chains in sorted(by_module.items()):
         try:  # a dotted name only below a standard-library package: nothing of the project runs
             spec = importlib.util.find_spec(name.partition(".")[0])
             if spec is not None and (spec.origin in _BUILT_IN or _in_stdlib(spec.origin)):
-                found.append(importlib.import_module(name))
+                module = importlib.import_module(name)
+                if module.__name__ != "sys" and (  # sys: the interpreter's own state
+                        getattr(module.__spec__, "origin", None) in _BUILT_IN
+                        or _in_stdlib(getattr(module, "__file__", None))):
+                    found.append((module, sorted(c for c in chains if c)))
         except Exception:  # noqa: BLE001, S110 - not importable here: nothing to guard
             pass
-    return [m for m in found if m.__name__ != "sys" and (  # sys: the interpreter's own state
-        getattr(m.__spec__, "origin", None) in _BUILT_IN
-        or _in_stdlib(getattr(m, "__file__", None)))]
+    return found
 
 
 def _hook_calling(pluginmanager):
@@ -219,8 +258,8 @@ def _hook_calling(pluginmanager):
     added behind pytest's back would change."""
     callers = {name: getattr(caller, "_hookexec", None)
                for name, caller in vars(pluginmanager.hook).items()}
-    functions = {id(impl.function) for caller in vars(pluginmanager.hook).values()
-                 for impl in getattr(caller, "get_hookimpls", list)()}
+    functions = {id(impl.function): impl.function for caller in vars(pluginmanager.hook).values()
+                 for impl in getattr(caller, "get_hookimpls", list)()}  # held: ids stay theirs
     return getattr(pluginmanager, "_inner_hookexec", None), callers, functions
 
 
@@ -236,7 +275,7 @@ def _hooks_changed(config, allowed):
         if name in callers and getattr(caller, "_hookexec", None) is not callers[name]:
             found.append(f"the calling of hook {name} was replaced")
         for impl in getattr(caller, "get_hookimpls", list)():
-            if id(impl.function) in functions:
+            if functions.get(id(impl.function)) is impl.function:
                 continue
             code = getattr(impl.function, "__code__", None)
             origin = getattr(code, "co_filename", None)
@@ -270,33 +309,13 @@ def _same(before, now):
     return len(before) == len(now) and all(a is b for a, b in zip(before, now))
 
 
-def _changed(before, guarded=_guarded, explained=lambda value: False):
-    """The names of `before` (a snapshot of `guarded()`) whose value is not what it was,
-    unless `explained` accepts what it is now."""
-    values = guarded()
-    now = {name: _identity(value) for name, value in values.items()}
+def _changed(before, guarded=_guarded):
+    """The names of `before` (a snapshot of `guarded()`) whose value is not what it was."""
+    now = {name: _identity(value) for name, value in guarded().items()}
     return sorted(name for name, value in before.items()
-                  if name not in now or not (_same(value, now[name])
-                                             or explained(values[name])))
+                  if name not in now or not _same(value, now[name]))
 
 
-_BUILTIN_CALLABLES = (types.BuiltinFunctionType, types.MethodWrapperType,
-                      types.WrapperDescriptorType, types.MethodDescriptorType)
-
-
-def _not_projects(value):
-    """Whether `value` is code of the interpreter, the standard library or pytest (what pytest
-    puts in place during a run), not of the project or its dependencies."""
-    func = value
-    while isinstance(func, functools.partial):
-        func = func.func
-    if isinstance(func, (staticmethod, classmethod, types.MethodType)):
-        func = func.__func__
-    elif isinstance(func, property):
-        func = func.fget
-    if isinstance(func, _BUILTIN_CALLABLES):
-        return True
-    return isinstance(func, types.FunctionType) and not _untrusted(func.__code__.co_filename)
 
 
 def _digest(path):
@@ -392,6 +411,7 @@ def pytest_runtest_makereport(item, call):
 
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own (threading's excepthook is pytest's then)
 def pytest_configure(config):
     import _pytest
     import pytest
@@ -458,8 +478,8 @@ def _verdict(phases):
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
     if "guarded" in _state:
-        for name in _changed(_state["guarded"]) + _changed(
-                _state["stdlib guarded"], _stdlib_guarded, _not_projects):
+        for name in _changed(_state["guarded"]) + _changed(_state["stdlib guarded"],
+                                                           _stdlib_guarded):
             _tamper(f"{name} was replaced during the run")
         allowed = {os.path.realpath(os.path.join(str(config.rootpath), rel)) for rel in _EXPECTED}
         for what in _hooks_changed(config, allowed):
