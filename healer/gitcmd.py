@@ -11,6 +11,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from healer.errors import UsageError
+
 SAFE = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
         # a submodule is a repository of its own, with a configuration nobody read
         "-c", "diff.ignoreSubmodules=all", "-c", "submodule.recurse=false")
@@ -27,27 +29,43 @@ def git(root: Path, *args: str, text: bool = True) -> subprocess.CompletedProces
 def foreign_commands(root: Path) -> list[str]:
     """The keys of the repository's own configuration (and the files it includes) that name
     a command git would run on healer's add, checkout or diff."""
-    result = git(root, "config", "--show-scope", "--get-regexp", DRIVERS)
-    found = []
-    for line in result.stdout.splitlines():
-        scope, _, rest = line.partition("\t")
-        if scope in ("local", "worktree"):
-            found.append(rest.split(" ", 1)[0])
-    return found
+    result = git(root, "config", "--local", "--includes", "-z", "--get-regexp", DRIVERS)
+    if result.returncode not in (0, 1):  # 1: no such key
+        raise UsageError(f"git cannot read the configuration of {root}: "
+                         f"{result.stderr.strip()[:200]}")
+    return [entry.split("\n", 1)[0] for entry in result.stdout.split("\0") if entry]
 
 
 def foreign_repository(root: Path) -> str | None:
-    """Why the repository `root/.git` is not `root`'s own, or None: a link or a `.git` file
-    (either can lead to another repository, whose branch and index healer would change),
-    or a work tree set elsewhere (`core.worktree`: healer would commit files outside)."""
+    """Why the repository `root/.git` is not `root`'s own, or None: a link, or a `.git` file
+    that is neither a linked work tree's nor a submodule's of this folder (either can lead
+    to another repository, whose branch and index healer would change), or a work tree set
+    elsewhere (`core.worktree`: healer would commit files outside)."""
     dot_git = root / ".git"
     if dot_git.is_symlink():
         return ".git is a symbolic link"
-    if not dot_git.is_dir():
-        return ".git is not a folder (it may name a repository elsewhere)"
+    if dot_git.is_file() and not _points_back(root, dot_git):
+        return ".git names a repository elsewhere that is not this folder's"
     top = git(root, "rev-parse", "--show-toplevel")
     if top.returncode != 0:
         return f"git cannot read it: {top.stderr.strip()[:200]}"
     if Path(top.stdout.strip()).resolve() != root.resolve():
         return f"its work tree is {top.stdout.strip()}, not the folder"
     return None
+
+
+def _points_back(root: Path, dot_git: Path) -> bool:
+    """Whether the repository a `.git` file names has this folder as its work tree: a linked
+    work tree (`git worktree add`), whose `gitdir` file names this `.git`, or a submodule,
+    whose `core.worktree` is this folder."""
+    text = dot_git.read_text(errors="replace").strip()
+    if not text.startswith("gitdir:"):
+        return False
+    gitdir = (root / text.removeprefix("gitdir:").strip()).resolve()
+    back = gitdir / "gitdir"
+    if back.is_file() and Path(back.read_text(errors="replace").strip()).resolve() == \
+            dot_git.resolve():
+        return True
+    tree = subprocess.run(["git", "config", "--file", str(gitdir / "config"), "core.worktree"],
+                          capture_output=True, text=True, check=False).stdout.strip()
+    return bool(tree) and (gitdir / tree).resolve() == root.resolve()

@@ -354,15 +354,16 @@ class Workspace:
             self._vetted = True
             if why := foreign_repository(self.root):
                 raise UsageError(f"the git repository in {self.root} is not the folder's own: "
-                                 f"{why}", hint="use a fresh folder, or make it a repository "
-                                 "of its own (git init)")
+                                 f"{why}", hint="point healer at the repository's own folder, "
+                                 "or at a fresh one")
             if drivers := foreign_commands(self.root):
                 raise UsageError(
                     f"the git configuration of {self.root} makes git run commands of its own "
                     f"({', '.join(drivers)}); healer does not run a folder's commands on this "
                     "machine",
                     hint="remove them from .git/config (git config --unset KEY), or use a "
-                         "fresh folder")
+                         "fresh folder; for git-lfs set up with `git lfs install --local`, "
+                         "`git lfs uninstall --local` and install it for your user instead")
         result = git(self.root, "-c", "user.name=healer", "-c", "user.email=healer@localhost",
                      "-c", "commit.gpgsign=false", *args)
         if check and result.returncode != 0:

@@ -139,3 +139,32 @@ def test_gitignore_and_exclude_links_are_never_written_through(tmp_path: Path) -
     with pytest.raises(UsageError, match="symbolic link"):
         Workspace(root, adopt=True).init()
     assert (outside / "exclude").read_text() == "mine\n"
+
+
+def test_a_linked_work_tree_and_a_submodule_checkout_are_the_folders_own(tmp_path: Path) -> None:
+    root, _ = _repo(tmp_path)
+    (root / "app.py").write_text("x = 1\n")
+    subprocess.run(["git", "add", "app.py"], cwd=root, check=True)
+    subprocess.run(["git", "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "app"],
+                   cwd=root, check=True)
+    linked = tmp_path / "linked"
+    subprocess.run(["git", "worktree", "add", "-q", str(linked)], cwd=root, check=True)
+    (linked / "app.py").write_text("x = 2\n")
+    assert Workspace(linked).commit_paths(["app.py"], "debug: a fix")
+    library, _ = _repo(tmp_path / "library")
+    (library / "lib.py").write_text("y = 1\n")
+    subprocess.run(["git", "add", "lib.py"], cwd=library, check=True)
+    subprocess.run(["git", "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "lib"],
+                   cwd=library, check=True)
+    subprocess.run(["git", "-c", "protocol.file.allow=always", "submodule", "add", "-q",
+                    str(library), "lib"], cwd=root, check=True, capture_output=True)
+    (root / "lib" / "lib.py").write_text("y = 2\n")
+    assert Workspace(root / "lib").commit_paths(["lib.py"], "debug: a fix")
+
+
+def test_the_key_to_unset_is_named_whole(tmp_path: Path) -> None:
+    root, mark = _repo(tmp_path)
+    subprocess.run(["git", "config", "filter.a b.clean", _script(tmp_path / "e.sh", mark)],
+                   cwd=root, check=True)
+    with pytest.raises(UsageError, match=r"\(filter\.a b\.clean\)"):
+        Workspace(root, adopt=True).init()
