@@ -69,3 +69,13 @@ def test_an_undefined_name_says_which_defined_one_it_likely_misspells(tmp_path):
     (tmp_path / "yacht.py").write_text("def score(dice):\n    return modifier(dice)\n")
     [failure] = _by_name(tmp_path)["undefined-names"].failures
     assert failure.message == "undefined name 'modifier'"  # nothing near it: no guess
+
+
+def test_an_undefined_name_that_a_standard_module_provides_says_which_import(tmp_path):
+    # `Any` is not a misspelling of `any`: the import was left out
+    (tmp_path / "shop.py").write_text(
+        "def total(items: List[Any]) -> Counter:\n    return json.dumps(Counter(items))\n")
+    messages = [f.message for f in _by_name(tmp_path)["undefined-names"].failures]
+    assert "undefined name 'Any' (not imported? `from typing import Any`)" in messages
+    assert "undefined name 'Counter' (not imported? `from collections import Counter`)" in messages
+    assert "undefined name 'json' (not imported? `import json`)" in messages

@@ -5,8 +5,10 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
+import importlib
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -102,8 +104,7 @@ def undefined_names(project: Path, trees: dict[Path, ast.AST]) -> list[Failure] 
             text = read_source(path)
             said = message.message % message.message_args
             if type(message).__name__ == "UndefinedName":
-                close = close_name(message.message_args[0], tree)
-                said += f" (did you mean {close!r}?)" if close else ""
+                said += _guess(message.message_args[0], tree)
             failures.append(Failure(
                 check="undefined-names",
                 message=said,
@@ -112,6 +113,34 @@ def undefined_names(project: Path, trees: dict[Path, ast.AST]) -> list[Failure] 
                 excerpt=_source_lines(text, message.lineno),
             ))
     return failures
+
+
+# where a name a module uses without importing it most often comes from
+KNOWN_FROM = ("collections", "typing", "collections.abc", "dataclasses", "pathlib", "datetime",
+              "enum", "functools", "itertools", "math", "decimal", "fractions")
+
+
+def _guess(name: str, tree: ast.AST) -> str:
+    """What an undefined `name` likely is: an import left out, else a misspelling."""
+    wanted = missing_import(name)
+    if wanted:
+        return f" (not imported? `{wanted}`)"
+    close = close_name(name, tree)
+    return f" (did you mean {close!r}?)" if close else ""
+
+
+def missing_import(name: str) -> str | None:
+    """The import that provides `name` when it is a standard-library module, or a public
+    name of one of the modules in KNOWN_FROM: `from typing import Any`."""
+    if name in sys.stdlib_module_names:
+        return f"import {name}"
+    for module_name in KNOWN_FROM:
+        module = importlib.import_module(module_name)
+        public = getattr(module, "__all__", None) or [n for n in vars(module)
+                                                       if not n.startswith("_")]
+        if name in public:
+            return f"from {module_name} import {name}"
+    return None
 
 
 def close_name(name: str, tree: ast.AST) -> str | None:
