@@ -110,3 +110,31 @@ def test_a_hosted_models_new_file_is_continued_as_before(
     made = generate_file(LLMClient(fake_settings), Spec(text="F."), Plan(text="plan"), files,
                          "f.py")
     assert made.content == "def f():\n    return 1\n" and fake_llm.count == 2
+
+
+def test_a_new_file_is_not_sampled_again_where_the_same_or_no_answer_would_come(
+        fake_llm: FakeLLM, fake_settings: Settings) -> None:
+    from healer.models import FileList, PlannedFile
+    from healer.pipeline.generate import Sampling, generate_file
+
+    on = "def f():\n    return 1\n" + "".join(f"X_{i} = {i}\n" for i in range(3000))
+    files = FileList(files=[PlannedFile(path="f.py", purpose="f")])
+    cold = LLMClient(fake_settings.model_copy(update={**LOCAL, "temperature": 0.0}))
+    fake_llm.enqueue(Reply(text=on, finish_reason="length"))
+    made = generate_file(cold, Spec(text="F."), Plan(text="plan"), files, "f.py")
+    assert made.content.startswith("def f():") and fake_llm.count == 1  # at 0: the same again
+    warm = LLMClient(fake_settings.model_copy(update=LOCAL))
+
+    class NearlySpent:  # the build's token budget leaves room for 8 tokens of answer
+        def tokens(self, wanted: int) -> int:
+            return min(wanted, 8)
+
+        def seconds(self, wanted: float) -> float:
+            return wanted
+
+    warm.limits = NearlySpent()  # type: ignore[assignment]
+    short = "def f():\n    return 1\nX = [1, 2, 3, 4, 5, 6, 7, 8,\n"  # cut by the build's budget, not the file's limit
+    fake_llm.enqueue(Reply(text=short, finish_reason="length"), "never asked for")
+    made = generate_file(warm, Spec(text="F."), Plan(text="plan"), files, "f.py",
+                         sampling=Sampling(seed=1))
+    assert made.content == short and fake_llm.count == 2

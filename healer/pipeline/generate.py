@@ -1,7 +1,8 @@
 """Stage 3: one call per file, all files in parallel (bounded by the client's concurrency).
 
 A file whose answer runs on past what a repair prompt can show whole, or loops, is sampled
-once more with another seed; if that one runs on too, what it wrote is the file, for the
+once more with another seed (not at temperature 0, where it would be the same answer, nor
+when the build's budget cut it); if that one runs on too, what it wrote is the file, for the
 checks to judge and the repair rounds to mend.
 """
 
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from healer.errors import ModelOutputError
 from healer.llm.answers import LOOPED
-from healer.models import FileList, GeneratedFile, Plan, Spec
+from healer.models import Completion, FileList, GeneratedFile, Plan, Spec
 from healer.parallel import bounded_map
 from healer.pipeline.answer_size import new_file_limit
 from healer.pipeline.fences import strip_fences
@@ -94,7 +95,7 @@ def generate_file(
     limit = new_file_limit(llm.settings.context_budget())
     answer = llm.complete(messages, stage=STAGE, temperature=sampling.temperature,
                           seed=sampling.seed, stop=stop, at_most=limit)
-    if answer.finish_reason in ("length", LOOPED):  # rambled: one new sample, then what it is
+    if _rambled(answer, limit) and _temperature(llm, sampling) > 0:  # one new sample
         log.info("%s: the answer ran on past %d tokens; sampling it again", path, limit)
         answer = llm.complete(messages, stage=STAGE, temperature=sampling.temperature,
                               seed=(sampling.seed or 0) + RESAMPLE_SEED, stop=stop,
@@ -103,3 +104,15 @@ def generate_file(
     if not content.strip():
         raise ModelOutputError(f"the model returned an empty file for {path}")
     return GeneratedFile(path=path, content=content)
+
+
+def _rambled(answer: Completion, limit: int) -> bool:
+    """Whether the answer looped, or ran to the file's own limit (not to the build's budget,
+    which a second sample could not pay for)."""
+    return answer.finish_reason == LOOPED or (
+        answer.finish_reason == "length" and answer.usage.completion_tokens >= limit)
+
+
+def _temperature(llm: LLMClient, sampling: Sampling) -> float:
+    """The sampling temperature of the call: at 0 a second sample is the same answer."""
+    return llm.settings.temperature if sampling.temperature is None else sampling.temperature
