@@ -50,9 +50,11 @@ class HealerGroup(click.Group):
             console.print(f"[bold red]error:[/] {exc}")
             ctx.exit(exc.exit_code)
         except RecursionError:  # a folder (or a file) nested hundreds of levels deep
+            logging.getLogger(__name__).debug("recursion without end", exc_info=True)
             deep = UsageError("the folder is nested too deeply for healer to walk (hundreds "
                               "of folders inside each other)", hint="flatten it, or point "
-                              "healer at a folder that holds only the project")
+                              "healer at a folder that holds only the project; if it is not "
+                              "nested deeply, this is a bug in healer (-vv shows where)")
             console.print(f"[bold red]error:[/] {deep}")
             ctx.exit(deep.exit_code)
         except KeyboardInterrupt:
