@@ -66,10 +66,7 @@ def _copied(project: Path) -> Callable[[str, list[str]], set[str]]:
             elif stat.S_ISREG(mode):
                 total[0] += path.lstat().st_size
                 if total[0] > MAX_PROJECT_BYTES:
-                    raise SandboxError(
-                        f"the project in {project} is larger than {MAX_PROJECT_BYTES // 2**20} "
-                        f"MiB (at {path.relative_to(project)}); healer does not copy it into "
-                        "the sandbox", hint="keep data files and build outputs out of the project")
+                    raise _too_large(project, str(path.relative_to(project)))
         return skipped
 
     return ignore
@@ -84,7 +81,7 @@ def copy_project(project: Path, target: Path) -> None:
 def _too_large(project: Path, name: str) -> SandboxError:
     return SandboxError(
         f"the project in {project} is larger than {MAX_PROJECT_BYTES // 2**20} MiB (at "
-        f"{name}); healer does not copy it into the sandbox",
+        f"{name}); healer does not copy a project that large to check or debug it",
         hint="keep data files and build outputs out of the project")
 
 
