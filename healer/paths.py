@@ -24,11 +24,18 @@ def relative_path(raw: str) -> str:
 
 
 def confined(root: Path, raw: str) -> Path:
-    """`root / raw`, guaranteed (symlinks resolved) to stay inside `root`."""
+    """`root / raw`, guaranteed to stay inside `root` and to go through no symbolic link on
+    the way (a link inside the project may lead to `.git/`, to a protected test, or out)."""
     rel = relative_path(raw)
     base = root.resolve()
     target = base / rel
+    step = base
+    for part in PurePosixPath(rel).parts:
+        step = step / part
+        if step.is_symlink():
+            raise PathEscapeError(f"path goes through a symlink in the project: {raw!r} "
+                                  f"({step.relative_to(base).as_posix()} is a link)")
     resolved = Path(os.path.realpath(target))
     if resolved != base and base not in resolved.parents:
-        raise PathEscapeError(f"path escapes {root} through a symlink: {raw!r}")
+        raise PathEscapeError(f"path escapes {root}: {raw!r}")
     return target

@@ -43,3 +43,44 @@ def test_kept_files_survive_regeneration(tmp_path: Path) -> None:
     written = ws.write([GeneratedFile(path="assets/logo.svg", content="generated"),
                         GeneratedFile(path="app.py", content="x = 1\n")], keep=["assets/*"])
     assert written == ["app.py"] and (ws.root / "assets" / "logo.svg").read_text() == "<svg/>"
+
+
+@pytest.mark.parametrize("link,points_to,path", [
+    ("g", ".git", "g/config"),  # a filter driver there would run on the next commit
+    ("lib", "tests", "lib/test_app.py"),  # a protected test, under another name
+    ("t.py", "tests/test_app.py", "t.py"),  # a file link: writing follows it
+])
+def test_a_link_inside_the_project_is_never_written_through(tmp_path: Path, link: str,
+                                                            points_to: str, path: str) -> None:
+    from healer.errors import EditError
+    from healer.models import Edit
+    from healer.pipeline.edits import apply_edits
+
+    ws = Workspace(tmp_path / "p")
+    ws.init()
+    (ws.root / "tests").mkdir()
+    (ws.root / "tests" / "test_app.py").write_text("def test_app():\n    assert False\n")
+    (ws.root / link).symlink_to(ws.root / points_to)
+    before = {p: p.read_bytes() for p in (ws.root / ".git" / "config",
+                                          ws.root / "tests" / "test_app.py")}
+    with pytest.raises(PathEscapeError, match="symlink"):
+        confined(ws.root, path)
+    with pytest.raises(EditError):
+        apply_edits(ws.root, [Edit(path=path, replace="[filter \"x\"]\n\tclean = touch pwned\n")],
+                    protected=["tests/test_app.py"])
+    with pytest.raises(PathEscapeError):
+        ws.write([GeneratedFile(path=path, content="x")])
+    assert all(p.read_bytes() == data for p, data in before.items())
+
+
+def test_an_edits_temporary_file_is_never_one_left_in_place(tmp_path: Path) -> None:
+    from healer.models import Edit
+    from healer.pipeline.edits import apply_edits
+
+    root, outside = tmp_path / "root", tmp_path / "outside.txt"
+    root.mkdir()
+    outside.write_text("mine\n")
+    (root / "app.py").write_text("x = 1\n")
+    (root / ".app.py.healer-tmp").symlink_to(outside)  # the old fixed temporary name
+    apply_edits(root, [Edit(path="app.py", search="x = 1\n", replace="x = 2\n")])
+    assert (root / "app.py").read_text() == "x = 2\n" and outside.read_text() == "mine\n"

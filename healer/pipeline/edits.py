@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,9 +185,16 @@ def _normalised(pattern: str) -> str:
 def _write_file(target: Path, content: str, *, crlf: bool) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     data = content.replace("\n", "\r\n") if crlf else content
-    temporary = target.with_name(f".{target.name}.healer-tmp")
-    temporary.write_bytes(data.encode("utf-8"))
-    if target.exists():
-        os.chmod(temporary, target.stat().st_mode & 0o7777)
-    os.replace(temporary, target)
+    # a fresh name of its own (O_EXCL: never a link someone left there), short enough
+    handle, name = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".healer-tmp",
+                                    dir=target.parent)
+    temporary = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data.encode("utf-8"))
+        os.chmod(temporary, target.stat().st_mode & 0o7777 if target.exists() else 0o644)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
