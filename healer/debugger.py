@@ -144,7 +144,7 @@ def _propose(llm: LLMClient, target: _Folder, settings: Settings, error: str,
 
 
 def _apply(target: _Folder, repair: Repair) -> None:
-    touched = {e.path for e in repair.edits}
+    touched = {e.path for e in repair.edits} | set(repair.changed)  # as given, as resolved
     if touched & target.private:
         raise UsageError("the proposed edits touch files healer keeps private: "
                          + ", ".join(sorted(touched & target.private)))

@@ -7,6 +7,9 @@ from pathlib import Path, PurePosixPath
 
 from healer.errors import PathEscapeError
 
+TOOL_FOLDERS = ("node_modules", ".venv", "__pycache__")  # installed, never written by a model
+MAX_NAME_BYTES = 200  # a file name's longest (the system's limit is 255, with room to spare)
+
 
 def relative_path(raw: str) -> str:
     """Normalise a model-given path to a clean relative POSIX path, or refuse it."""
@@ -18,8 +21,12 @@ def relative_path(raw: str) -> str:
     parts = [p for p in PurePosixPath(text).parts if p not in ("", ".")]
     if not parts or ".." in parts:
         raise PathEscapeError(f"path leaves the output folder: {raw!r}")
-    if parts[0] in (".git", ".healer"):
+    if parts[0] in (".git", ".healer") or ".git" in parts:
         raise PathEscapeError(f"path inside healer's own folders: {raw!r}")
+    if any(p in TOOL_FOLDERS for p in parts):
+        raise PathEscapeError(f"path inside a folder of installed tools: {raw!r}")
+    if any("\0" in p or "\n" in p or len(p.encode()) > MAX_NAME_BYTES for p in parts):
+        raise PathEscapeError(f"not a file name healer writes: {raw[:80]!r}")
     return "/".join(parts)
 
 

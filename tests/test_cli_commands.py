@@ -176,3 +176,18 @@ def test_a_folder_nested_too_deeply_or_with_odd_settings_is_a_clear_error(
     result = CliRunner().invoke(cli, ["prompt", str(project)], env=llm_env)
     assert result.exit_code != 0
     assert "not a table of settings" in " ".join(result.output.split()), result.output
+
+
+def test_debug_apply_never_writes_a_private_file_under_another_name(fake_llm, llm_env,
+                                                                    project) -> None:
+    # local.cfg is git-ignored: left out of the scratch copy, so an answer naming it as
+    # `path/to/local.cfg` would look like a new file there and overwrite the user's
+    (project / ".gitignore").write_text("local.cfg\n")
+    (project / "local.cfg").write_text("password = hunter2\n")
+    answer = ("Diagnosis: the config is wrong.\n\npath/to/local.cfg\n```\npassword = x\n```\n")
+    fake_llm.responder = ProjectModel({}, debug=[answer] * 3)
+    result = CliRunner().invoke(cli, ["debug", ERROR, "-d", str(project), "--apply"],
+                                env=llm_env)
+    assert result.exit_code != 0
+    assert (project / "local.cfg").read_text() == "password = hunter2\n"
+    assert all("hunter2" not in str(r) for r in fake_llm.requests)

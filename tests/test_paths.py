@@ -84,3 +84,41 @@ def test_an_edits_temporary_file_is_never_one_left_in_place(tmp_path: Path) -> N
     (root / ".app.py.healer-tmp").symlink_to(outside)  # the old fixed temporary name
     apply_edits(root, [Edit(path="app.py", search="x = 1\n", replace="x = 2\n")])
     assert (root / "app.py").read_text() == "x = 2\n" and outside.read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("raw", ["sub/.git/config", "node_modules/x/index.js", ".venv/bin/activate",
+                                 "pkg/__pycache__/a.pyc", "a\0.py", "a\nb.py", "x" * 250 + ".py"])
+def test_paths_into_tool_folders_or_with_odd_names_are_refused(raw: str) -> None:
+    with pytest.raises(PathEscapeError):
+        relative_path(raw)
+
+
+@pytest.mark.parametrize("path", [".env", "path/to/.env", "config/id_rsa"])
+def test_an_edit_to_a_file_of_secrets_is_refused_and_shows_none_of_it(tmp_path: Path,
+                                                                     path: str) -> None:
+    from healer.errors import EditError
+    from healer.models import Edit
+    from healer.pipeline.debug import _current_files
+    from healer.pipeline.edits import apply_edits
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / ".env").write_text("API_KEY=sk-secret-value\n")
+    (tmp_path / "config" / "id_rsa").write_text("-----BEGIN KEY----- sk-secret-value\n")
+    edit = Edit(path=path, search="API_KEY=sk-secret-valu\n", replace="API_KEY=x\n")
+    with pytest.raises(EditError) as caught:
+        apply_edits(tmp_path, [edit])
+    assert "sk-secret" not in str(caught.value) and "secrets" in str(caught.value)
+    assert "sk-secret" not in _current_files(tmp_path, [edit], shown="")
+    assert (tmp_path / ".env").read_text() == "API_KEY=sk-secret-value\n"
+
+
+def test_a_retry_never_shows_a_file_through_a_link_out_of_the_project(tmp_path: Path) -> None:
+    from healer.models import Edit
+    from healer.pipeline.debug import _current_files
+
+    (tmp_path / "outside.txt").write_text("host secret\n")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "conf").symlink_to(tmp_path)
+    shown = _current_files(root, [Edit(path="conf/outside.txt", search="a", replace="b")], "")
+    assert "host secret" not in shown

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from healer.errors import ContextOverflowError, EditError, ModelOutputError, PathEscapeError
 from healer.models import Edit, Failure, Plan, Spec, Value
+from healer.paths import confined
 from healer.pipeline.answer_size import rewrite_limit
 from healer.pipeline.context import build_context
 from healer.pipeline.edits import apply_edits
@@ -19,6 +20,7 @@ from healer.pipeline.formats import EDIT_FORMATS, WHOLE_FILE
 from healer.pipeline.messages import chat
 from healer.pipeline.policy import EditPolicy
 from healer.prompts import render
+from healer.secrets import is_secret_like
 from healer.spec import acceptance_files, prompt_text
 
 if TYPE_CHECKING:
@@ -187,7 +189,14 @@ def _current_files(root: Path, edits: list[Edit], shown: str) -> str:
     retry that repeats them could outgrow a small model's context)."""
     parts = []
     for path in dict.fromkeys(e.path for e in edits):
-        target = root / path
+        try:
+            target = confined(root, path)
+        except PathEscapeError:
+            parts.append(f"{path}: not a file of the project")
+            continue
+        if is_secret_like(path):
+            parts.append(f"{path}: looks like a file of secrets, never shown")
+            continue
         if not target.is_file():
             parts.append(f"{path}: does not exist yet")
             continue

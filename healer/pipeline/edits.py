@@ -19,6 +19,7 @@ from healer.pipeline.codebase import SKIPPED_DIRS
 from healer.pipeline.edit_match import NoMatch, replace_once
 from healer.pipeline.edit_parser import PLACEHOLDER_PREFIX
 from healer.pipeline.policy import PROTECTED_REASON, EditPolicy
+from healer.secrets import is_secret_like
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,9 @@ class _Workspace:
 
     def apply(self, edit: Edit) -> None:
         rel = self._resolve(relative_path(edit.path), whole_file=edit.search is None)
+        if is_secret_like(rel):  # its lines would reach the model in a retry's hints
+            raise NoMatch(f"`{rel}` looks like a file of secrets: healer never reads or edits "
+                          "those for a model")
         if self.policy.is_protected(rel):
             raise NoMatch(PROTECTED_REASON)
         content = self._load(rel)
