@@ -588,6 +588,12 @@ def test_the_spec_decides_which_files_may_be_emptied(tmp_path) -> None:
      "[project]\nname = 'x'\n[tool.pytest.ini_options]\naddopts = '-k none'\n"),
     ("jest.config.js", None, "module.exports = {};\n"),
     ("package.json", '{"name": "x"}\n', '{"name": "x", "jest": {"testMatch": []}}\n'),
+    ("pytest.toml", None, "[pytest]\naddopts = ['--co']\n"),  # pytest 9 reads it
+    (".pytest.ini", None, "[pytest]\naddopts = --co\n"),
+    ("pytest.py", None, "raise SystemExit(0)\n"),  # `python -m pytest` would run it
+    ("Makefile", None, "test:\n\ttrue\n"),  # what a declared `make test` check runs
+    ("package.json", '{"name": "x", "scripts": {"test": "node --test"}}\n',
+     '{"name": "x", "scripts": {"test": "exit 0"}}\n'),  # what `npm test` runs
 ])
 def test_test_infrastructure_is_refused_unless_the_spec_names_it(tmp_path, path, old, new):
     from healer.pipeline.policy import EditPolicy

@@ -13,8 +13,10 @@ import tomllib
 from pathlib import PurePosixPath
 
 INFRA_NAMES = frozenset({
-    "conftest.py", "pytest.ini", "tox.ini", "sitecustomize.py", "usercustomize.py",
-    ".taprc", ".mocharc", "noxfile.py",
+    "conftest.py", "pytest.ini", ".pytest.ini", "pytest.toml", ".pytest.toml", "tox.ini",
+    "sitecustomize.py", "usercustomize.py", ".taprc", ".mocharc", "noxfile.py",
+    "pytest.py",  # stands in for pytest itself in `python -m pytest`
+    "Makefile", "makefile", "GNUmakefile",  # what a `make test` check runs
 })
 INFRA_GLOBS = ("*.pth", ".mocharc.*", "jest.config.*", "vitest.config.*", "ava.config.*",
                "karma.conf.*", "playwright.config.*", ".c8rc*", ".nycrc*")
@@ -50,7 +52,11 @@ def _package_json_section(text: str) -> object:
         data = json.loads(text)
     except json.JSONDecodeError:
         return [line for line in text.splitlines() if any(k in line for k in NODE_TEST_KEYS)]
-    return {k: data.get(k) for k in NODE_TEST_KEYS} if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    scripts = data.get("scripts")
+    return {**{k: data.get(k) for k in NODE_TEST_KEYS},  # and what `npm test` runs
+            "scripts.test": scripts.get("test") if isinstance(scripts, dict) else scripts}
 
 
 SECTIONS = {
