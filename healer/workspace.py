@@ -269,9 +269,9 @@ class Workspace:
         """Make the project files what they were at `commit`; healer's own state is untouched."""
         project_only = [".", f":(exclude){STATE_DIR}"]
         commit = _revision(commit)
-        added = self._git("diff", "--name-only", "--diff-filter=A", commit, "HEAD", "--",
-                          *project_only).stdout.splitlines()
-        for rel in added:
+        added = self._git("diff", "--name-only", "-z", "--diff-filter=A", commit, "HEAD", "--",
+                          *project_only).stdout.split("\0")  # -z: names as they are (café.py)
+        for rel in filter(None, added):
             self._remove(rel)
         self._git("checkout", "-q", commit, "--", *project_only)
 

@@ -616,3 +616,18 @@ def test_ordinary_settings_in_shared_files_stay_editable(tmp_path) -> None:
                 replace="[project]\nname = 'x'\ndependencies = ['requests']\n")
     apply_edits(tmp_path, [edit], policy=EditPolicy())
     assert "requests" in (tmp_path / "pyproject.toml").read_text()
+
+
+def test_a_file_the_spec_keeps_is_not_edited_by_a_repair(tmp_path) -> None:
+    from healer.models import Spec
+    from healer.pipeline.policy import EditPolicy
+
+    write(tmp_path, {"assets/data.csv": "a,b\n1,2\n", "app.py": "x = 1\n"})
+    policy = EditPolicy.for_spec(Spec(text="Data.", keep=["assets/*.csv"]))
+    edit = Edit(path="assets/data.csv", search=None, replace="a,b\n9,9\n")
+    with pytest.raises(EditError, match="keeps"):
+        apply_edits(tmp_path, [edit], policy=policy)
+    assert (tmp_path / "assets" / "data.csv").read_text() == "a,b\n1,2\n"
+    apply_edits(tmp_path, [Edit(path="assets/new.csv", search=None, replace="c\n")],
+                policy=policy)  # a kept file that does not exist yet may be written once
+    assert (tmp_path / "assets" / "new.csv").read_text() == "c\n"

@@ -283,3 +283,12 @@ def test_a_go_acceptance_file_that_is_a_link_or_a_fifo_is_not_read(tmp_path: Pat
     os.mkfifo(project / "b_test.go")  # a read of it would never end
     run = GoRun(project, {"a_test.go": "0" * 64, "b_test.go": "0" * 64})
     assert run.tests() == [] and "secret" not in run.command
+
+
+def test_restoring_a_round_removes_files_with_any_name(tmp_path: Path) -> None:
+    ws, first = _folder(tmp_path)
+    for name in ("café.py", "tab\there.py"):
+        (ws.root / name).write_text("x = 2\n")
+    ws.commit("a rejected round")
+    ws.restore(first)
+    assert sorted(p.name for p in ws.root.iterdir() if p.suffix == ".py") == ["calc.py"]

@@ -1,5 +1,5 @@
-"""What a model's edit may not do: touch the acceptance tests, change test infrastructure the
-spec does not make the project's own, or empty a file (or shrink it to a few lines) that the
+"""What a model's edit may not do: touch the acceptance tests or the files the spec keeps,
+change test infrastructure the spec does not make the project's own, or empty a file (or shrink it to a few lines) that the
 spec does not ask to be emptied. A refusal goes back to the model with its reason."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from healer.models import Spec
 from healer.spec import acceptance_files, named_files
 
 PROTECTED_REASON = "protected acceptance test; change the code, not the test"
+KEEP_REASON = "the spec keeps `{rel}` as it is (its Keep section); change other files"
 SHRINK_MIN_LINES = 8  # a file this long (non-blank lines) may not shrink below...
 SHRINK_KEEP_LINES = 5  # ...this many lines, and
 SHRINK_KEEP_SHARE = 0.25  # this share of its lines, unless the spec asks for it
@@ -24,6 +25,7 @@ class EditPolicy:
     protected: tuple[str, ...] = ()  # paths or globs never written (the acceptance tests)
     project_infra: frozenset[str] = frozenset()  # test infrastructure the spec names
     may_shrink: frozenset[str] = frozenset()  # files the spec asks to empty or cut down
+    keep: tuple[str, ...] = ()  # globs of files the spec keeps as they are, once they exist
 
     @classmethod
     def for_spec(cls, spec: Spec) -> EditPolicy:
@@ -32,7 +34,7 @@ class EditPolicy:
         shrink = {p for p in _mentioned_paths(spec.text) if any(p in line for line in lines)}
         return cls(protected=tuple(acceptance_files(spec)),
                    project_infra=frozenset(p for p in named if is_infra_file(p)),
-                   may_shrink=frozenset(shrink))
+                   may_shrink=frozenset(shrink), keep=tuple(spec.keep))
 
     def is_protected(self, rel: str) -> bool:
         return rel in self.protected or any(fnmatch.fnmatchcase(rel, p) for p in self.protected)
@@ -46,6 +48,8 @@ class EditPolicy:
         """Why writing `new` over `old` at `rel` is refused, or None."""
         if self.is_protected(rel):
             return PROTECTED_REASON
+        if old is not None and any(fnmatch.fnmatchcase(rel, g) for g in self.keep):
+            return KEEP_REASON.format(rel=rel)
         if rel not in self.project_infra:
             reason = infra_change(rel, old, new)
             if reason:
