@@ -631,3 +631,40 @@ def test_a_file_the_spec_keeps_is_not_edited_by_a_repair(tmp_path) -> None:
     apply_edits(tmp_path, [Edit(path="assets/new.csv", search=None, replace="c\n")],
                 policy=policy)  # a kept file that does not exist yet may be written once
     assert (tmp_path / "assets" / "new.csv").read_text() == "c\n"
+
+
+@pytest.mark.parametrize("edits", [
+    [Edit(path="app.py/b.py", search=None, replace="x = 1\n")],  # app.py is a file
+    [Edit(path="new.py", search=None, replace="x = 1\n"),
+     Edit(path="new.py/b.py", search=None, replace="y = 1\n")],  # one answer, both ways
+    [Edit(path="pkg/b.py", search=None, replace="y = 1\n"),
+     Edit(path="pkg", search=None, replace="x = 1\n")],
+])
+def test_a_file_and_a_folder_of_the_same_name_is_a_refused_edit_not_a_crash(tmp_path,
+                                                                            edits) -> None:
+    write(tmp_path, {"app.py": "x = 0\n"})
+    with pytest.raises(EditError):
+        apply_edits(tmp_path, edits)
+    assert (tmp_path / "app.py").read_text() == "x = 0\n" and not (tmp_path / "new.py").exists()
+
+
+def test_edits_that_cannot_all_be_written_leave_every_file_as_it_was(tmp_path,
+                                                                     monkeypatch) -> None:
+    import healer.pipeline.edits as edits_module
+
+    write(tmp_path, {"a.py": "a = 1\n", "b.py": "b = 1\n"})
+    real, calls = edits_module._write_file, []
+
+    def disk_full_on_the_second(target, content, *, crlf):
+        calls.append(target.name)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real(target, content, crlf=crlf)
+
+    monkeypatch.setattr(edits_module, "_write_file", disk_full_on_the_second)
+    with pytest.raises(EditError, match="no file was changed"):
+        apply_edits(tmp_path, [Edit(path="a.py", search="a = 1\n", replace="a = 2\n"),
+                               Edit(path="b.py", search="b = 1\n", replace="b = 2\n"),
+                               Edit(path="c.py", search=None, replace="c = 1\n")])
+    assert (tmp_path / "a.py").read_text() == "a = 1\n"
+    assert (tmp_path / "b.py").read_text() == "b = 1\n" and not (tmp_path / "c.py").exists()

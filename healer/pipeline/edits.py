@@ -10,7 +10,7 @@ import os
 import tempfile
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from healer.errors import EditError, PathEscapeError
 from healer.models import Edit, Value
@@ -151,6 +151,11 @@ class _Workspace:
         content: str | None = None
         if target.is_dir():
             raise NoMatch("is a directory, not a file")
+        for parent in PurePosixPath(rel).parents[:-1]:  # a folder on the way that is a file
+            if (self.root / parent).is_file() or self.current.get(parent.as_posix()):
+                raise NoMatch(f"`{parent}` is a file, so nothing can be created inside it")
+        if any(other.startswith(rel + "/") for other, text in self.current.items() if text):
+            raise NoMatch("another edit of this answer makes it a folder")
         if target.is_file():
             try:
                 raw = target.read_bytes().decode("utf-8")
@@ -162,12 +167,25 @@ class _Workspace:
         return content
 
     def write(self) -> ApplyResult:
+        """Write every changed file, or (a write failing: the disk full, say) none of them."""
         changed = []
-        for rel, content in self.current.items():
-            if content is None or content == self.original[rel]:
-                continue
-            _write_file(confined(self.root, rel), content, crlf=self.crlf.get(rel, False))
-            changed.append(rel)
+        try:
+            for rel, content in self.current.items():
+                if content is None or content == self.original[rel]:
+                    continue
+                _write_file(confined(self.root, rel), content, crlf=self.crlf.get(rel, False))
+                changed.append(rel)
+        except OSError as exc:
+            for rel in changed:  # put back what was written before the failure
+                original = self.original[rel]
+                target = self.root / rel
+                if original is None:
+                    target.unlink(missing_ok=True)
+                else:
+                    _write_file(target, original, crlf=self.crlf.get(rel, False))
+            raise EditError(f"the edits could not be written ({exc}); no file was changed",
+                            hint="free some disk space, or check the folder's permissions"
+                            ) from exc
         log.info("edits applied: %d of %d files changed", len(changed), len(self.current))
         return ApplyResult(changed=changed)
 
