@@ -668,3 +668,16 @@ def test_edits_that_cannot_all_be_written_leave_every_file_as_it_was(tmp_path,
                                Edit(path="c.py", search=None, replace="c = 1\n")])
     assert (tmp_path / "a.py").read_text() == "a = 1\n"
     assert (tmp_path / "b.py").read_text() == "b = 1\n" and not (tmp_path / "c.py").exists()
+
+
+def test_a_long_search_that_matches_nothing_is_refused_quickly(tmp_path) -> None:
+    # a near match is looked for only within a budget of lines compared: past it the answer
+    # goes back with its reason at once (it took a minute for 200 lines against 800)
+    from healer.pipeline.edit_match import FUZZY_BUDGET
+
+    code = "".join(f"value_{i} = compute({i}, 'alpha', 'beta')\n" for i in range(800))
+    write(tmp_path, {"big.py": code})
+    search = "".join(f"other_{i} = different({i}, 'gamma')\n" for i in range(200))
+    assert 800 * 200 ** 2 > FUZZY_BUDGET > 3000 * 8 ** 2
+    with pytest.raises(EditError, match="too long to look for a near match"):
+        apply_edits(tmp_path, [Edit(path="big.py", search=search, replace="x = 1\n")])
