@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -681,3 +682,22 @@ def test_a_long_search_that_matches_nothing_is_refused_quickly(tmp_path) -> None
     assert 800 * 200 ** 2 > FUZZY_BUDGET > 3000 * 8 ** 2
     with pytest.raises(EditError, match="too long to look for a near match"):
         apply_edits(tmp_path, [Edit(path="big.py", search=search, replace="x = 1\n")])
+
+
+@pytest.mark.parametrize(("answer", "paths"), [
+    ('["a.py", "a.py/b.py", "c.py"]', ["a.py", "c.py"]),  # a file and a folder of one name
+    ('["pkg/b.py", "pkg", "c.py"]', ["pkg/b.py", "c.py"]),
+    ("[" * 5000 + "\napp.py\n", ["app.py"]),  # nested too deep for JSON: the lines are read
+])
+def test_a_file_list_answer_that_cannot_be_written_as_given_is_read_safely(answer, paths):
+    from healer.pipeline.file_list import parse_file_list
+
+    assert [f.path for f in parse_file_list(answer)] == paths
+
+
+def test_a_file_list_that_runs_on_is_refused():
+    from healer.errors import ModelOutputError
+    from healer.pipeline.file_list import MAX_FILES, parse_file_list
+
+    with pytest.raises(ModelOutputError, match="at most"):
+        parse_file_list(json.dumps([f"m{i}.py" for i in range(MAX_FILES + 1)]))

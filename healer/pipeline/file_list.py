@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 STAGE = "file_list"
 ATTEMPTS = 3
+MAX_FILES = 200  # files of one planned project (a list longer than that is a model rambling)
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -115,10 +116,20 @@ def parse_file_list(text: str) -> list[PlannedFile]:
             raise ModelOutputError(f"unsafe path in the file list: {exc}") from exc
         if clean.endswith("/"):
             continue
+        if any(_nests(clean, other) or _nests(other, clean) for other in files):
+            log.info("file list: %s left out (a file and a folder of one name)", clean)
+            continue
         files.setdefault(clean, PlannedFile(path=clean, purpose=purpose))
     if not files:
         raise ModelOutputError("no file paths found in the answer")
+    if len(files) > MAX_FILES:
+        raise ModelOutputError(f"the file list names {len(files)} files; healer writes at most "
+                               f"{MAX_FILES} in one build (split the spec)")
     return list(files.values())
+
+
+def _nests(folder: str, path: str) -> bool:
+    return path.startswith(folder + "/")
 
 
 def _find_json(text: str) -> Any | None:
@@ -128,6 +139,8 @@ def _find_json(text: str) -> Any | None:
             value, _ = decoder.raw_decode(text, match.start())
         except json.JSONDecodeError:
             continue
+        except RecursionError:  # nested hundreds deep: no file list, whatever follows
+            return None
         if isinstance(value, (dict, list)):
             return value
     return None
