@@ -190,3 +190,21 @@ def test_a_call_stopped_while_it_streams_ends_at_the_next_token(
     assert fake_llm.chunks_sent < 100  # of about 2,000
     time.sleep(1.0)  # and the connection was closed: the server sends no more
     assert fake_llm.chunks_sent < 100
+
+
+def test_a_json_body_answering_a_stream_is_read_to_a_size_of_its_own(fake_llm, fake_settings):
+    from healer.errors import EndpointError
+    from healer.llm.client import MAX_ANSWER_CHARS, LLMClient
+    from tests.fakellm import Reply
+
+    huge = {"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": [
+        {"index": 0, "finish_reason": "stop",
+         "message": {"role": "assistant", "content": "x" * (5 * MAX_ANSWER_CHARS)}}]}
+    fake_llm.enqueue(Reply(body=huge))
+    client = LLMClient(fake_settings.model_copy(update={"stream": True, "max_retries": 0}))
+    with pytest.raises(EndpointError, match="more than"):
+        client.complete([{"role": "user", "content": "hi"}], stage="generate")
+    fake_llm.enqueue(Reply(body={**huge, "choices": [{**huge["choices"][0], "message": {
+        "role": "assistant", "content": "small"}}]}))
+    assert client.complete([{"role": "user", "content": "again"}], stage="generate",
+                           use_cache=False).text == "small"

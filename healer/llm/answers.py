@@ -67,24 +67,34 @@ def streamed(
     """
     response = stream.response
     if "text/event-stream" not in response.headers.get("content-type", ""):
-        with stream:
-            return whole(_as_completion(response.read()), messages)
-    with contextlib.closing(_chunks(stream, deadline)) as chunks:  # closed on any way out
+        with stream:  # one JSON body, read to the same deadline and a size of its own
+            body = bytearray()
+            with contextlib.closing(_chunks(response.iter_bytes(), deadline,
+                                            response.request)) as pieces:
+                for piece in pieces:
+                    body += piece
+                    if len(body) > 4 * max_chars:
+                        raise NotACompletion(f"a body of more than {4 * max_chars:,} bytes")
+            return whole(_as_completion(bytes(body)), messages)
+    with contextlib.closing(_chunks(stream, deadline, response.request)) as chunks:
         return _read(chunks, messages, max_chars, on_tokens)
 
 
-def _chunks(stream: Any, deadline: float) -> Iterator[Any]:
-    """The stream's chunks until `deadline` (APITimeoutError then). The SDK's timeout bounds
-    each read and starts again at every chunk, so they are read in a thread of their own and
-    waited for only until the deadline; that thread closes the stream (llama.cpp then stops
-    the task) at its next chunk once nobody waits for it."""
+def _chunks(source: Any, deadline: float, request: Any) -> Iterator[Any]:
+    """The items of `source` (a stream's chunks, a body's bytes) until `deadline`
+    (APITimeoutError then). The SDK's timeout bounds each read and starts again at every
+    chunk, so they are read in a thread of their own and waited for only until the deadline;
+    that thread closes a stream (llama.cpp then stops the task) at its next chunk once nobody
+    waits for it."""
     arrived: queue.Queue[tuple[Any, BaseException | None, bool]] = queue.Queue()
     abandoned = threading.Event()
 
     def pump() -> None:
         try:
-            with stream:
-                for chunk in stream:
+            with contextlib.ExitStack() as closing:
+                if hasattr(source, "__exit__"):
+                    closing.enter_context(source)
+                for chunk in source:
                     if abandoned.is_set():
                         return
                     arrived.put((chunk, None, False))
@@ -102,7 +112,7 @@ def _chunks(stream: Any, deadline: float) -> Iterator[Any]:
                     raise queue.Empty
                 chunk, error, ended = arrived.get(timeout=left)
             except queue.Empty:
-                raise openai.APITimeoutError(request=stream.response.request) from None
+                raise openai.APITimeoutError(request=request) from None
             if error is not None:
                 raise error
             if ended:
