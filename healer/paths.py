@@ -21,9 +21,10 @@ def relative_path(raw: str) -> str:
     parts = [p for p in PurePosixPath(text).parts if p not in ("", ".")]
     if not parts or ".." in parts:
         raise PathEscapeError(f"path leaves the output folder: {raw!r}")
-    if parts[0] in (".git", ".healer") or ".git" in parts:
+    folded = [p.casefold() for p in parts]  # `.GIT` is `.git` where names ignore case (macOS)
+    if folded[0] in (".git", ".healer") or ".git" in folded:
         raise PathEscapeError(f"path inside healer's own folders: {raw!r}")
-    if any(p in TOOL_FOLDERS for p in parts):
+    if any(p in TOOL_FOLDERS for p in folded):
         raise PathEscapeError(f"path inside a folder of installed tools: {raw!r}")
     if any("\0" in p or "\n" in p or len(p.encode()) > MAX_NAME_BYTES for p in parts):
         raise PathEscapeError(f"not a file name healer writes: {raw[:80]!r}")

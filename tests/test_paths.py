@@ -122,3 +122,20 @@ def test_a_retry_never_shows_a_file_through_a_link_out_of_the_project(tmp_path: 
     (root / "conf").symlink_to(tmp_path)
     shown = _current_files(root, [Edit(path="conf/outside.txt", search="a", replace="b")], "")
     assert "host secret" not in shown
+
+
+@pytest.mark.parametrize("raw", [".GIT/config", ".Healer/report.json", "sub/.Git/hooks/x",
+                                 "Node_Modules/x.js"])
+def test_healers_and_tools_folders_are_refused_in_any_case(raw: str) -> None:
+    with pytest.raises(PathEscapeError):  # one folder where names ignore case (macOS)
+        relative_path(raw)
+
+
+def test_protected_tests_and_test_infrastructure_are_known_in_any_case() -> None:
+    from healer.checks.acceptance.infra import is_infra_file
+    from healer.pipeline.policy import EditPolicy
+
+    policy = EditPolicy(protected=("tests/test_app.py",))
+    assert policy.is_protected("Tests/Test_App.py") and not policy.is_protected("tests/app.py")
+    assert is_infra_file("Conftest.py") and is_infra_file("sub/PYTEST.INI")
+    assert not is_infra_file("config.py")

@@ -37,7 +37,10 @@ class EditPolicy:
                    may_shrink=frozenset(shrink), keep=tuple(spec.keep))
 
     def is_protected(self, rel: str) -> bool:
-        return rel in self.protected or any(fnmatch.fnmatchcase(rel, p) for p in self.protected)
+        """Whether `rel` is an acceptance test, in any case (names ignore case on macOS)."""
+        folded = rel.casefold()
+        return any(folded == p.casefold() or fnmatch.fnmatchcase(folded, p.casefold())
+                   for p in self.protected)
 
     def may_create(self, rel: str) -> bool:
         """Whether a generated file may exist at `rel` (the file list asks for it)."""

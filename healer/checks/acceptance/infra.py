@@ -27,8 +27,9 @@ REASON = ("test infrastructure: {what} changes how the acceptance tests are coll
 
 def is_infra_file(rel: str) -> bool:
     """A file that is test infrastructure whatever it holds (conftest.py, pytest.ini, ...)."""
-    name = PurePosixPath(rel).name
-    return name in INFRA_NAMES or any(fnmatch.fnmatchcase(name, g) for g in INFRA_GLOBS)
+    name = PurePosixPath(rel).name.casefold()  # Conftest.py is conftest.py on macOS
+    return (name in {n.casefold() for n in INFRA_NAMES}
+            or any(fnmatch.fnmatchcase(name, g.casefold()) for g in INFRA_GLOBS))
 
 
 def _pyproject_section(text: str) -> object:
