@@ -438,10 +438,11 @@ def test_a_cut_search_resumed_as_another_search_leaves_its_round_as_it_was(
     assert not (out / ".healer" / "search.json").exists()
 
 
-def test_a_journaled_candidate_not_checked_again_keeps_none_of_its_claims(tmp_path) -> None:
+def _out_of_time_search(tmp_path: Path, **kwargs):
+    """(search, workspace, base commit): a search over a one-commit folder whose every
+    check finds the build's budget spent."""
     from healer.errors import BudgetSpentError
-    from healer.strategies.candidates import Search, _Pass
-    from healer.strategies.journal import Journal, Keeper
+    from healer.strategies.candidates import Search
     from healer.strategies.variety import Seen
     from healer.workspace import Workspace
 
@@ -453,7 +454,15 @@ def test_a_journaled_candidate_not_checked_again_keeps_none_of_its_claims(tmp_pa
     def out_of_time(tree: Path, name: str) -> list:
         raise BudgetSpentError("time budget spent")
 
-    search = Search(None, Spec(text="Calc."), ws, out_of_time, Seen())  # type: ignore[arg-type]
+    kwargs.setdefault("seen", Seen())
+    return Search(None, Spec(text="Calc."), ws, out_of_time, **kwargs), ws, base  # type: ignore[arg-type]
+
+
+def test_a_journaled_candidate_not_checked_again_keeps_none_of_its_claims(tmp_path) -> None:
+    from healer.strategies.candidates import _Pass
+    from healer.strategies.journal import Journal, Keeper
+
+    search, ws, base = _out_of_time_search(tmp_path)
 
     def claimed() -> Candidate:  # what a forged journal says of it
         return Candidate(number=1, branch="healer/r1-c1", status="checked", green=True,
@@ -478,24 +487,13 @@ def test_a_journaled_candidate_is_checked_again_as_a_copy_and_shown(tmp_path) ->
     # the budget runs out while candidate 1 of the journal is checked again: the journal
     # keeps it as checked (a later resume checks it again, not writes it anew), the progress
     # shows it, and its code counts as seen
-    from healer.errors import BudgetSpentError
-    from healer.strategies.candidates import Search, _Pass
+    from healer.strategies.candidates import _Pass
     from healer.strategies.journal import Done, Journal, Keeper
     from healer.strategies.variety import Seen, fingerprint, implementation
-    from healer.workspace import Workspace
-
-    ws = Workspace(tmp_path / "w")
-    ws.init()
-    (ws.root / "calc.py").write_text(BUGGY)
-    base = ws.commit("base") or ""
-
-    def out_of_time(tree: Path, name: str) -> list:
-        raise BudgetSpentError("time budget spent")
 
     shown: list[Candidate] = []
     seen = Seen()
-    search = Search(None, Spec(text="Calc."), ws, out_of_time, seen,  # type: ignore[arg-type]
-                    on_candidate=shown.append)
+    search, ws, base = _out_of_time_search(tmp_path, seen=seen, on_candidate=shown.append)
     journaled = Candidate(number=1, branch="healer/r1-c1", strategy="fresh", status="checked",
                           tests_passed=1, commit=base)
     keeper = Keeper(ws.state / "search.json", Journal(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from healer.checks.commands import output_of, run_failure
-from healer.checks.static import project_files
+from healer.checks.static import defined_names, project_files
 from healer.models import CheckResult, Failure
 from healer.sandbox.base import Sandbox
 
@@ -153,13 +153,7 @@ def _defined_names(project: Path, skip: set[str]) -> set[str]:
             tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
         except (SyntaxError, ValueError, RecursionError):
             continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                names.add(node.name)
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                names.add(node.id)
-            elif isinstance(node, ast.alias):
-                names.add((node.asname or node.name).split(".")[0])
+        names |= defined_names(tree, arguments=False)  # a stated name is no parameter
     return names
 
 

@@ -154,19 +154,20 @@ def close_name(name: str, tree: ast.AST) -> str | None:
     return close[0] if close else None
 
 
-def defined_names(tree: ast.AST) -> set[str]:
-    """Every name `tree` binds anywhere: functions, classes, arguments, assignments, imports."""
+def defined_names(tree: ast.AST, *, arguments: bool = True) -> set[str]:
+    """Every name `tree` binds anywhere: functions, classes, assignments, imports and (with
+    `arguments`) the names only a function or an except clause binds."""
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.add(node.name)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
         elif isinstance(node, ast.alias):
             names.add(node.asname or node.name.split(".")[0])
-        elif isinstance(node, ast.ExceptHandler) and node.name:
+        elif arguments and isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif arguments and isinstance(node, ast.ExceptHandler) and node.name:
             names.add(node.name)
     return names
 
