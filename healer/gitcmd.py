@@ -66,6 +66,5 @@ def _points_back(root: Path, dot_git: Path) -> bool:
     if back.is_file() and Path(back.read_text(errors="replace").strip()).resolve() == \
             dot_git.resolve():
         return True
-    tree = subprocess.run(["git", "config", "--file", str(gitdir / "config"), "core.worktree"],
-                          capture_output=True, text=True, check=False).stdout.strip()
+    tree = git(root, "config", "--file", str(gitdir / "config"), "core.worktree").stdout.strip()
     return bool(tree) and (gitdir / tree).resolve() == root.resolve()

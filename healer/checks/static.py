@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
+import functools
 import importlib
 import json
 import logging
@@ -134,13 +135,15 @@ def missing_import(name: str) -> str | None:
     name of one of the modules in KNOWN_FROM: `from typing import Any`."""
     if name in sys.stdlib_module_names:
         return f"import {name}"
-    for module_name in KNOWN_FROM:
-        module = importlib.import_module(module_name)
-        public = getattr(module, "__all__", None) or [n for n in vars(module)
-                                                       if not n.startswith("_")]
-        if name in public:
-            return f"from {module_name} import {name}"
-    return None
+    return next((f"from {module} import {name}" for module in KNOWN_FROM
+                 if name in _public(module)), None)
+
+
+@functools.cache
+def _public(module_name: str) -> frozenset[str]:
+    module = importlib.import_module(module_name)
+    return frozenset(getattr(module, "__all__", None)
+                     or (n for n in vars(module) if not n.startswith("_")))
 
 
 def close_name(name: str, tree: ast.AST) -> str | None:

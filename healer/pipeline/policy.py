@@ -1,6 +1,7 @@
 """What a model's edit may not do: touch the acceptance tests or the files the spec keeps,
-change test infrastructure the spec does not make the project's own, or empty a file (or shrink it to a few lines) that the
-spec does not ask to be emptied. A refusal goes back to the model with its reason."""
+change test infrastructure the spec does not make the project's own, or empty a file (or
+shrink it to a few lines) that the spec does not ask to be emptied. A refusal goes back to
+the model with its reason."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from healer.checks.static import read_source
 from healer.errors import PathEscapeError
 from healer.models import CheckResult, Failure, RunResult
 from healer.paths import confined
@@ -27,7 +28,6 @@ from healer.stacks.base import source_files
 
 NAME = "acceptance"
 _TEST = re.compile(r"^func\s+(Test[A-Z_0-9]\w*|Test)\s*\(\s*\w+\s+\*testing\.T\s*\)", re.MULTILINE)
-MAX_TEST_BYTES = 1_000_000  # of an acceptance test file read on the host
 _PACKAGE = re.compile(r"^\s*package\s+(\w+)", re.MULTILINE)
 CHANGED = "=====healer-go-acceptance-changed"
 RUN_MARKER = "=====healer-go-acceptance-run"
@@ -94,10 +94,7 @@ class GoRun:
             path = confined(self.project, rel)
         except PathEscapeError:
             return ""
-        if path.is_symlink() or not path.is_file():
-            return ""
-        with path.open("rb") as handle:
-            return handle.read(MAX_TEST_BYTES).decode("utf-8", errors="replace")
+        return "" if path.is_symlink() or not path.is_file() else read_source(path)
 
     @property
     def command(self) -> str:

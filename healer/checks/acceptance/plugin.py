@@ -316,8 +316,6 @@ def _changed(before, guarded=_guarded):
                   if name not in now or not _same(value, now[name]))
 
 
-
-
 def _digest(path):
     try:
         with open(path, "rb") as handle:
