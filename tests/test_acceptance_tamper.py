@@ -250,6 +250,8 @@ def _forged(self, *args, **kwargs):
     return "[[1, 2, -1], [2, 2, 0]]" if self.name == "cases.json" else text
 pathlib.Path.read_text = _forged
 """
+HELPER_TEST = ("from calc import add\n\n\ndef expected(a, b):\n    return a + b\n\n\n"
+               "def test_add():\n    assert add(1, 2) == expected(1, 2)\n")
 CLOSE_TEST = ("import math\n\nfrom calc import add\n\n\n"
               "def test_close():\n    assert math.isclose(add(0.1, 0.2), 0.3)\n")
 
@@ -279,8 +281,12 @@ def _run_own(sandbox, tmp_path: Path, tests: dict[str, str], calc: str):
      "math.isclose was replaced"),
     ({"test_close.py": CLOSE_TEST}, BUGGY + "import math\nmath.isclose = max\n",
      "math.isclose was replaced"),  # by a builtin: no project code in sight
+    ({"test_helper.py": HELPER_TEST}, (  # the tests' own helper, rebound from project code
+        "import sys\n\n\ndef add(a, b):\n"
+        "    sys._getframe(1).f_globals['expected'] = lambda x, y: x - y\n    return a - b\n"),
+     "test_helper.expected was replaced"),
 ], ids=["data file rewritten", "data file read forged", "built-in module's function",
-        "by a builtin"])
+        "by a builtin", "a test's helper"])
 def test_what_the_tests_read_or_call_cannot_be_forged(sandbox, tmp_path, tests, calc,
                                                       words) -> None:
     assert not _run_own(sandbox, tmp_path / "honest", tests, BUGGY).passed

@@ -7,7 +7,7 @@ before any project code is imported; standard library and pytest only.
 - It records the outcome of every test by phase, and the ids collected.
 - It snapshots what decides outcomes (pytest's runner and reports, unittest's assertions,
   pytest's helpers, the builtins, the standard-library names the acceptance tests use,
-  pluggy's hook calling) and the hooks registered, and at the end reports anything that
+  the functions the test files themselves define, pluggy's hook calling) and the hooks registered, and at the end reports anything that
   changed, any hook that project code registered, and any acceptance file whose content is
   not the user's.
   A function counts as changed when its code, defaults or closure were swapped, too.
@@ -449,6 +449,30 @@ def pytest_collectreport(report):
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
     _state["collected"] = [item.nodeid for item in items]
+    modules = {id(m): m for m in (getattr(item, "module", None) for item in items)
+               if m is not None and os.path.relpath(str(getattr(m, "__file__", "")),
+                                                    str(config.rootpath)) in _EXPECTED}
+    _state["test modules"] = list(modules.values())
+    _state["tests guarded"] = {n: _identity(v) for n, v in _tests_guarded().items()}
+
+
+def _tests_guarded():
+    """The functions, classes and modules the acceptance test files define or import, by
+    name: project code that rebinds one (a helper the tests compare with, say) changes what
+    the tests assert."""
+    found = {}
+    for module in _state.get("test modules", ()):
+        for name, value in vars(module).items():
+            if name.startswith("__") or not (callable(value)
+                                             or isinstance(value, types.ModuleType)):
+                continue
+            found[f"{module.__name__}.{name}"] = value
+            if isinstance(value, type) and value.__module__ == module.__name__:
+                for member, held in vars(value).items():
+                    if callable(held) or isinstance(held, (property, staticmethod,
+                                                           classmethod)):
+                        found[f"{module.__name__}.{name}.{member}"] = held
+    return found
 
 
 def pytest_runtest_logreport(report):
@@ -476,8 +500,9 @@ def _verdict(phases):
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
     if "guarded" in _state:
-        for name in _changed(_state["guarded"]) + _changed(_state["stdlib guarded"],
-                                                           _stdlib_guarded):
+        for name in (_changed(_state["guarded"])
+                     + _changed(_state["stdlib guarded"], _stdlib_guarded)
+                     + _changed(_state.get("tests guarded", {}), _tests_guarded)):
             _tamper(f"{name} was replaced during the run")
         allowed = {os.path.realpath(os.path.join(str(config.rootpath), rel)) for rel in _EXPECTED}
         for what in _hooks_changed(config, allowed):
