@@ -634,6 +634,16 @@ def test_a_file_the_spec_keeps_is_not_edited_by_a_repair(tmp_path) -> None:
     assert (tmp_path / "assets" / "new.csv").read_text() == "c\n"
 
 
+def test_a_kept_file_is_kept_under_its_name_in_any_case() -> None:
+    # where names ignore case (macOS), `Assets/Data.CSV` is the kept `assets/data.csv`
+    from healer.models import Spec
+    from healer.pipeline.policy import EditPolicy
+
+    policy = EditPolicy.for_spec(Spec(text="Data.", keep=["assets/*.csv"]))
+    assert policy.refusal("Assets/Data.CSV", "a,b\n1,2\n", "a,b\n9,9\n")
+    assert policy.refusal("assets/other.txt", "a\n", "b\n") is None
+
+
 @pytest.mark.parametrize("edits", [
     [Edit(path="app.py/b.py", search=None, replace="x = 1\n")],  # app.py is a file
     [Edit(path="new.py", search=None, replace="x = 1\n"),
