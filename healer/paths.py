@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 from pathlib import Path, PurePosixPath
 
@@ -29,6 +30,13 @@ def relative_path(raw: str) -> str:
     if any("\0" in p or "\n" in p or len(p.encode()) > MAX_NAME_BYTES for p in parts):
         raise PathEscapeError(f"not a file name healer writes: {raw[:80]!r}")
     return "/".join(parts)
+
+
+def matches(rel: str, globs: tuple[str, ...] | list[str]) -> bool:
+    """Whether `rel` is one of `globs` (paths or glob patterns) in any case: where names
+    ignore case (macOS), `Tests/Test_App.py` is `tests/test_app.py`."""
+    folded = rel.casefold()
+    return any(folded == g.casefold() or fnmatch.fnmatchcase(folded, g.casefold()) for g in globs)
 
 
 def confined(root: Path, raw: str) -> Path:

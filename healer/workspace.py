@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import json
 import logging
 import os
@@ -19,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from healer.errors import HealerError, PathEscapeError, UsageError
 from healer.gitcmd import foreign_commands, foreign_repository, git
 from healer.models import FileList, GeneratedFile
-from healer.paths import confined
+from healer.paths import confined, matches
 from healer.secrets import is_secret_like
 
 log = logging.getLogger(__name__)
@@ -152,7 +151,7 @@ class Workspace:
         written = []
         for f in files:
             target = confined(self.root, f.path)
-            if target.exists() and any(fnmatch.fnmatch(f.path, g) for g in keep):
+            if target.exists() and matches(f.path, keep):
                 log.info("keeping %s (marked keep in the spec)", f.path)
                 continue
             self._keep_original(f.path, target)

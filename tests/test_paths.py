@@ -45,6 +45,14 @@ def test_kept_files_survive_regeneration(tmp_path: Path) -> None:
     assert written == ["app.py"] and (ws.root / "assets" / "logo.svg").read_text() == "<svg/>"
 
 
+def test_kept_and_protected_names_match_in_any_case() -> None:
+    from healer.paths import matches
+
+    assert matches("Assets/Logo.SVG", ["assets/*"]) and matches("TESTS/test_app.py",
+                                                                ("tests/test_app.py",))
+    assert not matches("assets2/logo.svg", ["assets/*"]) and not matches("app.py", [])
+
+
 @pytest.mark.parametrize("link,points_to,path", [
     ("g", ".git", "g/config"),  # a filter driver there would run on the next commit
     ("lib", "tests", "lib/test_app.py"),  # a protected test, under another name

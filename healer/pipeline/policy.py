@@ -5,12 +5,12 @@ the model with its reason."""
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from dataclasses import dataclass
 
 from healer.checks.acceptance.infra import infra_change, is_infra_file
 from healer.models import Spec
+from healer.paths import matches
 from healer.spec import acceptance_files, named_files
 
 PROTECTED_REASON = "protected acceptance test; change the code, not the test"
@@ -39,7 +39,7 @@ class EditPolicy:
 
     def is_protected(self, rel: str) -> bool:
         """Whether `rel` is an acceptance test, in any case."""
-        return _matches(rel, self.protected)
+        return matches(rel, self.protected)
 
     def may_create(self, rel: str) -> bool:
         """Whether a generated file may exist at `rel` (the file list asks for it)."""
@@ -50,7 +50,7 @@ class EditPolicy:
         """Why writing `new` over `old` at `rel` is refused, or None."""
         if self.is_protected(rel):
             return PROTECTED_REASON
-        if old is not None and _matches(rel, self.keep):
+        if old is not None and matches(rel, self.keep):
             return KEEP_REASON.format(rel=rel)
         if rel not in self.project_infra:
             reason = infra_change(rel, old, new)
@@ -59,12 +59,6 @@ class EditPolicy:
         if old is None or new is None or rel in self.may_shrink:
             return None
         return _shrink_reason(rel, old, new)
-
-
-def _matches(rel: str, globs: tuple[str, ...]) -> bool:
-    """Whether `rel` is one of `globs` in any case (names ignore case on macOS)."""
-    folded = rel.casefold()
-    return any(folded == g.casefold() or fnmatch.fnmatchcase(folded, g.casefold()) for g in globs)
 
 
 def _non_blank(text: str) -> int:

@@ -3,14 +3,13 @@ code already checked in a build is recognised (whatever its blank lines and comm
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import re
 import threading
 from pathlib import Path
 
 from healer.models import GeneratedFile
-from healer.paths import confined
+from healer.paths import confined, matches
 from healer.pipeline.generate import Sampling
 from healer.prompts import render
 
@@ -83,7 +82,7 @@ def write_files(tree: Path, files: list[GeneratedFile], keep: list[str]) -> None
     """Write a candidate's files into its checkout; a file the spec keeps stays as it is."""
     for f in files:
         target = confined(tree, f.path)
-        if target.exists() and any(fnmatch.fnmatch(f.path, g) for g in keep):
+        if target.exists() and matches(f.path, keep):
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(f.content, encoding="utf-8")
