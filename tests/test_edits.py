@@ -173,6 +173,34 @@ def test_parse_ignores_fenced_snippets_without_a_path_line():
     assert parse_edits(text) == []
 
 
+def test_parse_a_fence_closes_only_on_a_fence_as_long_as_its_opener():
+    text = "````markdown README.md\n```\nmake\n~~~~\n````\n"
+    assert parse_edits(text) == [Edit(path="README.md", search=None, replace="```\nmake\n~~~~\n")]
+
+
+@pytest.mark.parametrize("answer", [
+    "```python\n" * 20_000,  # a looping model's openers, none closed
+    "````python app.py\n```\n" * 10_000,  # each closed only by a longer fence, never there
+    "```python app.py\n" * 10_000 + "app.py\n<<<<<<< SEARCH\n=======\nx = 1\n>>>>>>> REPLACE\n```\n",
+])
+def test_parse_an_answer_of_many_fences_is_read_in_one_pass(answer):
+    # every opener looked for its closer through the rest of the answer (and at every line
+    # between for search/replace markers): 28 s for 16,000 openers, a minute at the answer cap
+    import signal
+
+    def hung(*_):
+        raise TimeoutError("parse_edits did not finish in 20 s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        edits = parse_edits(answer)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert all(e.path == "app.py" for e in edits) and len(edits) <= 1
+
+
 def test_parse_text_without_edits_is_empty():
     assert parse_edits("I could not find the cause; everything looks fine.") == []
     assert parse_edits("") == []

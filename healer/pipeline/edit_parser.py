@@ -16,6 +16,7 @@ whole-file rewrite.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from collections.abc import Iterator
@@ -102,6 +103,10 @@ class _Parser:
         self.wrapper_fences = 0  # fences opened around search/replace blocks
         self.block_count = 0
         self.from_fences: set[int] = set()  # ids of whole-file edits read from fenced blocks
+        self.closers = {char: _Closers(lines, char) for char in "`~"}
+        self.markers = [0]  # search/replace marker lines before each line
+        for line in lines:
+            self.markers.append(self.markers[-1] + bool(_SEARCH.match(line) or _REPLACE.match(line)))
 
     def edits(self) -> Iterator[Edit]:
         while self.i < len(self.lines):
@@ -139,7 +144,7 @@ class _Parser:
             self.wrapper_fences -= 1  # closes a fence that wrapped search/replace blocks
             self.i += 1
             return None
-        if end is None or any(_SEARCH.match(b) or _REPLACE.match(b) for b in body):
+        if end is None or self.markers[end] > self.markers[self.i + 1]:
             if info_path:
                 self.last_path = info_path
             self.wrapper_fences += 1 if end is not None else 0
@@ -157,12 +162,7 @@ class _Parser:
         return edit
 
     def _closing_fence(self, ticks: str) -> int | None:
-        char, size = ticks[0], len(ticks)
-        for j in range(self.i + 1, len(self.lines)):
-            text = self.lines[j].strip()
-            if text and set(text) == {char} and len(text) >= size:
-                return j
-        return None
+        return self.closers[ticks[0]].after(self.i, len(ticks))
 
     def _search_replace(self) -> Edit:
         self.block_count += 1
@@ -205,6 +205,37 @@ class _Parser:
             if _SEARCH.match(line) or (end_marker is _DIVIDER and _REPLACE.match(line)):
                 break
         raise ModelOutputError(problem)
+
+
+class _Closers:
+    """The lines of an answer that only repeat one fence character, to find the one closing
+    a fence without reading the rest of the answer again for every opener (a looping model
+    writes thousands)."""
+
+    def __init__(self, lines: list[str], char: str) -> None:
+        self.where: list[int] = []
+        self.size: list[int] = []
+        for j, line in enumerate(lines):
+            text = line.strip()
+            if text and text == char * len(text):
+                self.where.append(j)
+                self.size.append(len(text))
+        # the next bare fence that is longer: a walk for a long enough one skips the short
+        self.longer = [len(self.size)] * len(self.size)
+        stack: list[int] = []
+        for k in range(len(self.size) - 1, -1, -1):
+            while stack and self.size[stack[-1]] <= self.size[k]:
+                stack.pop()
+            if stack:
+                self.longer[k] = stack[-1]
+            stack.append(k)
+
+    def after(self, line: int, size: int) -> int | None:
+        """The first line after `line` that is a fence of this character at least `size` long."""
+        k = bisect.bisect_right(self.where, line)
+        while k < len(self.size) and self.size[k] < size:
+            k = self.longer[k]
+        return self.where[k] if k < len(self.size) else None
 
 
 def _join(lines: list[str]) -> str:
