@@ -104,3 +104,34 @@ def test_a_project_with_a_fifo_and_a_symlink_is_checked_in_docker(tmp_path: Path
     results = run_checks(project, DockerSandbox(), timeout=60)
     shown = repr([r.model_dump() for r in results])
     assert SECRET not in shown  # the link points at nothing inside the sandbox
+
+
+def _hostile_folder(root: Path, marker: Path) -> Path:
+    """A folder holding its own `healer` and `pip` packages: started with `python -m` from
+    there, Python imports them before healer's or pip's own."""
+    plant = f"import pathlib; pathlib.Path({str(marker)!r}).write_text('ran')\n"
+    for package in ("healer", "healer/llm", "pip"):
+        (root / package).mkdir(parents=True)
+        (root / package / "__init__.py").write_text(plant)
+    (root / "healer/llm/local_server.py").write_text(plant)
+    (root / "pip/__main__.py").write_text(plant)
+    return root
+
+
+def test_healer_s_python_helpers_do_not_import_code_from_the_folder_they_run_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `healer debug` runs in the folder it is pointed at (`-d .`); the bundled model's server,
+    # pip's configuration and the unsafe-local install are started as `python -m ...`
+    import subprocess
+
+    from healer.hostpython import host_python
+    from healer.sandbox.hostenv import pip_config
+
+    marker = tmp_path / "ran-on-the-host"
+    folder = _hostile_folder(tmp_path / "folder", marker)
+    monkeypatch.chdir(folder)
+    pip_config()
+    out = subprocess.run(host_python("healer.llm.local_server", "--help"), capture_output=True,
+                         text=True, timeout=60, check=False)
+    assert not marker.exists()
+    assert "--parent-pid" in out.stdout

@@ -39,6 +39,7 @@ from typing import IO, Any
 
 from healer.config import Settings
 from healer.errors import LocalModelError
+from healer.hostpython import host_python
 from healer.llm.profile import bundled_profile
 from healer.llm.weights import INSTALL_HINT, ensure_model
 
@@ -259,7 +260,7 @@ class LocalServerProcess:
             raise self._failure(exc.message) from exc
 
     def _spawn(self) -> subprocess.Popen[str]:
-        command = [sys.executable, "-m", "healer.llm.local_server", *self.options.to_argv()]
+        command = host_python("healer.llm.local_server", *self.options.to_argv())
         command += ["--parent-pid", str(os.getpid())]
         with self.log_file.open("w") as log_handle:
             return subprocess.Popen(

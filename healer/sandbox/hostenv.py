@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import sys
 from pathlib import Path
 
+from healer.hostpython import host_python
 from healer.sandbox.project import CA_BUNDLE
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def pip_config() -> dict[str, str]:
     """PIP_* variables equivalent to the host's `pip config list` (index, trusted hosts)."""
     try:
         out = subprocess.run(
-            [sys.executable, "-m", "pip", "config", "list"],
+            host_python("pip", "config", "list"),
             capture_output=True, text=True, timeout=30, check=False,
         ).stdout
     except (OSError, subprocess.TimeoutExpired):

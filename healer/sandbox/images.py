@@ -24,6 +24,7 @@ from pathlib import Path
 
 from healer.config import default_cache_dir
 from healer.errors import ConfigError, SandboxError
+from healer.hostpython import host_python
 
 log = logging.getLogger(__name__)
 
@@ -243,9 +244,9 @@ def _download_wheels(target: Path, progress: Callable[[str], None]) -> None:
     (its index and certificates): wheels only, so no package's code runs."""
     progress(f"downloading wheels of {', '.join(browser_pins())} for Python {SUITE_PYTHON}")
     platforms = [arg for platform in WHEEL_PLATFORMS for arg in ("--platform", platform)]
-    _run_step([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
-               "--python-version", SUITE_PYTHON, "--implementation", "cp", *platforms,
-               "--dest", str(target), *browser_pins()], progress)
+    _run_step(host_python("pip", "download", "--quiet", "--only-binary=:all:",
+                          "--python-version", SUITE_PYTHON, "--implementation", "cp", *platforms,
+                          "--dest", str(target), *browser_pins()), progress)
 
 
 def _build_stack(stack: str, tag: str, progress: Callable[[str], None],

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from healer.errors import SandboxError
+from healer.hostpython import host_python
 from healer.models import RunResult
 from healer.sandbox.process import run_group
 from healer.sandbox.project import EXCLUDED, WORK
@@ -54,7 +55,7 @@ class UnsafeLocalSandbox:
         from healer.stacks.python import pyproject_dependencies
 
         args += pyproject_dependencies(Path(project))
-        command = [sys.executable, "-m", "pip", "install", "-q", "--target", str(self._deps), *args]
+        command = host_python("pip", "install", "-q", "--target", str(self._deps), *args)
         start = time.monotonic()
         try:
             proc = subprocess.run(command, capture_output=True, text=True, check=False,
@@ -88,8 +89,8 @@ class UnsafeLocalSandbox:
         home = Path(folder) / "home"
         home.mkdir(exist_ok=True)
         env = {**self._environment(home), "PYTHONPATH": ""}
-        argv = [sys.executable, "-m", "healer.checks.extension.browser", str(folder),
-                str(Path(folder) / "scratch"), "--chromium", chromium]
+        argv = host_python("healer.checks.extension.browser", str(folder),
+                           str(Path(folder) / "scratch"), "--chromium", chromium)
         return run_group(argv, timeout=timeout, env=env)
 
     def close(self) -> None:
