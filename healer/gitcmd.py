@@ -3,8 +3,8 @@ machine. A repository's own configuration can name commands that git runs by its
 (on every commit, checkout, merge and ref update), an fsmonitor (on every status), and
 filter and diff drivers (on add, checkout and diff). healer's commands switch off the first
 two and never step into submodules, never ask for external diffs, and refuse a folder
-whose configuration sets a filter, diff or merge driver (`foreign_commands`), or whose
-repository is not its own (`foreign_repository`)."""
+whose configuration sets a filter, diff or merge driver or includes more configuration under
+a condition (`foreign_commands`), or whose repository is not its own (`foreign_repository`)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ from healer.errors import UsageError
 SAFE = ("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
         # a submodule is a repository of its own, with a configuration nobody read
         "-c", "diff.ignoreSubmodules=all", "-c", "submodule.recurse=false")
-# keys of the folder's own configuration that make git run a command of its choosing
-DRIVERS = r"^(filter|merge)\..+\.(clean|smudge|process|driver)$|^diff\..+\.(command|textconv)$"
+# keys of the folder's own configuration that make git run a command of its choosing, or
+# that read more configuration only under a condition healer's own work can change (its
+# branch switches on an `onbranch:` include; a copy elsewhere, a `gitdir:` one)
+DRIVERS = (r"^(filter|merge)\..+\.(clean|smudge|process|driver)$"
+           r"|^diff\..+\.(command|textconv)$|^diff\.external$|^includeif\..+\.path$")
 
 
 def git(root: Path, *args: str, text: bool = True) -> subprocess.CompletedProcess:

@@ -75,6 +75,34 @@ def test_a_driver_in_a_file_the_configuration_includes_is_refused_too(tmp_path: 
     assert not mark.exists()
 
 
+@pytest.mark.parametrize("condition", ["onbranch:healer/build", "onbranch:healer/**",
+                                       "gitdir:/"])
+def test_a_driver_behind_a_conditional_include_is_refused(tmp_path: Path, condition: str) -> None:
+    # read on the user's branch the include is off; healer's own branch switches it on, and
+    # the next `git add` ran the filter
+    root, mark = _repo(tmp_path)
+    (root / ".gitattributes").write_text("* filter=evil\n")
+    included = tmp_path / "more.config"
+    included.write_text(f"[filter \"evil\"]\n\tclean = {_script(tmp_path / 'e.sh', mark)}\n")
+    subprocess.run(["git", "config", f"includeIf.{condition}.path", str(included)], cwd=root,
+                   check=True)
+    with pytest.raises(UsageError, match="includeif"):
+        ws = Workspace(root, adopt=True)
+        ws.init()
+        (root / "calc.py").write_text("x = 2\n")
+        ws.commit("round 0")
+    assert not mark.exists()
+
+
+def test_an_external_diff_command_is_refused(tmp_path: Path) -> None:
+    root, mark = _repo(tmp_path)
+    subprocess.run(["git", "config", "diff.external", _script(tmp_path / "d.sh", mark)],
+                   cwd=root, check=True)
+    with pytest.raises(UsageError, match=r"diff\.external"):
+        Workspace(root, adopt=True).init()
+    assert not mark.exists()
+
+
 def test_a_submodules_own_filter_never_runs(tmp_path: Path) -> None:
     root, mark = _repo(tmp_path)
     sub = root / "sub"
