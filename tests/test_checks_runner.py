@@ -127,6 +127,14 @@ class _NoInstall:
     ("pyproject.toml", "[project]\nname='x'\ndependencies=['evil @ file:///src/evil']\n",
      "pyproject.toml dependency"),
     ("package.json", '{"dependencies": {"evil": "file:../evil"}}\n', "package.json dependency"),
+    # pip reads these as a direct reference too: a name with extras, a line continued
+    ("requirements.txt", "evil[x]@file:/src/evil\n", "file:/src/evil"),
+    ("requirements.txt", "evil\\\n@file:/src/evil\n", "file:/src/evil"),
+    ("requirements.txt", "evil ; python_version>'3' @ file:/src/evil\n", "file:/src/evil"),
+    ("pyproject.toml", "[project]\nname='x'\ndependencies=['evil[x]@file:/src/evil']\n",
+     "pyproject.toml dependency"),
+    # an argument of pip's command line, as an option
+    ("pyproject.toml", "[project]\nname='x'\ndependencies=['--no-index', 'x']\n", "--no-index"),
 ])
 def test_dependencies_that_are_not_index_names_are_refused_before_install(tmp_path, name, text,
                                                                           words) -> None:
@@ -136,6 +144,27 @@ def test_dependencies_that_are_not_index_names_are_refused_before_install(tmp_pa
     check = install_check(tmp_path, _NoInstall())
     assert not check.passed and words in check.failures[0].message
     assert "package index only" in check.failures[0].message
+
+
+def test_a_linked_requirements_file_is_refused_before_install(tmp_path) -> None:
+    from healer.checks.runner import install_check
+
+    (tmp_path / "real.txt").write_text("-e /src/evil\n--extra-index-url http://10.0.0.1/\n")
+    (tmp_path / "requirements.txt").symlink_to("real.txt")
+    check = install_check(tmp_path, _NoInstall())
+    assert not check.passed and "symbolic link" in check.failures[0].message
+
+
+def test_pip_is_given_the_requirements_it_was_shown_not_the_file(tmp_path) -> None:
+    from healer.stacks import install_script
+
+    (tmp_path / "requirements.txt").write_text(
+        "requests>=2.0  # http\nnumpy[extra] == 1.26.* ; python_version >= '3.10'\n\n"
+        "attrs\\\n>=23\n")
+    script = install_script(tmp_path)
+    assert "-r " not in script and "requirements.txt" not in script
+    assert "'requests>=2.0'" in script and "'attrs>=23'" in script
+    assert "numpy[extra] == 1.26.* ; python_version >= '3.10'" in script.replace("'\"'\"'", "'")
 
 
 def test_credentials_in_the_index_url_mean_wheels_only(tmp_path) -> None:

@@ -49,13 +49,12 @@ class UnsafeLocalSandbox:
     def prepare(self, project: Path, *, timeout: float | None = None) -> RunResult | None:
         if install_script(project) is None:
             return None
-        args = []
-        if (Path(project) / "requirements.txt").is_file():
-            args += ["-r", str(Path(project) / "requirements.txt")]
-        from healer.stacks.python import pyproject_dependencies
+        from healer.stacks.python import declared_dependencies
 
-        args += pyproject_dependencies(Path(project))
-        command = host_python("pip", "install", "-q", "--target", str(self._deps), *args)
+        args = declared_dependencies(Path(project))
+        if not args:
+            return None
+        command = host_python("pip", "install", "-q", "--target", str(self._deps), "--", *args)
         start = time.monotonic()
         try:
             proc = subprocess.run(command, capture_output=True, text=True, check=False,

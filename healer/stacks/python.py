@@ -13,37 +13,73 @@ from pathlib import Path
 
 from healer.models import CheckResult
 from healer.sandbox.base import Sandbox
-from healer.sandbox.project import DEPS, SRC
+from healer.sandbox.project import DEPS
 from healer.stacks.base import Evidence, Stack, source_files
 
 log = logging.getLogger(__name__)
 
 MARKERS = ("pyproject.toml", "requirements.txt", "setup.py", "setup.cfg")
 TEST_PATTERNS = ("test_*.py", "*_test.py")  # the files pytest collects
-# a requirement that is not a plain name: a URL, a local path, a VCS link, `name @ url`
-_DIRECT = re.compile(r"(://|^[./~]|^file:|^git\+|\s@\s|^[\w.-]+\s*@)")
+# a requirement pip looks up on the package index by name: a name, extras, versions and an
+# environment marker; anything else (an option, a path, a URL, `name @ url`) is not one
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_VERSION = r"(?:===|==|!=|~=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_-]+"
+_INDEX_NAME = re.compile(
+    rf"{_NAME}(?:\s*\[\s*(?:{_NAME}(?:\s*,\s*{_NAME})*)?\s*\])?"
+    rf"(?:\s*\(?\s*{_VERSION}(?:\s*,\s*{_VERSION})*\s*\)?)?"
+    r"(?:\s*;(?:(?!://)[^@\\])*)?")
+_COMMENT = re.compile(r"(^|\s)#.*$")  # pip's rule: `#` at the start or after a space
+
+
+def is_index_name(requirement: str) -> bool:
+    """Whether pip installs `requirement` from the package index by name, nothing else."""
+    return _INDEX_NAME.fullmatch(requirement.strip()) is not None
 
 
 def pyproject_dependencies(project: Path) -> list[str]:
     path = project / "pyproject.toml"
-    if not path.is_file():
+    if not path.is_file() or path.is_symlink():
         return []
     try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(_read(path))
+    except tomllib.TOMLDecodeError as exc:
         log.warning("cannot read dependencies from %s: %s", path, exc)
         return []
-    deps = data.get("project", {}).get("dependencies", [])
-    return [d for d in deps if isinstance(d, str)]
+    project_table = data.get("project", {})
+    deps = project_table.get("dependencies", []) if isinstance(project_table, dict) else []
+    return [d for d in deps if isinstance(d, str)] if isinstance(deps, list) else []
+
+
+def requirement_lines(project: Path) -> list[tuple[int, str]]:
+    """requirements.txt as pip reads it: (line number, requirement), lines ending in `\\`
+    continued on the next, comments dropped; options and links are kept for the check."""
+    path = project / "requirements.txt"
+    if not path.is_file() or path.is_symlink():
+        return []
+    found, pending, start = [], "", 0
+    for number, raw in enumerate(_read(path).splitlines(), 1):
+        start = start or number
+        if raw.endswith("\\"):
+            pending += raw[:-1]
+            continue
+        line, pending = _COMMENT.sub("", pending + raw).strip(), ""
+        if line:
+            found.append((start, line))
+        start = 0
+    if pending.strip():
+        found.append((start, _COMMENT.sub("", pending).strip()))
+    return found
+
+
+def _read(path: Path) -> str:
+    from healer.checks.static import read_source  # the checks import the stacks
+
+    return read_source(path)
 
 
 def requirements(project: Path) -> list[str]:
-    """Requirement lines of requirements.txt (comments and pip options dropped)."""
-    path = project / "requirements.txt"
-    if not path.is_file():
-        return []
-    lines = (line.split("#", 1)[0].strip() for line in path.read_text(errors="replace").splitlines())
-    return [line for line in lines if line and not line.startswith("-")]
+    """The requirements of requirements.txt that pip finds on the package index by name."""
+    return [line for _, line in requirement_lines(project) if is_index_name(line)]
 
 
 def declared_dependencies(project: Path) -> list[str]:
@@ -74,38 +110,29 @@ class PythonStack(Stack):
                 "PYTHONUNBUFFERED": "1"}
 
     def install(self, project: Path, *, wheels_only: bool) -> list[str]:
-        if not (project / "requirements.txt").is_file() and not pyproject_dependencies(project):
+        """pip installs the requirements as the check saw them, by name (never `-r` the file,
+        which pip would read by rules of its own)."""
+        args = declared_dependencies(project)
+        if not args:
             return []
-        args = []
-        if (project / "requirements.txt").is_file():
-            args += ["-r", f"{SRC}/requirements.txt"]
-        args += pyproject_dependencies(project)
         quoted = " ".join(shlex.quote(a) for a in args)
         # with credentials for a private index in reach, no package's build code may run
         binary = "--only-binary=:all: " if wheels_only else ""
         return [(f"python3 -m pip install --no-input --progress-bar off --no-warn-script-location "
-                f"{binary}--target {DEPS}/python {quoted}")]
+                f"{binary}--target {DEPS}/python -- {quoted}")]
 
     def dependency_problems(self, project: Path) -> list[str]:
-        problems = []
         path = project / "requirements.txt"
-        if path.is_file() and not path.is_symlink():
-            for number, raw in enumerate(path.read_text(errors="replace").splitlines(), 1):
-                line = raw.split(" #", 1)[0].strip()
-                if not line or line.startswith("#"):
-                    continue
-                if line.startswith("-") or _DIRECT.search(line):
-                    problems.append(f"requirements.txt line {number}: `{line[:80]}`")
-        for dep in pyproject_dependencies(project):
-            if _DIRECT.search(dep.strip()):
-                problems.append(f"pyproject.toml dependency `{dep[:80]}`")
+        if path.is_symlink():
+            return ["requirements.txt is a symbolic link; write the requirements in it"]
+        problems = [f"requirements.txt line {number}: `{line[:80]}`"
+                    for number, line in requirement_lines(project) if not is_index_name(line)]
+        problems += [f"pyproject.toml dependency `{dep[:80]}`"
+                     for dep in pyproject_dependencies(project) if not is_index_name(dep)]
         return problems
 
     def dependency_digest(self, project: Path, digest: hashlib._Hash) -> None:
-        digest.update(b"\0requirements.txt\0")
-        if (project / "requirements.txt").is_file():
-            digest.update((project / "requirements.txt").read_bytes())
-        digest.update(b"\0pyproject.toml\0" + "\n".join(pyproject_dependencies(project)).encode())
+        digest.update(b"\0" + "\n".join(declared_dependencies(project)).encode())
 
     def checks(self, project: Path, sandbox: Sandbox, timeout: float, *,
                ignore: Sequence[str] = ()) -> list[CheckResult]:
