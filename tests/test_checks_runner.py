@@ -174,5 +174,9 @@ def test_credentials_in_the_index_url_mean_wheels_only(tmp_path) -> None:
     (tmp_path / "requirements.txt").write_text("requests\n")
     assert carries_credentials({"PIP_INDEX_URL": "https://user:tok@pypi.corp/simple"})
     assert not carries_credentials({"PIP_INDEX_URL": "https://pypi.org/simple"})
+    # a proxy's password reaches every package's build code as HTTPS_PROXY
+    assert carries_credentials({"HTTPS_PROXY": "http://user:pass@proxy:3128"})
+    assert carries_credentials({"http_proxy": "user:pass@proxy:3128"})
+    assert not carries_credentials({"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "localhost"})
     assert "--only-binary=:all:" in install_script(tmp_path, wheels_only=True)
     assert "--only-binary" not in install_script(tmp_path)

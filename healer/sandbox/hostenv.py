@@ -99,11 +99,13 @@ def install_environment(ca_bundle: str = CA_BUNDLE) -> dict[str, str]:
 
 
 def carries_credentials(env: dict[str, str]) -> bool:
-    """Whether an index URL of the install environment holds a user name or token."""
+    """Whether an index or proxy URL of the install environment holds a user name or token
+    (what a package's build code could read from its environment and send on)."""
     from urllib.parse import urlsplit
 
-    for var in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"):
+    for var in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "HTTP_PROXY", "HTTPS_PROXY",
+                "http_proxy", "https_proxy"):
         for url in env.get(var, "").split():
-            if "@" in urlsplit(url).netloc:
+            if "@" in urlsplit(url if "//" in url else f"//{url}").netloc:
                 return True
     return False
