@@ -135,3 +135,24 @@ def test_healer_s_python_helpers_do_not_import_code_from_the_folder_they_run_in(
                          text=True, timeout=60, check=False)
     assert not marker.exists()
     assert "--parent-pid" in out.stdout
+
+
+def test_the_install_network_reaches_a_private_proxy_on_its_port_only(monkeypatch) -> None:
+    # a proxy on this host (cntlm on 192.168.1.5:3128) must not open the Docker socket, a
+    # database or the model server listening on that address to the install step
+    from healer.sandbox import egress
+
+    added: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(egress, "_rule", lambda chain, spec: added.append((chain, spec)) or True)
+    monkeypatch.setattr(egress, "_nameservers", list)
+    for var in egress.PROXY_VARIABLES:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:pw@192.168.1.5:3128")
+    monkeypatch.setenv("http_proxy", "192.168.1.6")  # no scheme, no port: pip's default 80
+    assert egress._ensure_rules()
+    opened = [spec for chain, spec in added if "RETURN" in spec or "ACCEPT" in spec]
+    assert len(opened) == 4
+    for spec in opened:
+        address = spec[spec.index("-d") + 1]
+        port = {"192.168.1.5/32": "3128", "192.168.1.6/32": "80"}[address]
+        assert spec[spec.index("-p") + 1] == "tcp" and spec[spec.index("--dport") + 1] == port

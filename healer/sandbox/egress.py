@@ -47,15 +47,22 @@ def _rule(chain: str, spec: list[str]) -> bool:
     return _iptables("-I", chain, *spec)
 
 
-def _proxy_addresses() -> list[str]:
-    """The host's proxies: they may live in a private range, and the install needs them."""
+def _proxy_addresses() -> list[tuple[str, int]]:
+    """The host's proxies, (address, port): they may live in a private range, and the install
+    needs them (on their port only)."""
     found = []
     for var in PROXY_VARIABLES:
-        host = urlsplit(os.environ.get(var, "")).hostname
+        value = os.environ.get(var, "").strip()
+        url = urlsplit(value if "//" in value else f"//{value}")
+        try:
+            host, port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
+        except ValueError:  # a port that is not a number
+            continue
         if not host:
             continue
         try:
-            found += [info[4][0] for info in socket.getaddrinfo(host, None, socket.AF_INET)]
+            found += [(info[4][0], port)
+                      for info in socket.getaddrinfo(host, None, socket.AF_INET)]
         except OSError:
             continue
     return sorted(set(found))
@@ -112,11 +119,12 @@ def _ensure_rules() -> bool:
         for proto in ("udp", "tcp"):
             rules.append(("DOCKER-USER", ["-i", BRIDGE, "-d", f"{server}/32", "-p", proto,
                                           "--dport", "53", *mark, "-j", "RETURN"]))
-    for proxy in _proxy_addresses():
+    for proxy, port in _proxy_addresses():
         if ipaddress.ip_address(proxy).is_private:
-            rules.append(("DOCKER-USER", ["-i", BRIDGE, "-d", f"{proxy}/32", *mark, "-j",
-                                          "RETURN"]))
-            rules.append(("INPUT", ["-i", BRIDGE, "-d", f"{proxy}/32", *mark, "-j", "ACCEPT"]))
+            to_proxy = ["-i", BRIDGE, "-d", f"{proxy}/32", "-p", "tcp", "--dport", str(port),
+                        *mark, "-j"]
+            rules.append(("DOCKER-USER", [*to_proxy, "RETURN"]))
+            rules.append(("INPUT", [*to_proxy, "ACCEPT"]))
     return all(_rule(chain, spec) for chain, spec in rules)
 
 
