@@ -146,13 +146,18 @@ def test_dependencies_that_are_not_index_names_are_refused_before_install(tmp_pa
     assert "package index only" in check.failures[0].message
 
 
-def test_a_linked_requirements_file_is_refused_before_install(tmp_path) -> None:
+@pytest.mark.parametrize(("name", "text"), [
+    ("requirements.txt", "-e /src/evil\n--extra-index-url http://10.0.0.1/\n"),
+    ("go.mod", "module m\n\nrequire x v1.0.0\nreplace x => ../evil\n"),
+])
+def test_a_linked_dependency_file_is_refused_before_install(tmp_path, name, text) -> None:
+    # the check read nothing through the link; the install step would have followed it
     from healer.checks.runner import install_check
 
-    (tmp_path / "real.txt").write_text("-e /src/evil\n--extra-index-url http://10.0.0.1/\n")
-    (tmp_path / "requirements.txt").symlink_to("real.txt")
+    (tmp_path / "real.txt").write_text(text)
+    (tmp_path / name).symlink_to("real.txt")
     check = install_check(tmp_path, _NoInstall())
-    assert not check.passed and "symbolic link" in check.failures[0].message
+    assert not check.passed and "a link" in check.failures[0].message
 
 
 def test_pip_is_given_the_requirements_it_was_shown_not_the_file(tmp_path) -> None:

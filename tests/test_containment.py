@@ -156,3 +156,37 @@ def test_the_install_network_reaches_a_private_proxy_on_its_port_only(monkeypatc
         address = spec[spec.index("-d") + 1]
         port = {"192.168.1.5/32": "3128", "192.168.1.6/32": "80"}[address]
         assert spec[spec.index("-p") + 1] == "tcp" and spec[spec.index("--dport") + 1] == port
+
+
+def test_the_spec_checks_do_not_parse_a_file_over_the_size_cap(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    # a folder's 300 MB module, parsed whole on the host, took many gigabytes
+    import ast
+
+    from healer.checks.spec_checks import names_check
+    from healer.hostread import MAX_BYTES
+
+    (tmp_path / "app.py").write_text("def count(text):\n    return 0\n")
+    (tmp_path / "big.py").write_text("x = 1\n" * (MAX_BYTES // 6 + 1))
+    parsed, parse = [], ast.parse
+    monkeypatch.setattr(ast, "parse", lambda text, *a, **k: parsed.append(len(text))
+                        or parse(text, *a, **k))
+    check = names_check(tmp_path, "# Count\n\n```python\ndef count(text): ...\n```\n")
+    assert check.passed and parsed and max(parsed) <= MAX_BYTES
+
+
+@pytest.mark.parametrize("name", ["pyproject.toml", "package.json", "go.mod"])
+def test_project_settings_are_not_read_through_a_link(tmp_path: Path, name: str) -> None:
+    from healer.checks.node import test_script
+    from healer.checks.python import console_scripts
+    from healer.stacks.go import module_path
+
+    outside = tmp_path / "outside"
+    outside.write_text({"pyproject.toml": "[project.scripts]\nrun = 'os:system'\n",
+                        "package.json": '{"scripts": {"test": "cat /etc/shadow"}}',
+                        "go.mod": "module example.com/elsewhere\n"}[name])
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / name).symlink_to(outside)
+    assert console_scripts(project) == {} and test_script(project) is None
+    assert module_path(project) != "example.com/elsewhere"

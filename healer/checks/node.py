@@ -11,6 +11,7 @@ from healer.checks.commands import command_check, to_check
 from healer.checks.locations import project_path
 from healer.checks.logs import trim
 from healer.checks.static import project_files
+from healer.hostread import project_text
 from healer.models import CheckResult, Failure
 from healer.sandbox.base import Sandbox
 
@@ -49,10 +50,9 @@ def syntax_check(project: Path, sandbox: Sandbox, timeout: float) -> CheckResult
 
 
 def test_script(project: Path) -> str | None:
-    path = project / "package.json"
     try:
-        scripts = json.loads(path.read_text()).get("scripts", {}) if path.is_file() else {}
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        scripts = json.loads(project_text(project / "package.json") or "{}").get("scripts", {})
+    except (json.JSONDecodeError, AttributeError):
         return None
     script = scripts.get("test") if isinstance(scripts, dict) else None
     return script if isinstance(script, str) and script.strip() != NPM_DEFAULT_TEST else None

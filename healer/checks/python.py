@@ -11,6 +11,7 @@ from healer.checks.locations import locate
 from healer.checks.logs import trim
 from healer.checks.pytest_report import counts, failures_from_junit, pytest_command, split_output
 from healer.checks.static import project_files
+from healer.hostread import project_text
 from healer.models import CheckResult, Failure
 from healer.sandbox.base import Sandbox
 from healer.stacks.python import TEST_PATTERNS
@@ -115,12 +116,9 @@ def pytest_check(project: Path, sandbox: Sandbox, timeout: float, *,
 
 
 def console_scripts(project: Path) -> dict[str, str]:
-    path = project / "pyproject.toml"
-    if not path.is_file():
-        return {}
     try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        data = tomllib.loads(project_text(project / "pyproject.toml") or "")
+    except tomllib.TOMLDecodeError:
         return {}
     scripts = data.get("project", {}).get("scripts", {})
     return {k: v for k, v in scripts.items() if isinstance(v, str) and ":" in v}

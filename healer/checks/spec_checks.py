@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from healer.checks.commands import output_of, run_failure
-from healer.checks.static import defined_names, project_files
+from healer.checks.static import defined_names, parse_python
 from healer.models import CheckResult, Failure
 from healer.sandbox.base import Sandbox
 
@@ -144,15 +144,17 @@ def _trailing_blanks(lines: list[str]) -> int:
     return count
 
 
+def _modules(project: Path, skip: set[str]) -> dict[str, ast.AST]:
+    """The project's Python modules that parse (within the host-side checks' size cap), by
+    path, but those in `skip`."""
+    trees, _ = parse_python(project)
+    return {rel: tree for path, tree in trees.items()
+            if (rel := path.relative_to(project).as_posix()) not in skip}
+
+
 def _defined_names(project: Path, skip: set[str]) -> set[str]:
     names: set[str] = set()
-    for path in project_files(project, ".py"):
-        if path.relative_to(project).as_posix() in skip:
-            continue
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-        except (SyntaxError, ValueError, RecursionError):
-            continue
+    for tree in _modules(project, skip).values():
         names |= defined_names(tree, arguments=False)  # a stated name is no parameter
     return names
 
@@ -183,15 +185,8 @@ def stub_signatures(markdown: str) -> dict[str, list[str]]:
 
 def _top_level_functions(project: Path, skip: set[str]) -> dict[str, tuple[str, list[str]]]:
     found: dict[str, tuple[str, list[str]]] = {}
-    for path in project_files(project, ".py"):
-        rel = path.relative_to(project).as_posix()
-        if rel in skip:
-            continue
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-        except (SyntaxError, ValueError, RecursionError):
-            continue
-        for node in tree.body:
+    for rel, tree in _modules(project, skip).items():
+        for node in tree.body:  # type: ignore[attr-defined]
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 found.setdefault(node.name, (rel, _parameters(node)))
     return found

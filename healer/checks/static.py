@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from healer.checks.imports import imported_modules, provided_modules
+from healer.hostread import MAX_BYTES as MAX_SOURCE_BYTES
+from healer.hostread import read_source
 from healer.models import CheckResult, Failure
 from healer.sandbox.project import EXCLUDED
 from healer.stacks.python import declared_dependencies
@@ -24,7 +26,6 @@ log = logging.getLogger(__name__)
 UNDEFINED_MESSAGES = ("UndefinedName", "UndefinedLocal", "UndefinedExport")
 
 
-MAX_SOURCE_BYTES = 1_000_000  # a file the host-side checks read at most
 
 
 def project_files(project: Path, suffix: str) -> Iterator[Path]:
@@ -36,12 +37,6 @@ def project_files(project: Path, suffix: str) -> Iterator[Path]:
             continue
         if not any(part in EXCLUDED for part in rel.parts):
             yield path
-
-
-def read_source(path: Path) -> str:
-    """A file's text for the host-side checks, at most MAX_SOURCE_BYTES of it."""
-    with path.open("rb") as handle:
-        return handle.read(MAX_SOURCE_BYTES).decode("utf-8", errors="replace")
 
 
 def _rel(project: Path, path: Path) -> str:

@@ -78,8 +78,10 @@ class Stack:
         for name in self.dependency_files:
             path = project / name
             digest.update(f"\0{name}\0".encode())
-            if path.is_file():
-                digest.update(path.read_bytes())
+            if path.is_file() and not path.is_symlink():
+                with path.open("rb") as handle:
+                    for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                        digest.update(block)
 
     def checks(self, project: Path, sandbox: Sandbox, timeout: float, *,
                ignore: Sequence[str] = ()) -> list[CheckResult]:

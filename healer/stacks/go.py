@@ -12,6 +12,7 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
+from healer.hostread import project_text
 from healer.models import CheckResult, Failure
 from healer.sandbox.base import Sandbox
 from healer.sandbox.project import DEPS, SRC
@@ -33,8 +34,7 @@ EXCERPT_LINES = 30
 
 
 def module_path(project: Path) -> str:
-    gomod = project / "go.mod"
-    text = gomod.read_text(errors="replace") if gomod.is_file() else ""
+    text = project_text(project / "go.mod") or ""
     match = re.search(r"^\s*module\s+(\S+)", text, re.MULTILINE)
     return match.group(1).strip('"') if match else DEFAULT_MODULE
 
@@ -132,8 +132,7 @@ class GoStack(Stack):
         return f"[ -f go.mod ] || go mod init {DEFAULT_MODULE} >/dev/null 2>&1 || true"
 
     def install(self, project: Path, *, wheels_only: bool) -> list[str]:
-        gomod = project / "go.mod"
-        if not gomod.is_file() or not _REQUIRE.search(gomod.read_text(errors="replace")):
+        if not _REQUIRE.search(project_text(project / "go.mod") or ""):
             return []
         copy = f"cp {SRC}/go.mod /tmp/gomod/ && if [ -f {SRC}/go.sum ]; then cp {SRC}/go.sum /tmp/gomod/; fi"
         return [(f"mkdir -p /tmp/gomod {MODULE_CACHE} && {copy} && cd /tmp/gomod && "
@@ -141,10 +140,12 @@ class GoStack(Stack):
 
     def dependency_problems(self, project: Path) -> list[str]:
         gomod = project / "go.mod"
-        if not gomod.is_file() or gomod.is_symlink():
-            return []
+        text = project_text(gomod)
+        if text is None:
+            return ["go.mod is a link, or not a plain file under 1 MB"] \
+                if os.path.lexists(gomod) else []
         return [f"go.mod line {number}: `{line.strip()[:80]}`"
-                for number, line in enumerate(gomod.read_text(errors="replace").splitlines(), 1)
+                for number, line in enumerate(text.splitlines(), 1)
                 if _LOCAL_REPLACE.search(line)]
 
     def checks(self, project: Path, sandbox: Sandbox, timeout: float, *,

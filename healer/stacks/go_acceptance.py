@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from healer.checks.static import read_source
 from healer.errors import PathEscapeError
+from healer.hostread import read_source
 from healer.models import CheckResult, Failure, RunResult
 from healer.paths import confined
 from healer.stacks.base import source_files

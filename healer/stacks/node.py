@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from healer.hostread import project_text
 from healer.models import CheckResult
 from healer.sandbox.base import Sandbox
 from healer.sandbox.project import DEPS, SRC
@@ -19,10 +20,9 @@ SECTIONS = ("dependencies", "devDependencies", "optionalDependencies")
 
 
 def _package(project: Path) -> dict:
-    path = project / "package.json"
     try:
-        data = json.loads(path.read_text()) if path.is_file() else {}
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = json.loads(project_text(project / "package.json") or "{}")
+    except json.JSONDecodeError:
         return {}
     return data if isinstance(data, dict) else {}
 

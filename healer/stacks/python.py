@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import shlex
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
+from healer.hostread import project_text
 from healer.models import CheckResult
 from healer.sandbox.base import Sandbox
 from healer.sandbox.project import DEPS
@@ -37,13 +39,13 @@ def is_index_name(requirement: str) -> bool:
 
 
 def pyproject_dependencies(project: Path) -> list[str]:
-    path = project / "pyproject.toml"
-    if not path.is_file() or path.is_symlink():
+    text = project_text(project / "pyproject.toml")
+    if text is None:
         return []
     try:
-        data = tomllib.loads(_read(path))
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        log.warning("cannot read dependencies from %s: %s", path, exc)
+        log.warning("cannot read dependencies from %s: %s", project / "pyproject.toml", exc)
         return []
     project_table = data.get("project", {})
     deps = project_table.get("dependencies", []) if isinstance(project_table, dict) else []
@@ -53,11 +55,9 @@ def pyproject_dependencies(project: Path) -> list[str]:
 def requirement_lines(project: Path) -> list[tuple[int, str]]:
     """requirements.txt as pip reads it: (line number, requirement), lines ending in `\\`
     continued on the next, comments dropped; options and links are kept for the check."""
-    path = project / "requirements.txt"
-    if not path.is_file() or path.is_symlink():
-        return []
     found, pending, start = [], "", 0
-    for number, raw in enumerate(_read(path).splitlines(), 1):
+    for number, raw in enumerate((project_text(project / "requirements.txt") or "").splitlines(),
+                                 1):
         start = start or number
         if raw.endswith("\\"):
             pending += raw[:-1]
@@ -69,12 +69,6 @@ def requirement_lines(project: Path) -> list[tuple[int, str]]:
     if pending.strip():
         found.append((start, _COMMENT.sub("", pending).strip()))
     return found
-
-
-def _read(path: Path) -> str:
-    from healer.checks.static import read_source  # the checks import the stacks
-
-    return read_source(path)
 
 
 def requirements(project: Path) -> list[str]:
@@ -123,8 +117,9 @@ class PythonStack(Stack):
 
     def dependency_problems(self, project: Path) -> list[str]:
         path = project / "requirements.txt"
-        if path.is_symlink():
-            return ["requirements.txt is a symbolic link; write the requirements in it"]
+        if os.path.lexists(path) and project_text(path) is None:
+            return ["requirements.txt is a link, or not a plain file under 1 MB; write the "
+                    + "requirements in it"]
         problems = [f"requirements.txt line {number}: `{line[:80]}`"
                     for number, line in requirement_lines(project) if not is_index_name(line)]
         problems += [f"pyproject.toml dependency `{dep[:80]}`"
