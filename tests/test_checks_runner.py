@@ -1,5 +1,6 @@
 """run_checks end to end over sample projects, in the real Docker sandbox."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,16 @@ class _NoInstall:
     ("pyproject.toml", "[project]\nname='x'\ndependencies=['evil @ file:///src/evil']\n",
      "pyproject.toml dependency"),
     ("package.json", '{"dependencies": {"evil": "file:../evil"}}\n', "package.json dependency"),
+    ("package.json", '{"dependencies": {"b": "/src/evil"}}', "package.json dependency b"),
+    ("package.json", '{"dependencies": {"b": "bitbucket:x/y"}}', "package.json dependency b"),
+    ("package.json", '{"dependencies": {"b": "npm:evil@file:../x"}}', "package.json dependency b"),
+    ("package.json", '{"peerDependencies": {"b": "file:../evil"}}', "package.json dependency b"),
+    ("package.json", '{"overrides": {"a": {"b": "file:../evil"}}}', "package.json overrides"),
+    ("package.json", '{"dependencies": ["file:../evil"]}', "package.json dependencies"),
+    ("package-lock.json", '{"packages": {"node_modules/b": {"resolved": "http://10.0.0.1/b.tgz"}}}',
+     "package-lock.json node_modules/b"),
+    ("package-lock.json", '{"packages": {"node_modules/b": {"resolved": "../evil", "link": true}}}',
+     "package-lock.json node_modules/b"),
     # pip reads these as a direct reference too: a name with extras, a line continued
     ("requirements.txt", "evil[x]@file:/src/evil\n", "file:/src/evil"),
     ("requirements.txt", "evil\\\n@file:/src/evil\n", "file:/src/evil"),
@@ -141,6 +152,8 @@ def test_dependencies_that_are_not_index_names_are_refused_before_install(tmp_pa
     from healer.checks.runner import install_check
 
     (tmp_path / name).write_text(text)
+    if name == "package-lock.json":
+        (tmp_path / "package.json").write_text('{"dependencies": {"b": "^1.0.0"}}')
     check = install_check(tmp_path, _NoInstall())
     assert not check.passed and words in check.failures[0].message
     assert "package index only" in check.failures[0].message
@@ -170,6 +183,19 @@ def test_pip_is_given_the_requirements_it_was_shown_not_the_file(tmp_path) -> No
     assert "-r " not in script and "requirements.txt" not in script
     assert "'requests>=2.0'" in script and "'attrs>=23'" in script
     assert "numpy[extra] == 1.26.* ; python_version >= '3.10'" in script.replace("'\"'\"'", "'")
+
+
+def test_registry_versions_of_npm_packages_are_installed(tmp_path) -> None:
+    from healer.stacks import STACKS
+
+    (tmp_path / "package.json").write_text(json.dumps({
+        "dependencies": {"a": "^1.2.3", "b": ">=1.0.0 <2", "c": "latest", "d": "1.x || 2.x",
+                         "e": "*", "f": "", "@scope/g": "~0.4.1"},
+        "devDependencies": {"jest": "^29.7.0"}, "overrides": {"h": "1.0.0"}}))
+    (tmp_path / "package-lock.json").write_text(json.dumps({"packages": {
+        "": {"name": "x"}, "node_modules/a": {
+            "resolved": "https://registry.npmjs.org/a/-/a-1.2.3.tgz"}}}))
+    assert STACKS.get("node").dependency_problems(tmp_path) == []
 
 
 def test_credentials_in_the_index_url_mean_wheels_only(tmp_path) -> None:
