@@ -1,8 +1,9 @@
 """What each attempt to fake green gets, from healer's acceptance check and, beside it, from
 a plain pytest run with the project's own configuration (what a "green" used to rest on).
 
-    python -m benchmarks tamper        (needs Docker; the attacks are tests/test_acceptance_tamper.py
-                                        and, for Go, tests/test_stack_go.py)
+    python -m benchmarks tamper        (needs Docker; the attacks are tests/test_acceptance_tamper.py,
+                                        for Go tests/test_stack_go.py, for Node
+                                        tests/test_acceptance_node.py)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from healer.checks import acceptance
 from healer.checks.python import pytest_check
 from healer.sandbox.docker import DockerSandbox
 from healer.stacks import STACKS
+from tests.test_acceptance_node import BUGGY, LATE, NODE_ATTACKS, TEST
 from tests.test_acceptance_tamper import ATTACKS, TEST_CALC, TEST_OTHER, project
 from tests.test_stack_go import GO_ATTACKS, attacked, go_contract, go_project
 
@@ -45,7 +47,7 @@ def main() -> str:
             verdict = ("green" if check.passed else "red") + f": {check.detail}"
             rows.append(f"| {name} | {_plain(plain)} | {verdict}"
                         + (f"; {why[:160]}" if why else "") + " |")
-    return "\n".join(rows) + "\n\n" + go_rows(sandbox)
+    return "\n".join(rows) + "\n\n" + go_rows(sandbox) + "\n\n" + node_rows(sandbox)
 
 
 def go_rows(sandbox: DockerSandbox) -> str:
@@ -62,5 +64,33 @@ def go_rows(sandbox: DockerSandbox) -> str:
             why = check.failures[0].message if check.failures else ""
             verdict = ("green" if check.passed else "red") + f": {check.detail}"
             rows.append(f"| {name} | {_plain(plain)} | {verdict}"
+                        + (f"; {why[:160]}" if why else "") + " |")
+    return "\n".join(rows)
+
+
+def node_rows(sandbox: DockerSandbox) -> str:
+    """The same for Node's test runner: plain `node --test` beside healer's acceptance run."""
+    rows = ["## Node", "", "| attempt | plain `node --test` | healer's acceptance check |",
+            "|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        contracts = {}
+        for test in (TEST, LATE):
+            user = Path(tmp) / f"user{len(contracts)}"
+            user.mkdir()
+            (user / "calc.test.js").write_text(test)
+            contracts[test] = acceptance.collect({"calc.test.js": user / "calc.test.js"},
+                                                 sandbox, timeout=60)
+        for i, (name, (calc, test)) in enumerate([("no attempt (add is wrong)", (BUGGY, TEST)),
+                                                  *NODE_ATTACKS.items()]):
+            root = Path(tmp) / str(i)
+            root.mkdir()
+            (root / "calc.test.js").write_text(test)
+            (root / "package.json").write_text('{"name": "calc"}\n')
+            (root / "calc.js").write_text(calc)
+            plain = sandbox.run(root, "node --test calc.test.js", timeout=60)
+            check = acceptance.run(root, contracts[test], sandbox, timeout=60)
+            why = check.failures[0].message if check.failures else ""
+            verdict = ("green" if check.passed else "red") + f": {check.detail}"
+            rows.append(f"| {name} | {'green' if plain.ok else 'red'} | {verdict}"
                         + (f"; {why[:160]}" if why else "") + " |")
     return "\n".join(rows)

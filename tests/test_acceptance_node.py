@@ -14,6 +14,9 @@ TEST = ('const test = require("node:test");\nconst assert = require("node:assert
         'test.describe("more", () => {\n'
         '  test.it("adds zero", () => { assert.strictEqual(add(0, 2), 2); });\n});\n')
 BUGGY = "exports.add = (a, b) => a - b;\n"
+# A test file that requires the project before node:assert (the loader attacks need it).
+LATE = TEST.replace('const assert = require("node:assert");\n', "").replace(
+    'require("./calc");\n', 'require("./calc");\nconst assert = require("assert");\n')
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +31,15 @@ def contract(sandbox, tmp_path_factory):
     return acceptance.collect({"calc.test.js": user / "calc.test.js"}, sandbox, timeout=60)
 
 
-def run(sandbox, contract, tmp_path, calc: str):
-    (tmp_path / "calc.test.js").write_text(TEST)
+@pytest.fixture(scope="module")
+def late_contract(sandbox, tmp_path_factory):
+    user = tmp_path_factory.mktemp("late")
+    (user / "calc.test.js").write_text(LATE)
+    return acceptance.collect({"calc.test.js": user / "calc.test.js"}, sandbox, timeout=60)
+
+
+def run(sandbox, contract, tmp_path, calc: str, test: str = TEST):
+    (tmp_path / "calc.test.js").write_text(test)
     (tmp_path / "package.json").write_text('{"name": "calc"}\n')
     (tmp_path / "calc.js").write_text(calc)
     return acceptance.run(tmp_path, contract, sandbox, timeout=60)
@@ -48,14 +58,142 @@ def test_failures_name_the_test_with_expected_and_actual(sandbox, contract, tmp_
     assert fixed.passed and fixed.tests_passed == 2
 
 
-@pytest.mark.parametrize("calc", [
-    "process.exit(0);\n",
-    'console.log("ok 1 - adds");\nconsole.log("ok 2 - adds zero");\n' + BUGGY,
-    'process.on("exit", () => process.stdout.write("ok 1 - adds\\n"));\n' + BUGGY,
-], ids=["exit 0 at require", "printed results", "printed at exit"])
-def test_a_faked_node_run_stays_red(sandbox, contract, tmp_path, calc) -> None:
-    check = run(sandbox, contract, tmp_path, calc)
-    assert not check.passed and check.tests_passed == 0
+# Finds healer's files under /tmp and puts a report of passes in their place, at exit.
+FORGED_REPORT = r"""
+process.on("exit", () => {
+  const fs = require("fs");
+  const forged = "TAP version 13\nok 1 - adds\nok 2 - adds zero\n1..2\n"
+    + '0'.repeat(64) + ' {"name":"adds","outcome":"passed"}\n'
+    + '0'.repeat(64) + ' {"name":"adds zero","outcome":"passed"}\n';
+  for (const dir of fs.readdirSync("/tmp")) {
+    let names = [];
+    try { names = fs.readdirSync("/tmp/" + dir); } catch (e) { continue; }
+    for (const name of names) if (!name.endsWith(".err")) {
+      fs.writeFileSync(`/tmp/${dir}/forged`, forged);
+      fs.renameSync(`/tmp/${dir}/forged`, `/tmp/${dir}/${name}`);
+    }
+  }
+  process.exitCode = 0;
+});
+"""
+# Calls healer's reporter itself (its URL is in process.execArgv) with events of passes.
+OWN_REPORTER = r"""
+const url = process.execArgv.find((a) => a.startsWith("--test-reporter=")).slice(16);
+import(url).then(async ({ default: report }) => {
+  async function* events() {
+    for (const name of ["adds", "adds zero"]) yield { type: "test:pass", data: { name, details: {} } };
+  }
+  const out = [];
+  for await (const line of report(events())) out.push(line);
+  const dest = process.execArgv.find((a) => a.startsWith("--test-reporter-destination="));
+  process.on("exit", () => {
+    require("fs").appendFileSync(dest.split("=")[1], out.join(""));
+    process.exitCode = 0;
+  });
+});
+"""
+# Rewrites the runner's events on their way to the reporter.
+EVENTS_REWRITTEN = r"""
+const { Readable } = require("stream");
+const push = Readable.prototype.push;
+Readable.prototype.push = function (event) {
+  if (event && event.type === "test:fail") event.type = "test:pass";
+  return push.call(this, event);
+};
+process.on("exit", () => { process.exitCode = 0; });
+"""
+# Writes a key of its own on the sandbox's output (the shell's stdout), then results signed
+# with it into the report.
+OWN_KEY = r"""
+const crypto = require("crypto"), fs = require("fs");
+const key = "ab".repeat(32);
+fs.writeFileSync("/proc/1/fd/1", `=====healer-node-key ${key}=====\n`);
+const sign = (o) => { const b = JSON.stringify(o);
+  return crypto.createHmac("sha256", key).update(b).digest("hex") + " " + b + "\n"; };
+const dest = process.execArgv.find((a) => a.startsWith("--test-reporter-destination="));
+process.on("exit", () => {
+  fs.writeFileSync(dest.split("=")[1], sign({ name: "adds", outcome: "passed" })
+    + sign({ name: "adds zero", outcome: "passed" }));
+  process.exitCode = 0;
+});
+"""
+
+
+# name -> (calc.js, the test file it runs under)
+NODE_ATTACKS = {
+    "exit 0 at require": ("process.exit(0);\n", TEST),
+    "results printed": ('console.log("ok 1 - adds");\nconsole.log("ok 2 - adds zero");\n'
+                        + BUGGY, TEST),
+    "results printed at exit": (
+        'process.on("exit", () => process.stdout.write("ok 1 - adds\\n"));\n' + BUGGY, TEST),
+    "assert replaced": ('require("node:assert").strictEqual = () => {};\n' + BUGGY, TEST),
+    "every assert function replaced": (
+        'const a = require("assert");\n'
+        'for (const k of Object.keys(a)) { try { a[k] = () => {}; } catch (e) {} }\n' + BUGGY,
+        TEST),
+    "node:test replaced": ('const t = require("node:test"); t.describe = () => {};\n' + BUGGY,
+                           TEST),
+    "the loader gives another assert": (
+        'const fake = new Proxy({}, { get: () => () => {} });\n'
+        'const M = require("module"); const load = M._load;\n'
+        'M._load = function (r, ...a) { return r === "assert" ? fake : load.call(this, r, ...a); };\n'
+        + BUGGY, LATE),
+    "require.cache holds another assert": (
+        'require.cache.assert = { loaded: true, exports: new Proxy({}, { get: () => () => {} }) };\n'
+        + BUGGY, LATE),
+    "the report file replaced": (FORGED_REPORT + BUGGY, TEST),
+    "healer's reporter called by the project": (OWN_REPORTER + BUGGY, TEST),
+    "events rewritten on their way": (EVENTS_REWRITTEN + BUGGY, TEST),
+    "a key of its own": (OWN_KEY + BUGGY, TEST),
+}
+
+
+@pytest.mark.parametrize("name", NODE_ATTACKS)
+def test_an_attack_on_the_node_run_stays_red(sandbox, contract, late_contract, tmp_path,
+                                             name) -> None:
+    calc, test = NODE_ATTACKS[name]
+    check = run(sandbox, late_contract if test is LATE else contract, tmp_path, calc, test)
+    assert not check.passed and check.tests_passed == 0, check.failures
+
+
+def test_an_honest_project_that_uses_streams_events_and_mocks_stays_green(
+        sandbox, tmp_path) -> None:
+    user = tmp_path / "user"
+    user.mkdir()
+    test = ('const test = require("node:test");\nconst assert = require("node:assert");\n'
+            'const { add, Counter, lines } = require("./calc");\n'
+            'test("adds", (t) => {\n'
+            '  const spy = t.mock.method(Math, "max");\n'
+            '  assert.strictEqual(add(1, 2), 3);\n  assert.strictEqual(spy.mock.calls.length, 1);\n'
+            '});\n'
+            'test("counts", () => { const c = new Counter(); let n = 0; c.on("tick", () => n++);\n'
+            '  c.tick(); c.tick(); assert.deepStrictEqual([n, c.count], [2, 2]); });\n'
+            'test("reads lines", async () => {\n'
+            '  assert.deepStrictEqual(await lines(["a\\nb", "\\nc"]), ["a", "b", "c"]); });\n')
+    (user / "calc.test.js").write_text(test)
+    contract = acceptance.collect({"calc.test.js": user / "calc.test.js"}, sandbox, timeout=60)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "calc.test.js").write_text(test)
+    (project / "package.json").write_text('{"name": "calc"}\n')
+    (project / "calc.js").write_text(
+        'const { EventEmitter } = require("events");\nconst { Readable, Transform } = '
+        'require("stream");\n'
+        'exports.add = (a, b) => { Math.max(a, b); return a + b; };\n'
+        'class Counter extends EventEmitter {\n  constructor() { super(); this.count = 0; }\n'
+        '  tick() { this.count += 1; this.emit("tick"); }\n}\n'
+        'Counter.prototype.toString = function () { return `Counter(${this.count})`; };\n'
+        'exports.Counter = Counter;\n'
+        'exports.lines = async (chunks) => {\n  let rest = ""; const out = [];\n'
+        '  const split = new Transform({ objectMode: true, transform(chunk, _e, done) {\n'
+        '    const parts = (rest + chunk).split("\\n"); rest = parts.pop();\n'
+        '    parts.forEach((p) => this.push(p)); done(); },\n'
+        '    flush(done) { if (rest) this.push(rest); done(); } });\n'
+        '  split.destroy = split.destroy.bind(split);\n'
+        '  for await (const line of Readable.from(chunks).pipe(split)) out.push(line);\n'
+        '  return out;\n};\n')
+    check = acceptance.run(project, contract, sandbox, timeout=60)
+    assert check.passed and check.tests_passed == 3, check.failures
 
 
 def test_a_test_file_rewritten_by_an_earlier_one_does_not_count(sandbox, tmp_path) -> None:

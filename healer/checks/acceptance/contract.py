@@ -201,24 +201,29 @@ def merge(checks: list[CheckResult], total: int) -> CheckResult:
 
 
 def judge_node(contract: Contract, result: RunResult) -> CheckResult:
-    """The node part of an acceptance run: every node id must be reported passed."""
+    """The node part of an acceptance run: every node id must be reported passed, in a report
+    whose every line healer's guard signed."""
     ids = [i for i in contract.ids if node.is_node_test(_file_of(i))]
-    check = CheckResult(name=NAME, passed=False, command="node --test-reporter=tap (acceptance "
-                        "tests)", exit_code=result.exit_code, duration=result.duration,
-                        tests_total=len(ids), tests_passed=0)
+    check = CheckResult(name=NAME, passed=False, command="node --test under healer's guard "
+                        "(acceptance tests)", exit_code=result.exit_code,
+                        duration=result.duration, tests_total=len(ids), tests_passed=0)
     if result.timed_out or result.oom_killed:
         check.failures = [run_failure(NAME, "the acceptance tests", result)]
     else:
-        outcomes, failures, stderr = node.parse(result.stdout)
-        verdicts = {i: _node_verdict(outcomes.get(i)) for i in ids}
+        run = node.parse(result.stdout, sorted({_file_of(i) for i in ids}))
+        if run.tampered:
+            check.failures = _tamper_failures(list(dict.fromkeys(run.tampered))[:5])
+            check.detail = f"acceptance tests passed: 0 of {len(ids)}"
+            return check
+        verdicts = {i: _node_verdict(run.outcomes.get(i)) for i in ids}
         passed = [i for i, v in verdicts.items() if v == "passed"]
         check.tests_passed, check.passed_tests = len(passed), passed
         check.passed = len(passed) == len(ids) and result.exit_code == 0
-        check.failures = failures[:50]
+        check.failures = run.failures[:50]
         missing = {i: v for i, v in verdicts.items() if v in ("not run", "skipped")}
         if missing:
             shown = ", ".join(f"{i} ({v})" for i, v in list(missing.items())[:SHOWN_IDS])
-            errors = "; ".join(f"{f}: {e.splitlines()[-1]}" for f, e in stderr.items() if e)
+            errors = "; ".join(f"{f}: {e.splitlines()[-1]}" for f, e in run.stderr.items() if e)
             check.failures.append(Failure(
                 check=NAME, message=f"{len(ids) - len(missing)} of {len(ids)} acceptance tests "
                 f"ran; did not pass: {shown}" + (f"; {errors[:600]}" if errors else ""),

@@ -1,26 +1,39 @@
 """Acceptance tests for Node's own test runner (`node:test`): ids read from the test files,
-each file run on its own with a TAP report written to a fresh file, the report judged by id.
+each file run on its own under healer's guard (`node_guard.mjs`), its report judged by id.
 
-A test file runs in its own process; what the project prints does not enter the report,
-which the runner writes to a file of healer's choosing. A file that exits early leaves its
-ids unreported, and those count as failing.
+A test file runs in its own process. The guard loads before the test file and the project's
+code: it prints a fresh key on the sandbox's output, locks what decides an outcome, and is the
+run's reporter, signing each test's result into a file of healer's choosing. A result that does
+not verify with the key printed first, a second key, or a lock the project tried to break,
+voids the file's run; a file that exits early leaves its ids unreported, and those count as
+failing.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import re
 import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from healer.checks.locations import project_path
-from healer.checks.logs import trim
 from healer.models import Failure
 
 SUFFIXES = (".js", ".mjs", ".cjs")
-MARKER = "=====healer-node-tap"
+MARKER = "=====healer-node-run"
+RESULTS = "=====healer-node-results"
+STDERR = "=====healer-node-stderr"
 CHANGED = "changed"  # the marker's rc when a file was not the user's any more
+GUARD = "data:text/javascript;base64," + base64.b64encode(
+    (Path(__file__).with_name("node_guard.mjs")).read_bytes()).decode()
 _CALL = re.compile(r"""\b(?:test|it)(?:\.(?:only|skip|todo))?\(\s*(['"`])((?:(?!\1).)+)\1""")
-_RESULT = re.compile(r"^(\s*)(ok|not ok) \d+ - (.*?)(?:\s+#\s*(SKIP|TODO)\b.*)?$")
-_LOCATION = re.compile(r"location: '(?:/work/)?([^':]+):(\d+):\d+'")
+_KEY = re.compile(r"^=====healer-node-key ([0-9a-f]{64})=====$")
+_SIGNED = re.compile(r"^([0-9a-f]{64}) (\{.*\})$")
+_FRAME = re.compile(r"/work/([^\s():]+):(\d+):\d+")
 
 
 def is_node_test(rel: str) -> bool:
@@ -33,88 +46,128 @@ def static_ids(rel: str, source: str) -> list[str]:
 
 
 def command(files: dict[str, str]) -> str:
-    """Each file (path -> sha256) with `node --test-reporter=tap`, the report after a marker
-    naming the file. A file whose content is no longer the user's (code required by an
-    earlier file may rewrite a later one) is not run, and its marker says so."""
-    steps = ["d=$(mktemp -d) || exit 125", "status=0"]
+    """Each file (path -> sha256) run under the guard: a marker naming it, the guard's key,
+    then its signed report and its stderr's tail. A file whose content is no longer the
+    user's (code required by an earlier file may rewrite a later one) is not run, and its
+    marker says so."""
+    steps = ["d=$(mktemp -d) || exit 125", "status=0", f"g={shlex.quote(GUARD)}"]
     for i, (rel, digest) in enumerate(sorted(files.items())):
         quoted = shlex.quote(rel)
         steps.append(
+            f"echo; echo '{MARKER}' {quoted}; "
             f"if echo {shlex.quote(f'{digest}  {rel}')} | sha256sum -c --status; then "
-            f"node --test-reporter=tap --test-reporter-destination=\"$d/{i}.tap\" {quoted} "
-            f">/dev/null 2>\"$d/{i}.err\"; rc=$?; else rc={CHANGED}; fi; "
+            f"node --import \"$g\" --test-reporter=\"$g\" "
+            f"--test-reporter-destination=\"$d/{i}.out\" {quoted} "
+            f"3>&1 >/dev/null 2>\"$d/{i}.err\"; rc=$?; else rc={CHANGED}; fi; "
             f"[ \"$rc\" = 0 ] || status=1; "
-            f"echo; echo '{MARKER}' {quoted} \"rc=$rc\"; cat \"$d/{i}.tap\" 2>/dev/null; "
-            f"echo '{MARKER}-stderr'; tail -c 3000 \"$d/{i}.err\" 2>/dev/null"
+            f"echo; echo '{RESULTS}' {quoted} \"rc=$rc\"; cat \"$d/{i}.out\" 2>/dev/null; "
+            f"echo; echo '{STDERR}'; tail -c 3000 \"$d/{i}.err\" 2>/dev/null"
         )
     steps.append("exit $status")
     return "\n".join(steps)
 
 
-def _blocks(lines: list[str], start: int) -> list[str]:
-    """The YAML block after a result line, if any."""
-    indent = len(lines[start]) - len(lines[start].lstrip())
-    block = []
-    for line in lines[start + 1:]:
-        if line.strip() == "---":
+@dataclass
+class NodeRun:
+    """What the node part of an acceptance run reported, as far as its signatures hold."""
+
+    outcomes: dict[str, list[str]] = field(default_factory=dict)  # id -> outcomes
+    failures: list[Failure] = field(default_factory=list)
+    stderr: dict[str, str] = field(default_factory=dict)  # file -> its stderr's tail
+    tampered: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _File:
+    rel: str
+    key: bytes | None = None
+    part: str = "run"  # run -> results -> stderr
+    stderr: list[str] = field(default_factory=list)
+
+
+def parse(stdout: str, files: list[str]) -> NodeRun:
+    """The output of `command` over `files`: each result line checked against its file's key.
+    Anything a run of the guard cannot print (a second marker or key, a result that does not
+    verify, a lock the project tried to break) is tampering."""
+    run = NodeRun()
+    current: _File | None = None
+    seen: set[str] = set()
+    for line in stdout.splitlines():
+        head, _, rest = line.partition(" ")
+        if head == MARKER:
+            if current is not None:
+                run.stderr[current.rel] = "\n".join(current.stderr).strip()
+            if rest not in files or rest in seen:
+                run.tampered.append(f"the run of {rest} was announced twice or out of turn")
+            seen.add(rest)
+            current = _File(rel=rest)
+        elif current is None or not line.strip():
             continue
-        if line.strip() == "...":
-            break
-        if line.strip() and len(line) - len(line.lstrip()) <= indent:
-            break
-        block.append(line)
-    return block
-
-
-def _error(block: list[str]) -> str:
-    """The error of a failed test's YAML block, with its expected and actual values."""
-    stripped = [b.strip() for b in block]
-    error = ""
-    for i, line in enumerate(stripped):
-        if line.startswith("error:"):
-            error = line[len("error:"):].strip().strip("'")
-            if error in ("|-", "|", ">-", ">") and i + 1 < len(stripped):
-                error = stripped[i + 1]
-            break
-    values = [line for line in stripped if line.startswith(("expected:", "actual:"))]
-    return "; ".join([error, *values]) if values else error
-
-
-def parse(stdout: str) -> tuple[dict[str, list[str]], list[Failure], dict[str, str]]:
-    """(id -> outcomes, failures of failed tests, file -> its stderr tail) from the output."""
-    outcomes: dict[str, list[str]] = {}
-    failures: list[Failure] = []
-    stderr: dict[str, str] = {}
-    for chunk in stdout.split(f"\n{MARKER} ")[1:]:
-        head, _, body = chunk.partition("\n")
-        rel, _, code = head.rpartition(" rc=")
-        rel = rel.strip()
-        if code.strip() == CHANGED:
-            failures.append(Failure(check="acceptance", file=rel, message=(
-                f"the acceptance run was tampered with: acceptance test {rel} was changed "
-                "before it ran; none of its tests counts")))
-            continue
-        tap, _, err = body.partition(f"{MARKER}-stderr")
-        stderr[rel] = err.strip()
-        lines = tap.splitlines()
-        for i, line in enumerate(lines):
-            match = _RESULT.match(line)
-            if not match:
-                continue
-            block = _blocks(lines, i)
-            if any("type: 'suite'" in b for b in block):
-                continue
-            test_id = f"{rel}::{match.group(3).strip()}"
-            if match.group(4):
-                outcome = "skipped"
+        elif current.part == "run":
+            _run_line(run, current, line)
+        elif current.part == "results":
+            if line == STDERR:
+                current.part = "stderr"
             else:
-                outcome = "passed" if match.group(2) == "ok" else "failed"
-            outcomes.setdefault(test_id, []).append(outcome)
-            if outcome == "failed":
-                text = "\n".join(b.strip() for b in block)
-                where = _LOCATION.search(text)
-                failures.append(Failure(
-                    check="acceptance", message=f"{test_id} failed: {_error(block)[:300]}",
-                    file=project_path(where.group(1)) if where else rel,
-                    line=int(where.group(2)) if where else None, excerpt=trim(text)))
-    return outcomes, failures, stderr
+                _result(run, current, line)
+        else:
+            current.stderr.append(line)
+    if current is not None:
+        run.stderr[current.rel] = "\n".join(current.stderr).strip()
+    return run
+
+
+def _run_line(run: NodeRun, current: _File, line: str) -> None:
+    key = _KEY.match(line)
+    if key:
+        if current.key is not None:
+            run.tampered.append(f"a second key was printed in the run of {current.rel}")
+        current.key = bytes.fromhex(key.group(1))
+        return
+    head, _, rest = line.partition(" ")
+    if head != RESULTS:
+        return
+    rel, _, code = rest.rpartition(" rc=")
+    if rel != current.rel:
+        run.tampered.append(f"the results of {rel} were announced in the run of {current.rel}")
+    current.part = "results"
+    if code == CHANGED:
+        run.failures.append(Failure(check="acceptance", file=current.rel, message=(
+            f"the acceptance run was tampered with: acceptance test {current.rel} was changed "
+            "before it ran; none of its tests counts")))
+
+
+def _result(run: NodeRun, current: _File, line: str) -> None:
+    signed = _SIGNED.match(line)
+    body = signed.group(2) if signed else ""
+    if (signed is None or current.key is None or not hmac.compare_digest(
+            signed.group(1), hmac.new(current.key.hex().encode(), body.encode(),
+                                      hashlib.sha256).hexdigest())):
+        run.tampered.append(f"a result of {current.rel} not signed by healer's guard was "
+                            "written to its report")
+        return
+    record = json.loads(body)
+    if "tampered" in record:
+        run.tampered.append(str(record["tampered"]))
+        return
+    if "name" not in record or record.get("suite"):
+        return
+    test_id = f"{current.rel}::{record['name']}"
+    run.outcomes.setdefault(test_id, []).append(record["outcome"])
+    if record["outcome"] == "failed":
+        run.failures.append(_failure(current.rel, test_id, record))
+
+
+def _failure(rel: str, test_id: str, record: dict) -> Failure:
+    """A failed test: its error with the expected and actual values, at the first frame in the
+    project's code (else the test's own line)."""
+    error = str(record.get("error") or "").strip().splitlines()
+    message = "; ".join(part for part in [
+        error[0].strip() if error else "failed",
+        *(f"{k}: {record[k]}" for k in ("expected", "actual") if k in record)] if part)
+    stack = str(record.get("stack") or "")
+    frame = next((m for m in _FRAME.finditer(stack) if m.group(1) != rel), None)
+    return Failure(check="acceptance", message=f"{test_id} failed: {message[:300]}",
+                   file=project_path(frame.group(1)) if frame else rel,
+                   line=int(frame.group(2)) if frame else record.get("line"),
+                   excerpt="\n".join([*error, stack]).strip()[:2000])
