@@ -119,6 +119,19 @@ process.on("exit", () => {
 """
 
 
+# Gives every awaited promise (the reporter's loop awaits the runner's events) other results.
+THEN_REWRITTEN = r"""
+const then = Promise.prototype.then;
+Promise.prototype.constructor = function () {};
+Promise.prototype.then = function (ok, bad) {
+  const flip = (v) => {
+    if (v && v.value && v.value.type === "test:fail") v.value.type = "test:pass";
+    return ok ? ok(v) : v;
+  };
+  return then.call(this, flip, bad);
+};
+process.on("exit", () => { process.exitCode = 0; });
+"""
 # name -> (calc.js, the test file it runs under)
 NODE_ATTACKS = {
     "exit 0 at require": ("process.exit(0);\n", TEST),
@@ -145,6 +158,7 @@ NODE_ATTACKS = {
     "healer's reporter called by the project": (OWN_REPORTER + BUGGY, TEST),
     "events rewritten on their way": (EVENTS_REWRITTEN + BUGGY, TEST),
     "a key of its own": (OWN_KEY + BUGGY, TEST),
+    "promises give other results": (THEN_REWRITTEN + BUGGY, TEST),
 }
 
 
@@ -154,6 +168,14 @@ def test_an_attack_on_the_node_run_stays_red(sandbox, contract, late_contract, t
     calc, test = NODE_ATTACKS[name]
     check = run(sandbox, late_contract if test is LATE else contract, tmp_path, calc, test)
     assert not check.passed and check.tests_passed == 0, check.failures
+
+
+def test_a_test_defined_by_project_code_under_an_acceptance_name_voids_the_run(
+        sandbox, contract, tmp_path) -> None:
+    calc = 'const t = require("node:test");\nt.test("adds", () => {});\n' + BUGGY
+    check = run(sandbox, contract, tmp_path, calc)
+    assert not check.passed and check.tests_passed == 0
+    assert "a test named 'adds' was defined in calc.js" in check.failures[0].message
 
 
 def test_an_honest_project_that_uses_streams_events_and_mocks_stays_green(

@@ -210,7 +210,7 @@ def judge_node(contract: Contract, result: RunResult) -> CheckResult:
     if result.timed_out or result.oom_killed:
         check.failures = [run_failure(NAME, "the acceptance tests", result)]
     else:
-        run = node.parse(result.stdout, sorted({_file_of(i) for i in ids}))
+        run = node.parse(result.stdout, sorted({_file_of(i) for i in ids}), contract.files)
         if run.tampered:
             check.failures = _tamper_failures(list(dict.fromkeys(run.tampered))[:5])
             check.detail = f"acceptance tests passed: 0 of {len(ids)}"

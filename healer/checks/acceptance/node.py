@@ -17,6 +17,7 @@ import hmac
 import json
 import re
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,11 +86,13 @@ class _File:
     stderr: list[str] = field(default_factory=list)
 
 
-def parse(stdout: str, files: list[str]) -> NodeRun:
-    """The output of `command` over `files`: each result line checked against its file's key.
+def parse(stdout: str, files: list[str], user_files: Iterable[str] = ()) -> NodeRun:
+    """The output of `command` over `files`: each result line checked against its file's key,
+    and each test defined in one of the user's files (`files` and `user_files`).
     Anything a run of the guard cannot print (a second marker or key, a result that does not
     verify, a lock the project tried to break) is tampering."""
     run = NodeRun()
+    owned = {*files, *user_files}
     current: _File | None = None
     seen: set[str] = set()
     for line in stdout.splitlines():
@@ -109,7 +112,7 @@ def parse(stdout: str, files: list[str]) -> NodeRun:
             if line == STDERR:
                 current.part = "stderr"
             else:
-                _result(run, current, line)
+                _result(run, current, line, owned)
         else:
             current.stderr.append(line)
     if current is not None:
@@ -137,7 +140,7 @@ def _run_line(run: NodeRun, current: _File, line: str) -> None:
             "before it ran; none of its tests counts")))
 
 
-def _result(run: NodeRun, current: _File, line: str) -> None:
+def _result(run: NodeRun, current: _File, line: str, owned: set[str]) -> None:
     signed = _SIGNED.match(line)
     body = signed.group(2) if signed else ""
     if (signed is None or current.key is None or not hmac.compare_digest(
@@ -151,6 +154,10 @@ def _result(run: NodeRun, current: _File, line: str) -> None:
         run.tampered.append(str(record["tampered"]))
         return
     if "name" not in record or record.get("suite"):
+        return
+    if record.get("file") not in owned:
+        run.tampered.append(f"a test named {record['name']!r} was defined in "
+                            f"{record.get('file')}, not in an acceptance test file")
         return
     test_id = f"{current.rel}::{record['name']}"
     run.outcomes.setdefault(test_id, []).append(record["outcome"])

@@ -32,6 +32,7 @@ const hmacOf = crypto.createHmac;
 const hmacProto = getPrototypeOf(hmacOf("sha256", "probe"));
 const update = hmacProto.update;
 const digest = hmacProto.digest;
+const ROOT = process.cwd() + "/";
 const KEY = crypto.randomBytes(32).toString("hex");
 const OWN_TEST = "healer-guard-" + crypto.randomBytes(16).toString("hex");
 const tampered = [];
@@ -85,6 +86,10 @@ for (const [cls, label] of [[events, "EventEmitter"], [stream.Stream, "Stream"],
   [stream.Transform, "Transform"], [stream.PassThrough, "PassThrough"]]) {
   lock(cls.prototype, `${label}.prototype`);
 }
+// Every event the reporter's loop takes is awaited. (The loop itself starts with the guard's
+// own test, before the project's code, so the iterator's methods it holds are the originals.)
+lock(Promise, "Promise");
+lock(Promise.prototype, "Promise.prototype");
 
 // The native handle an HMAC keeps (found through its symbols) is frozen: its methods could
 // otherwise be given other code that signs other text.
@@ -149,12 +154,20 @@ function text(value, limit) {
   }
 }
 
+// The file that defined a test, relative to the project (a test defined by project code
+// under an acceptance test's name does not count as that test).
+function where(file) {
+  if (typeof file !== "string") return null;
+  const path = apply(startsWith, file, ["file://"]) ? apply(slice, file, [7]) : file;
+  return apply(startsWith, path, [ROOT]) ? apply(slice, path, [ROOT.length]) : path;
+}
+
 function record(type, data) {
   const details = data.details || {};
   const outcome = type === "test:pass" && !data.skip && !data.todo ? "passed"
     : data.skip || data.todo ? "skipped" : "failed";
   const entry = { __proto__: null, name: StringOf(data.name), suite: details.type === "suite", outcome,
-    line: typeof data.line === "number" ? data.line : null };
+    file: where(data.file), line: typeof data.line === "number" ? data.line : null };
   if (outcome !== "failed" || entry.suite) return entry;
   let cause;
   try {
