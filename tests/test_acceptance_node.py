@@ -132,6 +132,37 @@ Promise.prototype.then = function (ok, bad) {
 };
 process.on("exit", () => { process.exitCode = 0; });
 """
+# Defines passing tests under the acceptance tests' names, compiled as if in the test file,
+# and ends the process once the report holds their passes, before the real tests run.
+FAKED_THEN_EXIT = r"""
+const vm = require("vm"), fs = require("fs");
+const dest = process.execArgv.find((a) => a.startsWith("--test-reporter-destination="))
+  .split("=")[1];
+vm.runInThisContext(`(function (test, fs, dest) {
+  test("adds", () => {});
+  test("adds zero", () => {});
+  test("zz", () => new Promise(() => {
+    const poll = () => {
+      if ((fs.readFileSync(dest, "utf8").match(/"outcome":"passed"/g) || []).length >= 2)
+        process.exit(0);
+      setTimeout(poll, 10);
+    };
+    poll();
+  }));
+})`, { filename: process.cwd() + "/calc.test.js" })(require("node:test"), fs, dest);
+"""
+# The same through the loader's own compile, then a throw, so the test file stops at its
+# require of the project and its real tests are never defined.
+FAKED_THEN_THROW = r"""
+const Module = require("module");
+const m = new Module(process.cwd() + "/calc.test.js", module);
+m.filename = process.cwd() + "/calc.test.js";
+m._compile('const test = require("node:test"); test("adds", () => {}); '
+           + 'test("adds zero", () => {});', m.filename);
+process.on("exit", () => { process.exitCode = 0; });
+throw new Error("stop");
+"""
+
 # name -> (calc.js, the test file it runs under)
 NODE_ATTACKS = {
     "exit 0 at require": ("process.exit(0);\n", TEST),
@@ -159,6 +190,8 @@ NODE_ATTACKS = {
     "events rewritten on their way": (EVENTS_REWRITTEN + BUGGY, TEST),
     "a key of its own": (OWN_KEY + BUGGY, TEST),
     "promises give other results": (THEN_REWRITTEN + BUGGY, TEST),
+    "tests faked under the test file's name, then exit": (FAKED_THEN_EXIT + BUGGY, TEST),
+    "tests faked through the loader, then a throw": (FAKED_THEN_THROW + BUGGY, TEST),
 }
 
 
@@ -176,6 +209,36 @@ def test_a_test_defined_by_project_code_under_an_acceptance_name_voids_the_run(
     check = run(sandbox, contract, tmp_path, calc)
     assert not check.passed and check.tests_passed == 0
     assert "a test named 'adds' was defined in calc.js" in check.failures[0].message
+
+
+def test_a_project_that_reads_proc_voids_the_run(sandbox, contract, tmp_path) -> None:
+    # a process may read its own memory (/proc/self/mem), where the guard's key is
+    calc = 'const maps = require("fs").readFileSync("/proc/self/maps", "utf8");\n'
+    check = run(sandbox, contract, tmp_path, calc + BUGGY.replace("a - b", "a + b"))
+    assert not check.passed and check.tests_passed == 0
+    assert "calc.js reads process information (/proc)" in check.failures[0].message
+
+
+def test_mocks_of_what_the_guard_locks_work_on_instances(sandbox, tmp_path) -> None:
+    user = tmp_path / "user"
+    user.mkdir()
+    test = ('const test = require("node:test");\nconst assert = require("node:assert");\n'
+            'const { EventEmitter } = require("events");\nconst { add, say } = require("./calc");\n'
+            'test("prints", (t) => {\n'
+            '  const write = t.mock.method(process.stdout, "write", () => true);\n'
+            '  say(); assert.strictEqual(write.mock.calls.length, 1); });\n'
+            'test("listens", (t) => { const e = new EventEmitter(); const on = t.mock.method(e, "on");\n'
+            '  e.on("x", () => {}); assert.strictEqual(on.mock.calls.length, 1);\n'
+            '  assert.strictEqual(add(1, 2), 3); });\n')
+    (user / "calc.test.js").write_text(test)
+    contract = acceptance.collect({"calc.test.js": user / "calc.test.js"}, sandbox, timeout=60)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "calc.test.js").write_text(test)
+    (project / "calc.js").write_text(
+        'exports.add = (a, b) => a + b;\nexports.say = () => console.log("hi");\n')
+    check = acceptance.run(project, contract, sandbox, timeout=60)
+    assert check.passed and check.tests_passed == 2, check.failures
 
 
 def test_an_honest_project_that_uses_streams_events_and_mocks_stays_green(

@@ -26,7 +26,7 @@ from healer.checks.acceptance.command import (
     read_report,
 )
 from healer.checks.acceptance.ids import base_id, static_ids
-from healer.checks.acceptance.tamper import static_tamper
+from healer.checks.acceptance.tamper import static_tamper, static_tamper_js
 from healer.checks.commands import run_failure
 from healer.checks.locations import project_path
 from healer.checks.pytest_report import failures_from_junit, split_output, test_id
@@ -148,7 +148,8 @@ def _contract(tests: dict[str, Path], digests: dict[str, str], report: SignedRep
 def run(project: Path, contract: Contract, sandbox: Sandbox, *, timeout: float,
         keep_infra: Iterable[str] = ()) -> CheckResult:
     """The round's acceptance check: the acceptance tests alone, judged by the contract."""
-    suspicious = static_tamper(project, set(contract.files) | set(keep_infra))
+    kept = set(contract.files) | set(keep_infra)
+    suspicious = static_tamper(project, kept)
     checks = []
     if any(_file_of(i).endswith(".py") for i in contract.ids):
         command = acceptance_command(contract.files, mode="run", keep_infra=keep_infra)
@@ -158,7 +159,7 @@ def run(project: Path, contract: Contract, sandbox: Sandbox, *, timeout: float,
     if node_files:
         digests = {rel: contract.files[rel] for rel in node_files}
         result = sandbox.run(project, node.command(digests), timeout=timeout)
-        checks.append(judge_node(contract, result))
+        checks.append(judge_node(contract, result, static_tamper_js(project, kept)))
     checks += [_stack_run(runner, project, contract, sandbox, rels, timeout)
                for runner, rels in _by_runner(contract).items()]
     return merge(checks, len(contract.ids))
@@ -200,9 +201,10 @@ def merge(checks: list[CheckResult], total: int) -> CheckResult:
         detail=f"acceptance tests passed: {passed} of {total}")
 
 
-def judge_node(contract: Contract, result: RunResult) -> CheckResult:
+def judge_node(contract: Contract, result: RunResult, suspicious: list[str] = ()) -> CheckResult:
     """The node part of an acceptance run: every node id must be reported passed, in a report
-    whose every line healer's guard signed."""
+    whose every line healer's guard signed; `suspicious`: signs of tampering in the project's
+    JavaScript."""
     ids = [i for i in contract.ids if node.is_node_test(_file_of(i))]
     check = CheckResult(name=NAME, passed=False, command="node --test under healer's guard "
                         "(acceptance tests)", exit_code=result.exit_code,
@@ -211,8 +213,9 @@ def judge_node(contract: Contract, result: RunResult) -> CheckResult:
         check.failures = [run_failure(NAME, "the acceptance tests", result)]
     else:
         run = node.parse(result.stdout, sorted({_file_of(i) for i in ids}), contract.files)
-        if run.tampered:
-            check.failures = _tamper_failures(list(dict.fromkeys(run.tampered))[:5])
+        tamper = [*run.tampered, *suspicious]
+        if tamper:
+            check.failures = _tamper_failures(list(dict.fromkeys(tamper))[:5])
             check.detail = f"acceptance tests passed: 0 of {len(ids)}"
             return check
         verdicts = {i: _node_verdict(run.outcomes.get(i)) for i in ids}

@@ -5,8 +5,8 @@ A test file runs in its own process. The guard loads before the test file and th
 code: it prints a fresh key on the sandbox's output, locks what decides an outcome, and is the
 run's reporter, signing each test's result into a file of healer's choosing. A result that does
 not verify with the key printed first, a second key, or a lock the project tried to break,
-voids the file's run; a file that exits early leaves its ids unreported, and those count as
-failing.
+voids the run; a file whose report has no end (the process exited early) or that did not
+load counts none of its tests.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def command(files: dict[str, str]) -> str:
             f"echo; echo '{MARKER}' {quoted}; "
             f"if echo {shlex.quote(f'{digest}  {rel}')} | sha256sum -c --status; then "
             f"node --import \"$g\" --test-reporter=\"$g\" "
-            f"--test-reporter-destination=\"$d/{i}.out\" {quoted} "
+            f"--test-reporter-destination=\"$d/{i}.out\" -e '' -- {quoted} "
             f"3>&1 >/dev/null 2>\"$d/{i}.err\"; rc=$?; else rc={CHANGED}; fi; "
             f"[ \"$rc\" = 0 ] || status=1; "
             f"echo; echo '{RESULTS}' {quoted} \"rc=$rc\"; cat \"$d/{i}.out\" 2>/dev/null; "
@@ -84,6 +84,10 @@ class _File:
     key: bytes | None = None
     part: str = "run"  # run -> results -> stderr
     stderr: list[str] = field(default_factory=list)
+    outcomes: dict[str, list[str]] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    end: dict | None = None  # the report's last line: it ended, and whether the file loaded
+    changed: bool = False
 
 
 def parse(stdout: str, files: list[str], user_files: Iterable[str] = ()) -> NodeRun:
@@ -99,7 +103,7 @@ def parse(stdout: str, files: list[str], user_files: Iterable[str] = ()) -> Node
         head, _, rest = line.partition(" ")
         if head == MARKER:
             if current is not None:
-                run.stderr[current.rel] = "\n".join(current.stderr).strip()
+                _close(run, current)
             if rest not in files or rest in seen:
                 run.tampered.append(f"the run of {rest} was announced twice or out of turn")
             seen.add(rest)
@@ -116,8 +120,29 @@ def parse(stdout: str, files: list[str], user_files: Iterable[str] = ()) -> Node
         else:
             current.stderr.append(line)
     if current is not None:
-        run.stderr[current.rel] = "\n".join(current.stderr).strip()
+        _close(run, current)
     return run
+
+
+def _close(run: NodeRun, current: _File) -> None:
+    """A file's results count only when its report ended and the file loaded."""
+    run.stderr[current.rel] = "\n".join(current.stderr).strip()
+    if current.changed:
+        return
+    if current.end is None:
+        run.failures.append(Failure(check="acceptance", file=current.rel, message=(
+            f"the run of {current.rel} ended before its report did (the process exited or "
+            "was stopped early); none of its tests counts")))
+    elif not current.end.get("loaded"):
+        error = str(current.end.get("error") or "").strip()
+        run.failures.append(Failure(
+            check="acceptance", file=current.rel, excerpt=error[:2000],
+            message=f"{current.rel} did not load: "
+            f"{(error.splitlines() or ['an error'])[0][:300]}; none of its tests counts"))
+    else:
+        for test_id, outcomes in current.outcomes.items():
+            run.outcomes.setdefault(test_id, []).extend(outcomes)
+        run.failures += current.failures
 
 
 def _run_line(run: NodeRun, current: _File, line: str) -> None:
@@ -135,6 +160,7 @@ def _run_line(run: NodeRun, current: _File, line: str) -> None:
         run.tampered.append(f"the results of {rel} were announced in the run of {current.rel}")
     current.part = "results"
     if code == CHANGED:
+        current.changed = True
         run.failures.append(Failure(check="acceptance", file=current.rel, message=(
             f"the acceptance run was tampered with: acceptance test {current.rel} was changed "
             "before it ran; none of its tests counts")))
@@ -153,6 +179,12 @@ def _result(run: NodeRun, current: _File, line: str, owned: set[str]) -> None:
     if "tampered" in record:
         run.tampered.append(str(record["tampered"]))
         return
+    if current.end is not None:
+        run.tampered.append(f"a result of {current.rel} came after its report's end")
+        return
+    if record.get("end"):
+        current.end = record
+        return
     if "name" not in record or record.get("suite"):
         return
     if record.get("file") not in owned:
@@ -160,9 +192,9 @@ def _result(run: NodeRun, current: _File, line: str, owned: set[str]) -> None:
                             f"{record.get('file')}, not in an acceptance test file")
         return
     test_id = f"{current.rel}::{record['name']}"
-    run.outcomes.setdefault(test_id, []).append(record["outcome"])
+    current.outcomes.setdefault(test_id, []).append(record["outcome"])
     if record["outcome"] == "failed":
-        run.failures.append(_failure(current.rel, test_id, record))
+        current.failures.append(_failure(current.rel, test_id, record))
 
 
 def _failure(rel: str, test_id: str, record: dict) -> Failure:

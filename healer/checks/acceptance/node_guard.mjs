@@ -1,17 +1,21 @@
 // healer's guard for one acceptance test file run by Node's test runner.
 //
 // The same module is loaded twice under one data: URL, so one instance serves both: with
-// --import, before the test file and the project's code, and as --test-reporter. At load it
+// --import, before anything else (the entry point is an empty -e), and as --test-reporter.
+// At load it
 //   - makes a fresh key and prints it on file descriptor 3 (the sandbox's output), then
 //     closes that descriptor; nothing of the project has run yet;
 //   - locks what decides a test's outcome and carries it to the reporter: node:assert and
-//     node:test, the stream and event-emitter prototypes, the module loader's hooks for
-//     those two modules, and the HMAC this file signs with. Replacing one throws, and the
-//     attempt is reported as tampering;
+//     node:test, the stream, event-emitter, promise and async-generator prototypes, the
+//     module loader's answer for those two modules, and the HMAC this file signs with.
+//     Replacing one throws, and the attempt is reported as tampering;
 //   - starts a test of its own, named by a secret, so that the reporter signs events only
-//     from the stream that carried that test: the runner's own.
-// Each reported test is one line, `<hmac> <json>`, in the report file; healer checks every
-// line with the key it read first, so a line written by anything else does not count.
+//     from the stream that carried that test: the runner's own;
+//   - imports the test file (its path is the one argument), and notes whether it loaded.
+// Each reported test is one line, `<hmac> <json>`, in the report file, and the last line says
+// the run ended and whether the test file loaded; healer checks every line with the key it
+// read first, so a line written by anything else does not count, and a report without its
+// end (the process stopped early) or of a file that did not load counts no test.
 
 import assert from "node:assert";
 import crypto from "node:crypto";
@@ -19,7 +23,9 @@ import events from "node:events";
 import fs from "node:fs";
 import Module from "node:module";
 import stream from "node:stream";
+import path from "node:path";
 import test from "node:test";
+import { pathToFileURL } from "node:url";
 import util from "node:util";
 
 const { apply, defineProperty, getOwnPropertyDescriptor, ownKeys, getPrototypeOf } = Reflect;
@@ -33,19 +39,28 @@ const hmacProto = getPrototypeOf(hmacOf("sha256", "probe"));
 const update = hmacProto.update;
 const digest = hmacProto.digest;
 const ROOT = process.cwd() + "/";
+const TEST_FILE = process.argv[1];
 const KEY = crypto.randomBytes(32).toString("hex");
 const OWN_TEST = "healer-guard-" + crypto.randomBytes(16).toString("hex");
 const tampered = [];
 
 function refuse(what) {
-  defineProperty(tampered, tampered.length, { value: what, enumerable: true });
+  defineProperty(tampered, tampered.length, { __proto__: null, value: what, enumerable: true });
   throw new TypeError(`${what}: the acceptance run does not allow it`);
 }
 
 // Data properties become accessors: a new value set on the object itself is refused, one
 // set on an object that inherits from it becomes that object's own (as an assignment would).
+const locks = new WeakMap(); // locked object -> names locked on it
+const labels = new WeakMap(); // locked object -> its name in messages
+const { get: weakGet, set: weakSet } = WeakMap.prototype;
+const { has: setHas, add: setAdd } = Set.prototype;
+
 function lock(object, label) {
   if (object === null || (typeof object !== "object" && typeof object !== "function")) return;
+  const names = apply(weakGet, locks, [object]) || new Set();
+  apply(weakSet, locks, [object, names]);
+  apply(weakSet, labels, [object, label]);
   for (const name of ownKeys(object)) {
     const d = getOwnPropertyDescriptor(object, name);
     if (!d.configurable) continue;
@@ -58,12 +73,14 @@ function lock(object, label) {
       continue;
     }
     const value = d.value;
+    apply(setAdd, names, [name]);
     defineProperty(object, name, {
       configurable: false, enumerable: d.enumerable,
       get() { return value; },
       set(v) {
         if (this === object) refuse(`${shown} was replaced`);
-        defineProperty(this, name, { value: v, writable: true, enumerable: true, configurable: true });
+        defineProperty(this, name,
+          { __proto__: null, value: v, writable: true, enumerable: true, configurable: true });
       },
     });
   }
@@ -86,10 +103,12 @@ for (const [cls, label] of [[events, "EventEmitter"], [stream.Stream, "Stream"],
   [stream.Transform, "Transform"], [stream.PassThrough, "PassThrough"]]) {
   lock(cls.prototype, `${label}.prototype`);
 }
-// Every event the reporter's loop takes is awaited. (The loop itself starts with the guard's
-// own test, before the project's code, so the iterator's methods it holds are the originals.)
+// Every event the reporter's loop takes is awaited, through a stream's async generator.
+const asyncGeneratorProto = getPrototypeOf(async function* () {}.prototype);
 lock(Promise, "Promise");
 lock(Promise.prototype, "Promise.prototype");
+lock(asyncGeneratorProto, "AsyncGenerator.prototype");
+lock(getPrototypeOf(asyncGeneratorProto), "AsyncIterator.prototype");
 
 // The native handle an HMAC keeps (found through its symbols) is frozen: its methods could
 // otherwise be given other code that signs other text.
@@ -132,9 +151,50 @@ for (const name of ["assert", "assert/strict"]) {
   });
 }
 
+// A mock of a locked method on an object that inherits it (t.mock.method(process.stdout,
+// "write")) first gives that object the method as its own, as a plain assignment would; a
+// mock of the locked object's own method is refused like a replacement.
+{
+  const trackerProto = getPrototypeOf(test.mock);
+  const method = trackerProto.method;
+  const holderOf = (object, name) => {
+    for (let o = object; o !== null; o = getPrototypeOf(o)) {
+      if (getOwnPropertyDescriptor(o, name)) return o;
+    }
+    return null;
+  };
+  defineProperty(trackerProto, "method", {
+    __proto__: null, configurable: false, enumerable: false, writable: false,
+    value: function (object, name, ...rest) {
+      const holder = object !== null && typeof object === "object" || typeof object === "function"
+        ? holderOf(object, name) : null;
+      const names = holder !== null ? apply(weakGet, locks, [holder]) : undefined;
+      if (names && apply(setHas, names, [name])) {
+        if (holder === object) {
+          refuse(`${apply(weakGet, labels, [holder])}.${StringOf(name)} was mocked (the run ` +
+            "locks it; mock it on an instance instead)");
+        }
+        defineProperty(object, name, { __proto__: null, value: holder[name], writable: true,
+          enumerable: false, configurable: true });
+      }
+      return apply(method, this, [object, name, ...rest]);
+    },
+  });
+}
+
 fs.writeSync(3, `=====healer-node-key ${KEY}=====\n`);
 fs.closeSync(3);
 test(OWN_TEST, () => {});
+
+let loaded = false;
+let loadError = null;
+try {
+  await import(pathToFileURL(path.resolve(TEST_FILE)).href);
+  loaded = true;
+} catch (error) {
+  loadError = text(error && typeof error === "object" && "stack" in error ? error.stack : error,
+    1000);
+}
 
 function sign(record) {
   const body = stringify(record);
@@ -204,5 +264,5 @@ export default async function* reporter(source) {
   }
   if (!genuine) return;
   while (told < tampered.length) yield sign({ __proto__: null, tampered: tampered[told++] });
-  yield sign({ __proto__: null, end: true });
+  yield sign({ __proto__: null, end: true, loaded, error: loadError });
 }

@@ -1,6 +1,8 @@
 """Signs in the project's own code of an attempt on the acceptance run, read without running
 it: an `__eq__` that is always true (any expected value "matches"), an `__ne__` that is
-always false, and code that reaches into pytest's internals or healer's plugin."""
+always false, and code that reaches into pytest's internals or healer's plugin; in its
+JavaScript, code that reads process information (`/proc`, where a process's own memory holds
+the guard's key) or names healer's guard."""
 
 from __future__ import annotations
 
@@ -8,8 +10,13 @@ import ast
 from pathlib import Path
 
 from healer.checks.static import project_files
+from healer.hostread import read_source
 
 PLUGIN_NAMES = ("healer_acceptance", "HEALER_ACCEPTANCE")
+JS_SIGNS = {"/proc/": "reads process information (/proc)",
+            "healer-node-": "refers to healer's Node guard",
+            "healer-guard": "refers to healer's Node guard"}
+JS_SUFFIXES = (".js", ".mjs", ".cjs")
 
 
 def _constant_return(node: ast.FunctionDef, value: bool) -> bool:
@@ -50,4 +57,17 @@ def static_tamper(project: Path, skip: set[str]) -> list[str]:
         except (SyntaxError, ValueError, RecursionError):
             continue
         found += [f"{rel} {sign}" for sign in _signs(tree, source)]
+    return found
+
+
+def static_tamper_js(project: Path, skip: set[str]) -> list[str]:
+    """One line per sign, "path: what", for the project's JavaScript files outside `skip`."""
+    found = []
+    for suffix in JS_SUFFIXES:
+        for path in project_files(project, suffix):
+            rel = path.relative_to(project).as_posix()
+            if rel in skip:
+                continue
+            source = read_source(path)
+            found += [f"{rel} {what}" for sign, what in JS_SIGNS.items() if sign in source]
     return found
