@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+
 import pytest
 
 from healer.checks import acceptance
@@ -163,6 +166,69 @@ process.on("exit", () => { process.exitCode = 0; });
 throw new Error("stop");
 """
 
+# Reads the guard's key from its reporter's closure through the inspector, then writes a
+# report of passes signed with it over the real one, at exit.
+INSPECTED = r"""
+const crypto = require("crypto"), fs = require("fs");
+const arg = (name) => process.execArgv.find((a) => a.startsWith(name)).slice(name.length);
+let key = null;
+// (globalThis.reporter: the guard's reporter, in the context the session inspects)
+function steal(session) {
+  const post = (m, p) => { let out; session.post(m, p, (e, r) => { out = r; }); return out; };
+  post("Runtime.enable");
+  const { result } = post("Runtime.evaluate", { expression: "globalThis.reporter" });
+  const props = post("Runtime.getProperties", { objectId: result.objectId,
+    ownProperties: false, accessorPropertiesOnly: false, generatePreview: false });
+  const scopes = props.internalProperties.find((p) => p.name === "[[Scopes]]");
+  for (const scope of post("Runtime.getProperties", { objectId: scopes.value.objectId }).result) {
+    for (const v of post("Runtime.getProperties", { objectId: scope.value.objectId }).result) {
+      if (v.name === "KEY") key = v.value.value;
+    }
+  }
+}
+const reporter = import(arg("--test-reporter=")).then((m) => { globalThis.reporter = m.default; });
+process.on("exit", () => {
+  if (!key) return;
+  const sign = (o) => { const b = JSON.stringify(o);
+    return crypto.createHmac("sha256", key).update(b).digest("hex") + " " + b + "\n"; };
+  fs.writeFileSync(arg("--test-reporter-destination="),
+    sign({ name: "adds", suite: false, outcome: "passed", file: "calc.test.js", line: 5 })
+    + sign({ name: "adds zero", suite: false, outcome: "passed", file: "calc.test.js", line: 7 })
+    + sign({ end: true, loaded: true, error: null }));
+  process.exitCode = 0;
+});
+"""
+INSPECTOR_IN_PROCESS = INSPECTED + r"""
+const inspector = require("inspector");
+const session = new inspector.Session();
+session.connect();
+reporter.then(() => steal(session));
+"""
+INSPECTOR_FROM_A_WORKER = INSPECTED + r"""
+const { Worker } = require("worker_threads");
+reporter.then(() => new Worker(`
+  const { parentPort } = require("worker_threads");
+  const session = new (require("inspector").Session)();
+  session.connectToMainThread();
+  const post = (m, p) => new Promise((ok) => session.post(m, p, (e, r) => ok(r)));
+  (async () => {
+    await post("Runtime.enable");
+    const { result } = await post("Runtime.evaluate", { expression: "globalThis.reporter" });
+    const props = await post("Runtime.getProperties", { objectId: result.objectId,
+      ownProperties: false, accessorPropertiesOnly: false, generatePreview: false });
+    const scopes = props.internalProperties.find((p) => p.name === "[[Scopes]]");
+    for (const scope of (await post("Runtime.getProperties",
+                                    { objectId: scopes.value.objectId })).result) {
+      for (const v of (await post("Runtime.getProperties",
+                                  { objectId: scope.value.objectId })).result) {
+        if (v.name === "KEY") parentPort.postMessage(v.value.value);
+      }
+    }
+  })();
+`, { eval: true }).on("message", (k) => { key = k; clearTimeout(hold); }));
+const hold = setTimeout(() => {}, 5000);
+"""
+
 # name -> (calc.js, the test file it runs under)
 NODE_ATTACKS = {
     "exit 0 at require": ("process.exit(0);\n", TEST),
@@ -192,6 +258,7 @@ NODE_ATTACKS = {
     "promises give other results": (THEN_REWRITTEN + BUGGY, TEST),
     "tests faked under the test file's name, then exit": (FAKED_THEN_EXIT + BUGGY, TEST),
     "tests faked through the loader, then a throw": (FAKED_THEN_THROW + BUGGY, TEST),
+    "the key read through the inspector": (INSPECTOR_IN_PROCESS + BUGGY, TEST),
 }
 
 
@@ -201,6 +268,38 @@ def test_an_attack_on_the_node_run_stays_red(sandbox, contract, late_contract, t
     calc, test = NODE_ATTACKS[name]
     check = run(sandbox, late_contract if test is LATE else contract, tmp_path, calc, test)
     assert not check.passed and check.tests_passed == 0, check.failures
+
+
+def _host_node() -> int:
+    """The major version of the host's node (0 when there is none)."""
+    try:
+        out = subprocess.run(["node", "--version"], capture_output=True, text=True,
+                             timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    match = re.match(r"v(\d+)", out.stdout)
+    return int(match.group(1)) if match else 0
+
+
+@pytest.mark.skipif(_host_node() < 20, reason="from Node 20 a worker's inspector reaches "
+                    "the main thread while it waits (on the host's node, run unsandboxed)")
+def test_a_worker_cannot_read_the_key(tmp_path) -> None:
+    from healer.sandbox.unsafe import UnsafeLocalSandbox
+
+    sandbox = UnsafeLocalSandbox()
+    try:
+        user = tmp_path / "user"
+        user.mkdir()
+        (user / "calc.test.js").write_text(TEST)
+        contract = acceptance.collect({"calc.test.js": user / "calc.test.js"}, sandbox,
+                                      timeout=60)
+        project = tmp_path / "project"
+        project.mkdir()
+        check = run(sandbox, contract, project, INSPECTOR_FROM_A_WORKER + BUGGY)
+        assert not check.passed and check.tests_passed == 0, check.failures
+        assert "worker_threads.Worker was used" in check.failures[0].message
+    finally:
+        sandbox.close()
 
 
 def test_a_test_defined_by_project_code_under_an_acceptance_name_voids_the_run(

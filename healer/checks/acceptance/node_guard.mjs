@@ -21,12 +21,14 @@ import assert from "node:assert";
 import crypto from "node:crypto";
 import events from "node:events";
 import fs from "node:fs";
+import inspector from "node:inspector";
 import Module from "node:module";
 import stream from "node:stream";
 import path from "node:path";
 import test from "node:test";
 import { pathToFileURL } from "node:url";
 import util from "node:util";
+import workerThreads from "node:worker_threads";
 
 const { apply, defineProperty, getOwnPropertyDescriptor, ownKeys, getPrototypeOf } = Reflect;
 const { freeze, isFrozen, hasOwn } = Object;
@@ -150,6 +152,25 @@ for (const name of ["assert", "assert/strict"]) {
     set() { refuse(`require.cache["${name}"] was replaced`); },
   });
 }
+
+// The inspector reads any function's closure, the guard's key too: it is refused, a signal
+// cannot start it (a listener of SIGUSR1 takes the signal from the debugger for good), and
+// neither can a worker thread, whose own inspector could attach to this one.
+function refusing(what) {
+  return function () { refuse(what); };
+}
+for (const [holder, name, label] of [[inspector, "open", "inspector.open"],
+  [inspector, "url", "inspector.url"],
+  [inspector.Session.prototype, "connect", "inspector.Session.prototype.connect"],
+  [inspector.Session.prototype, "connectToMainThread",
+    "inspector.Session.prototype.connectToMainThread"],
+  [workerThreads, "Worker", "worker_threads.Worker"]]) {
+  defineProperty(holder, name, { __proto__: null, configurable: false, enumerable: true,
+    writable: false, value: refusing(`${label} was used (the acceptance run does not allow ` +
+      "inspecting or worker threads)") });
+}
+process.on("SIGUSR1", () => {});
+Module.syncBuiltinESMExports();
 
 // A mock of a locked method on an object that inherits it (t.mock.method(process.stdout,
 // "write")) first gives that object the method as its own, as a plain assignment would; a
