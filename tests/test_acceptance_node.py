@@ -48,6 +48,18 @@ def run(sandbox, contract, tmp_path, calc: str, test: str = TEST):
     return acceptance.run(tmp_path, contract, sandbox, timeout=60)
 
 
+def user_tests(tmp_path, sandbox, tests: dict[str, str]):
+    """The contract of the user's `tests` (name -> source), and a project folder holding them."""
+    user, project = tmp_path / "user", tmp_path / "project"
+    user.mkdir()
+    project.mkdir()
+    for name, text in tests.items():
+        (user / name).write_text(text)
+        (project / name).write_text(text)
+    contract = acceptance.collect({n: user / n for n in tests}, sandbox, timeout=60)
+    return contract, project
+
+
 def test_ids_come_from_the_test_file(contract) -> None:
     assert contract.ids == ["calc.test.js::adds", "calc.test.js::adds zero"]
 
@@ -361,13 +373,7 @@ def test_a_worker_cannot_read_the_key(tmp_path) -> None:
 
     sandbox = UnsafeLocalSandbox()
     try:
-        user = tmp_path / "user"
-        user.mkdir()
-        (user / "calc.test.js").write_text(TEST)
-        contract = acceptance.collect({"calc.test.js": user / "calc.test.js"}, sandbox,
-                                      timeout=60)
-        project = tmp_path / "project"
-        project.mkdir()
+        contract, project = user_tests(tmp_path, sandbox, {"calc.test.js": TEST})
         check = run(sandbox, contract, project, INSPECTOR_FROM_A_WORKER + BUGGY)
         assert not check.passed and check.tests_passed == 0, check.failures
         assert "worker_threads.Worker was used" in check.failures[0].message
@@ -392,8 +398,6 @@ def test_a_project_that_reads_proc_voids_the_run(sandbox, contract, tmp_path) ->
 
 
 def test_mocks_of_what_the_guard_locks_work_on_instances(sandbox, tmp_path) -> None:
-    user = tmp_path / "user"
-    user.mkdir()
     test = ('const test = require("node:test");\nconst assert = require("node:assert");\n'
             'const { EventEmitter } = require("events");\nconst { add, say } = require("./calc");\n'
             'test("prints", (t) => {\n'
@@ -402,11 +406,7 @@ def test_mocks_of_what_the_guard_locks_work_on_instances(sandbox, tmp_path) -> N
             'test("listens", (t) => { const e = new EventEmitter(); const on = t.mock.method(e, "on");\n'
             '  e.on("x", () => {}); assert.strictEqual(on.mock.calls.length, 1);\n'
             '  assert.strictEqual(add(1, 2), 3); });\n')
-    (user / "calc.test.js").write_text(test)
-    contract = acceptance.collect({"calc.test.js": user / "calc.test.js"}, sandbox, timeout=60)
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "calc.test.js").write_text(test)
+    contract, project = user_tests(tmp_path, sandbox, {"calc.test.js": test})
     (project / "calc.js").write_text(
         'exports.add = (a, b) => a + b;\nexports.say = () => console.log("hi");\n')
     check = acceptance.run(project, contract, sandbox, timeout=60)
@@ -415,8 +415,6 @@ def test_mocks_of_what_the_guard_locks_work_on_instances(sandbox, tmp_path) -> N
 
 def test_an_honest_project_that_uses_streams_events_and_mocks_stays_green(
         sandbox, tmp_path) -> None:
-    user = tmp_path / "user"
-    user.mkdir()
     test = ('const test = require("node:test");\nconst assert = require("node:assert");\n'
             'const { add, Counter, lines } = require("./calc");\n'
             'test("adds", (t) => {\n'
@@ -427,11 +425,7 @@ def test_an_honest_project_that_uses_streams_events_and_mocks_stays_green(
             '  c.tick(); c.tick(); assert.deepStrictEqual([n, c.count], [2, 2]); });\n'
             'test("reads lines", async () => {\n'
             '  assert.deepStrictEqual(await lines(["a\\nb", "\\nc"]), ["a", "b", "c"]); });\n')
-    (user / "calc.test.js").write_text(test)
-    contract = acceptance.collect({"calc.test.js": user / "calc.test.js"}, sandbox, timeout=60)
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "calc.test.js").write_text(test)
+    contract, project = user_tests(tmp_path, sandbox, {"calc.test.js": test})
     (project / "package.json").write_text('{"name": "calc"}\n')
     (project / "calc.js").write_text(
         'const { EventEmitter } = require("events");\nconst { Readable, Transform } = '
@@ -480,13 +474,7 @@ exports.mul = (a, b) => a * b;
              + '\ntest("multiplies", () => { assert.strictEqual(mul(2, 3), 6); });\n',
              "b.test.js": TEST.split("\ntest(")[0]
              + '\ntest("adds more", () => { assert.strictEqual(add(2, 2), 4); });\n'}
-    user, project = tmp_path / "user", tmp_path / "project"
-    user.mkdir()
-    project.mkdir()
-    for name, text in files.items():
-        (user / name).write_text(text)
-        (project / name).write_text(text)
-    contract = acceptance.collect({n: user / n for n in files}, sandbox, timeout=60)
+    contract, project = user_tests(tmp_path, sandbox, files)
     (project / "calc.js").write_text(racer + BUGGY)
     check = acceptance.run(project, contract, sandbox, timeout=60)
     assert not check.passed and "b.test.js::adds more" not in check.passed_tests, check.failures
@@ -499,12 +487,7 @@ def test_names_and_values_with_line_separators_and_overridden_object_methods_sta
             'test("adds\u2028twice", () => { assert.strictEqual(add(1, 2), 3); });\n'
             'test("prints", () => { assert.strictEqual(String(new Point(1, 2)), "(1, 2)"); });\n'
             'test("joins", () => { assert.strictEqual(add("a\\u2028", "b"), "a\\u2028b"); });\n')
-    user, project = tmp_path / "user", tmp_path / "project"
-    user.mkdir()
-    project.mkdir()
-    (user / "calc.test.js").write_text(test)
-    (project / "calc.test.js").write_text(test)
-    contract = acceptance.collect({"calc.test.js": user / "calc.test.js"}, sandbox, timeout=60)
+    contract, project = user_tests(tmp_path, sandbox, {"calc.test.js": test})
     point = ('function Point(x, y) { this.x = x; this.y = y; }\n'
              'Point.prototype.toString = function () { return `(${this.x}, ${this.y})`; };\n'
              'exports.Point = Point;\n')
@@ -519,19 +502,10 @@ def test_names_and_values_with_line_separators_and_overridden_object_methods_sta
 
 
 def test_a_test_file_rewritten_by_an_earlier_one_does_not_count(sandbox, tmp_path) -> None:
-    user = tmp_path / "user"
-    user.mkdir()
     later = ('const test = require("node:test");\nconst assert = require("node:assert");\n'
              'const { add } = require("./calc");\n'
              'test("adds more", () => { assert.strictEqual(add(2, 2), 4); });\n')
-    (user / "a.test.js").write_text(TEST)
-    (user / "b.test.js").write_text(later)
-    contract = acceptance.collect({"a.test.js": user / "a.test.js",
-                                   "b.test.js": user / "b.test.js"}, sandbox, timeout=60)
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in ("a.test.js", "b.test.js"):
-        (project / name).write_text((user / name).read_text())
+    contract, project = user_tests(tmp_path, sandbox, {"a.test.js": TEST, "b.test.js": later})
     (project / "package.json").write_text('{"name": "calc"}\n')
     (project / "calc.js").write_text(
         'require("fs").writeFileSync("b.test.js", \'require("node:test")("adds more", () => {});\');\n'
