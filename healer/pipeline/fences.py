@@ -1,8 +1,14 @@
-"""Taking a file's content out of a model's answer, code fences and all."""
+"""Taking a file's content out of a model's answer, code fences and all (and the imports a
+model left out, where they are certain: missing_imports)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
+
+from healer.errors import ModelOutputError
+from healer.models import GeneratedFile
+from healer.pipeline.missing_imports import add_missing_imports
 
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+#.-]*)\s*$")
 MARKDOWN = (".md", ".markdown", ".mdx", ".rst")
@@ -69,3 +75,12 @@ def fenced_blocks(lines: list[str]) -> list[list[str]]:
     if current:
         blocks.append(current)
     return blocks
+
+
+def file_from_answer(answer: str, path: str, local: Collection[str] = ()) -> GeneratedFile:
+    """The whole file `path` that `answer` holds, with any import it certainly lacks added
+    (missing_imports; `local`: the project's own top-level modules)."""
+    content = strip_fences(answer, path)
+    if not content.strip():
+        raise ModelOutputError(f"the model returned an empty file for {path}")
+    return GeneratedFile(path=path, content=add_missing_imports(path, content, local))

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from healer.errors import ModelOutputError
 from healer.llm.answers import LOOPED
 from healer.models import Completion, FileList, GeneratedFile, Plan, Spec
 from healer.parallel import bounded_map
 from healer.pipeline.answer_size import new_file_limit
-from healer.pipeline.fences import strip_fences
+from healer.pipeline.fences import file_from_answer
 from healer.pipeline.messages import chat
+from healer.pipeline.missing_imports import local_modules
 from healer.spec import prompt_text
 
 if TYPE_CHECKING:
@@ -100,10 +100,7 @@ def generate_file(
         answer = llm.complete(messages, stage=STAGE, temperature=sampling.temperature,
                               seed=(sampling.seed or 0) + RESAMPLE_SEED, stop=stop,
                               at_most=limit)
-    content = strip_fences(answer.text, path)
-    if not content.strip():
-        raise ModelOutputError(f"the model returned an empty file for {path}")
-    return GeneratedFile(path=path, content=content)
+    return file_from_answer(answer.text, path, local_modules(file_list.paths))
 
 
 def _rambled(answer: Completion, limit: int) -> bool:

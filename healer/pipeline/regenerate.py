@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from healer.errors import ModelOutputError
 from healer.models import Failure, GeneratedFile, Plan, Spec
 from healer.pipeline.answer_size import rewrite_limit, whole_file
 from healer.pipeline.context import build_context
 from healer.pipeline.debug import protected_note
 from healer.pipeline.failures import format_failures
-from healer.pipeline.fences import strip_fences
+from healer.pipeline.fences import file_from_answer
 from healer.pipeline.messages import chat
+from healer.pipeline.missing_imports import modules_in
 from healer.spec import acceptance_files, prompt_text
 
 if TYPE_CHECKING:
@@ -45,7 +45,4 @@ def regenerate_file(
     today = current.read_text(encoding="utf-8", errors="replace") if current.is_file() else ""
     answer = llm.complete(messages, stage=STAGE, temperature=temperature,
                           at_most=rewrite_limit(today))
-    content = strip_fences(whole_file(answer, path), path)
-    if not content.strip():
-        raise ModelOutputError(f"the model returned an empty file for {path}")
-    return GeneratedFile(path=path, content=content)
+    return file_from_answer(whole_file(answer, path), path, modules_in(root))

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from healer.errors import ModelOutputError
 from healer.models import CheckResult, Failure, GeneratedFile, Plan, Round, Spec, verdict
 from healer.paths import confined
 from healer.pipeline.answer_size import rewrite_limit, whole_file
@@ -28,8 +27,9 @@ from healer.pipeline.codebase import fence_language
 from healer.pipeline.context import build_context
 from healer.pipeline.debug import protected_note
 from healer.pipeline.failures import implicated_files
-from healer.pipeline.fences import strip_fences
+from healer.pipeline.fences import file_from_answer
 from healer.pipeline.messages import chat
+from healer.pipeline.missing_imports import modules_in
 from healer.spec import acceptance_files, prompt_text
 from healer.strategies.variety import implementation, write_files
 
@@ -287,10 +287,7 @@ def combine_file(llm: LLMClient, root: Path, spec: Spec, plan: Plan, path: str, 
     )
     answer = llm.complete(messages, stage=STAGE, temperature=temperature,
                           at_most=rewrite_limit(max(mine, theirs, key=len)))
-    content = strip_fences(whole_file(answer, path), path)
-    if not content.strip():
-        raise ModelOutputError(f"the model returned an empty file for {path}")
-    return GeneratedFile(path=path, content=content)
+    return file_from_answer(whole_file(answer, path), path, modules_in(root))
 
 
 def combine_into(llm: LLMClient, ws: Workspace, tree: Path, spec: Spec, plan: Plan,
