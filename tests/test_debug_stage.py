@@ -180,3 +180,43 @@ def test_the_acceptance_tests_are_shown_once_in_a_repair_and_a_fresh_sample(
         assert prompt.count("== 6  # unique") == 1
     assert fake_llm.count == 2
     assert "return w + h" in fake_llm.requests[0]["messages"][-1]["content"]  # the code is shown
+
+
+def test_an_answer_that_also_edits_the_protected_test_keeps_its_code_edit(
+        fake_llm: FakeLLM, fake_settings: Settings, tmp_path: Path) -> None:
+    """One call, not three: the test's edit is refused, the code's is written and checked."""
+    root = project(tmp_path)
+    test = "from geo import area\n\n\ndef test_area():\n    assert area(2, 3) == 6\n"
+    (root / "test_geo.py").write_text(test)
+    both = ("Diagnosis: area adds.\n\n"
+            "test_geo.py\n<<<<<<< SEARCH\n    assert area(2, 3) == 6\n=======\n"
+            "    assert area(2, 3) == 5\n>>>>>>> REPLACE\n\n"
+            "geo.py\n<<<<<<< SEARCH\n    return w + h\n=======\n    return w * h\n"
+            ">>>>>>> REPLACE\n")
+    fake_llm.enqueue(both)
+    result = converse(LLMClient(fake_settings), root, [{"role": "user", "content": "fix"}],
+                      protected=["test_geo.py"], edit_format="search-replace")
+    assert result.changed == ["geo.py"] and not result.error
+    assert "test_geo.py were refused" in result.diagnosis
+    assert (root / "geo.py").read_text() == "def area(w, h):\n    return w * h\n"
+    assert (root / "test_geo.py").read_text() == test
+    assert len(fake_llm.requests) == 1
+
+
+def test_an_answer_with_a_failing_code_edit_beside_the_test_edit_is_sent_back(
+        fake_llm: FakeLLM, fake_settings: Settings, tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "test_geo.py").write_text("def test_area():\n    assert True\n")
+    bad = ("test_geo.py\n<<<<<<< SEARCH\n    assert True\n=======\n    assert 1\n"
+           ">>>>>>> REPLACE\n\ngeo.py\n<<<<<<< SEARCH\n    return w plus h\n=======\n"
+           "    return w * h\n>>>>>>> REPLACE\n")
+    only_test = "test_geo.py\n<<<<<<< SEARCH\n    assert True\n=======\n    assert 1\n>>>>>>> REPLACE\n"
+    fake_llm.enqueue(bad, only_test, "no edits at all")
+    result = converse(LLMClient(fake_settings), root, [{"role": "user", "content": "fix"}],
+                      protected=["test_geo.py"], edit_format="search-replace")
+    assert result.changed == [] and result.error
+    assert (root / "geo.py").read_text() == CODE
+    retry = fake_llm.requests[1]["messages"][-1]["content"]
+    assert "protected acceptance test" in retry and "edit 2 (geo.py)" in retry
+    retry = fake_llm.requests[2]["messages"][-1]["content"]
+    assert "protected acceptance test" in retry  # an answer of test edits only: refused

@@ -14,11 +14,11 @@ from healer.models import Edit, Failure, Plan, Spec, Value
 from healer.paths import confined
 from healer.pipeline.answer_size import rewrite_limit
 from healer.pipeline.context import build_context
-from healer.pipeline.edits import apply_edits
+from healer.pipeline.edits import EditsNotApplied, apply_edits
 from healer.pipeline.failures import format_failures, implicated_files
 from healer.pipeline.formats import EDIT_FORMATS, WHOLE_FILE
 from healer.pipeline.messages import chat
-from healer.pipeline.policy import EditPolicy
+from healer.pipeline.policy import PROTECTED_REASON, EditPolicy
 from healer.prompts import render
 from healer.secrets import is_secret_like
 from healer.spec import acceptance_files, prompt_text
@@ -148,7 +148,8 @@ def converse(
         diagnosis = extract_diagnosis(answer.text) or diagnosis
         edits, changed, reason = _apply(root, answer.text, asked, example, protected, policy)
         if changed:
-            return Repair(diagnosis=diagnosis, edits=edits, changed=changed)
+            said = f"{diagnosis} [{reason}]" if reason else diagnosis
+            return Repair(diagnosis=said, edits=edits, changed=changed)
         if reason == UNCHANGED_REASON:
             # At a low temperature the same prompt brings the same answer back: one retry,
             # sampled hotter; a second unchanged answer ends the turn (the loop moves on).
@@ -167,13 +168,32 @@ def converse(
 
 def _apply(root: Path, text: str, edit_format: str, example: str, protected: list[str],
            policy: EditPolicy | None) -> tuple[list[Edit], list[str], str]:
-    """The answer's edits, the files they changed, and why none changed ("" when some did)."""
+    """The answer's edits, the files they changed, and why none changed (when some did: ""
+    or what of the answer was left out).
+
+    Edits of protected tests are refused; when the answer's other edits all apply, those are
+    written without them: a small model often "fixes" the test beside the code, and the
+    code's change still deserves its check.
+    """
     edits: list[Edit] = []
     try:
         edits = EDIT_FORMATS.get(edit_format).parse(text, example)
         if not edits:
             raise ModelOutputError("the answer holds no edit in the format asked for")
         changed = apply_edits(root, edits, protected=protected, policy=policy).changed
+    except EditsNotApplied as exc:
+        refused = [p for p in exc.problems if p.reason == PROTECTED_REASON]
+        rest = [e for i, e in enumerate(edits, 1) if i not in {p.index for p in refused}]
+        if len(refused) < len(exc.problems) or not rest:
+            return edits, [], str(exc)
+        try:
+            changed = apply_edits(root, rest, protected=protected, policy=policy).changed
+        except EditError:
+            return edits, [], str(exc)
+        tests = ", ".join(dict.fromkeys(p.path for p in refused))
+        log.info("the answer's edits of %s were refused; its other edits applied", tests)
+        return rest, changed, f"its edits of {tests} were refused (protected)" if changed \
+            else UNCHANGED_REASON
     except (EditError, ModelOutputError, PathEscapeError) as exc:
         return edits, [], str(exc)
     return edits, changed, "" if changed else UNCHANGED_REASON
