@@ -588,7 +588,7 @@ def test_an_edit_that_empties_or_guts_a_file_is_refused(tmp_path) -> None:
     with pytest.raises(EditError, match="leave `m.py` empty"):
         apply_edits(tmp_path, [Edit(path="m.py", search=None, replace="\n")])
     with pytest.raises(EditError, match="cut `m.py` from 12 lines to 2"):
-        apply_edits(tmp_path, [Edit(path="m.py", search=None, replace="def f0():\n    pass\n")])
+        apply_edits(tmp_path, [Edit(path="m.py", search=None, replace="X = 1\nY = 2\n")])
     assert (tmp_path / "m.py").read_text() == body
     allowed = EditPolicy(may_shrink=frozenset({"m.py"}))
     apply_edits(tmp_path, [Edit(path="m.py", search=None, replace="X = 1\n")], policy=allowed)
@@ -739,3 +739,35 @@ def test_a_file_list_that_runs_on_is_refused():
 
     with pytest.raises(ModelOutputError, match="at most"):
         parse_file_list(json.dumps([f"m{i}.py" for i in range(MAX_FILES + 1)]))
+
+
+WORDS = ('"""Word counts."""\n\nimport re\n\n\ndef count_words(text):\n'
+         '    words = re.findall(r"[a-z]+", text.lower())\n    counts = {}\n'
+         '    for word in words:\n        counts[word] = counts.get(word, 0) + 1\n'
+         '    return counts\n\n\ndef top_words(text, n):\n    counts = count_words(text)\n'
+         '    return sorted(counts.items(), key=lambda kv: kv[1])[:n]\n')
+
+
+def test_a_changed_line_sent_as_the_whole_file_replaces_the_line_it_rewrites(
+        tmp_path: Path) -> None:
+    (tmp_path / "words.py").write_text(WORDS)
+    fragment = "return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]\n"
+    assert apply_edits(tmp_path, [Edit(path="words.py", search=None, replace=fragment)]) \
+        .changed == ["words.py"]
+    assert (tmp_path / "words.py").read_text() == WORDS.replace(
+        "key=lambda kv: kv[1])", "key=lambda kv: (-kv[1], kv[0]))")  # indented as the file is
+
+
+@pytest.mark.parametrize("fragment", [
+    "counts = {}\n",  # the same first word and shape at two places: not clearly one of them
+    "print('hello')\n",  # like no line of the file
+    "def top_words(text, n):\n    return []\n",  # two lines: the function had three
+])
+def test_a_short_whole_file_that_is_not_clearly_one_line_is_still_refused(
+        tmp_path: Path, fragment: str) -> None:
+    (tmp_path / "words.py").write_text(WORDS.replace("    counts = count_words(text)\n",
+                                                     "    counts = {}\n    counts = count_words(text)\n"))
+    before = (tmp_path / "words.py").read_text()
+    with pytest.raises(EditsNotApplied, match="would cut `words.py`"):
+        apply_edits(tmp_path, [Edit(path="words.py", search=None, replace=fragment)])
+    assert (tmp_path / "words.py").read_text() == before

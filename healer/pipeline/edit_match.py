@@ -4,6 +4,9 @@ that finds anything: exact lines; trailing whitespace ignored; a uniform indenta
 match of a same-sized window of lines, only for a SEARCH of three lines or more and only when
 one region is clearly closer than any other. Two equally good matches at any level are
 refused: the model must quote more context.
+
+`place_fragment` is for the answer that sends one changed line as if it were the whole file:
+the one line it clearly rewrites.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ FUZZY_MIN_LINES = 3  # non-blank SEARCH lines below which nothing is matched fuz
 # a comparison quadratic in the SEARCH (a 100-line SEARCH that matched nothing in a 400-line
 # file took 8 s, 200 lines in 800: 59 s); an 8-line SEARCH in a 3,000-line file stays in
 FUZZY_BUDGET = 1_000_000
+# non-blank lines a fragment sent as a whole file may have: a region of more lines may have
+# had more or fewer lines before the change, and a window of the fragment's size would leave
+# some behind (in candidates-full, every such answer was one line)
+FRAGMENT_MAX_LINES = 1
+FRAGMENT_THRESHOLD = 0.6  # a changed line is less like its place than a quoted one
 
 
 class NoMatch(Exception):
@@ -48,6 +56,39 @@ def replace_once(content: str, search: str, replace: str) -> str:
     if not result:
         return ""
     return "\n".join(result) + ("\n" if final_newline or match.end == len(lines) else "")
+
+
+def place_fragment(content: str, fragment: str) -> str:
+    """`content` with the one line that `fragment`, a changed line a model sent as the whole
+    file, rewrites: one that starts with the same word (`return`, `def area`), at least
+    FRAGMENT_THRESHOLD alike and FUZZY_MARGIN closer than any other. NoMatch when no line is
+    clearly the one."""
+    lines, final_newline = _split(content)
+    new = _split(fragment.strip("\n") + "\n")[0]
+    dense = [line for line in new if line.strip()]
+    if not dense or len(dense) > FRAGMENT_MAX_LINES or len(lines) < len(new):
+        raise NoMatch("not one line of the file")
+    head = _first_word(dense[0])
+    ranked = sorted(((ratio, i) for i, ratio in _window_ratios(lines, new)
+                     if lines[i].strip() and _first_word(lines[i]) == head),
+                    key=lambda pair: (-pair[0], pair[1]))
+    if not ranked or ranked[0][0] < FRAGMENT_THRESHOLD:
+        raise NoMatch("no line of the file is like it")
+    ratio, start = ranked[0]
+    others = [r for r, i in ranked[1:] if abs(i - start) >= len(new)]
+    if others and ratio - others[0] < FUZZY_MARGIN:
+        raise NoMatch("more than one line of the file is like it")
+    match = _fuzzy_match(lines, new, start)
+    log.info("a one-line answer for the whole file placed at line %d (%.0f%% alike)",
+             start + 1, ratio * 100)
+    result = lines[:start] + _reindented(new, match) + lines[match.end:]
+    return "\n".join(result) + ("\n" if final_newline else "")
+
+
+def _first_word(line: str) -> str:
+    stripped = line.strip()
+    return stripped[: len(stripped) - len(stripped.lstrip("@_.abcdefghijklmnopqrstuvwxyz"
+                                                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))]
 
 
 def _split(text: str) -> tuple[list[str], bool]:

@@ -17,7 +17,7 @@ from healer.errors import EditError, PathEscapeError
 from healer.models import Edit, Value
 from healer.paths import confined, relative_path
 from healer.pipeline.codebase import SKIPPED_DIRS
-from healer.pipeline.edit_match import NoMatch, replace_once
+from healer.pipeline.edit_match import NoMatch, place_fragment, replace_once
 from healer.pipeline.edit_parser import PLACEHOLDER_PREFIX
 from healer.pipeline.missing_imports import add_missing_imports, modules_in
 from healer.pipeline.policy import PROTECTED_REASON, EditPolicy
@@ -100,9 +100,21 @@ class _Workspace:
         else:
             new = replace_once(content, edit.search, edit.replace)
         refusal = self.policy.refusal(rel, self.original[rel], new)
+        if refusal and edit.search is None and content is not None:
+            new = self._placed(rel, content, edit.replace, refusal)
+            refusal = self.policy.refusal(rel, self.original[rel], new)
         if refusal:
             raise NoMatch(refusal)
         self.current[rel] = new
+
+    @staticmethod
+    def _placed(rel: str, content: str, fragment: str, refusal: str) -> str:
+        """A whole file of one line refused for cutting the file short: the file with the
+        line it rewrites replaced (place_fragment), else the refusal."""
+        try:
+            return place_fragment(content, fragment)
+        except NoMatch:
+            raise NoMatch(refusal) from None
 
     def complete_imports(self) -> None:
         """Add to each Python file the edits changed the imports their code certainly needs."""
