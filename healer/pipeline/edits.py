@@ -1,6 +1,6 @@
 """Applying edits: all-or-nothing (every new content is computed in memory first, and nothing is
 written unless every edit applies), paths confined to the project, protected files refused;
-an import the edited code certainly needs and lacks is added (missing_imports).
+an undefined name the edited code certainly means is fixed (name_fixes).
 Parsing is edit_parser's, finding a SEARCH section in a file edit_match's.
 """
 
@@ -19,7 +19,7 @@ from healer.paths import confined, relative_path
 from healer.pipeline.codebase import SKIPPED_DIRS
 from healer.pipeline.edit_match import NoMatch, place_fragment, replace_once
 from healer.pipeline.edit_parser import PLACEHOLDER_PREFIX
-from healer.pipeline.missing_imports import add_missing_imports, modules_in
+from healer.pipeline.name_fixes import fix_names, modules_in
 from healer.pipeline.policy import PROTECTED_REASON, EditPolicy
 from healer.secrets import is_secret_like
 
@@ -70,7 +70,7 @@ def apply_edits(root: Path, edits: list[Edit], *, protected: Collection[str] = (
             problems.append(EditProblem(index, edit.path, str(exc)))
     if problems:
         raise EditsNotApplied(problems, len(edits))
-    state.complete_imports()
+    state.fix_undefined_names()
     return state.write()
 
 
@@ -116,13 +116,12 @@ class _Workspace:
         except NoMatch:
             raise NoMatch(refusal) from None
 
-    def complete_imports(self) -> None:
-        """Add to each Python file the edits changed the imports their code certainly needs."""
+    def fix_undefined_names(self) -> None:
+        """Fix in each Python file the edits changed the undefined names they certainly mean."""
         local = modules_in(self.root)
         for rel, content in self.current.items():
             if content is not None and content != self.original[rel]:
-                self.current[rel] = add_missing_imports(rel, content, local,
-                                                        before=self.original[rel])
+                self.current[rel] = fix_names(rel, content, local, before=self.original[rel])
 
     def _resolve(self, rel: str, *, whole_file: bool) -> str:
         """The project file a model meant when the path it gave does not exist.

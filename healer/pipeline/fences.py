@@ -1,5 +1,5 @@
-"""Taking a file's content out of a model's answer, code fences and all (and the imports a
-model left out, where they are certain: missing_imports)."""
+"""Taking a file's content out of a model's answer, code fences and all (and the undefined
+names a model left, where their fix is certain: name_fixes)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Collection
 
 from healer.errors import ModelOutputError
 from healer.models import GeneratedFile
-from healer.pipeline.missing_imports import add_missing_imports
+from healer.pipeline.name_fixes import fix_names
 
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*([\w+#.-]*)\s*$")
 MARKDOWN = (".md", ".markdown", ".mdx", ".rst")
@@ -78,9 +78,9 @@ def fenced_blocks(lines: list[str]) -> list[list[str]]:
 
 
 def file_from_answer(answer: str, path: str, local: Collection[str] = ()) -> GeneratedFile:
-    """The whole file `path` that `answer` holds, with any import it certainly lacks added
-    (missing_imports; `local`: the project's own top-level modules)."""
+    """The whole file `path` that `answer` holds, its certain undefined names fixed
+    (name_fixes; `local`: the project's own top-level modules)."""
     content = strip_fences(answer, path)
     if not content.strip():
         raise ModelOutputError(f"the model returned an empty file for {path}")
-    return GeneratedFile(path=path, content=add_missing_imports(path, content, local))
+    return GeneratedFile(path=path, content=fix_names(path, content, local))

@@ -20,7 +20,7 @@ from healer.parallel import bounded_map
 from healer.pipeline.answer_size import new_file_limit
 from healer.pipeline.fences import file_from_answer
 from healer.pipeline.messages import chat
-from healer.pipeline.missing_imports import local_modules
+from healer.pipeline.name_fixes import local_modules
 from healer.spec import prompt_text
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ from healer.pipeline.debug import protected_note
 from healer.pipeline.failures import implicated_files
 from healer.pipeline.fences import file_from_answer
 from healer.pipeline.messages import chat
-from healer.pipeline.missing_imports import modules_in
+from healer.pipeline.name_fixes import modules_in
 from healer.spec import acceptance_files, prompt_text
 from healer.strategies.variety import implementation, write_files
 

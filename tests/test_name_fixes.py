@@ -1,4 +1,4 @@
-"""Imports a model left out, added where they are certain (healer/pipeline/missing_imports.py)."""
+"""Undefined names a model left, fixed where the fix is certain (healer/pipeline/name_fixes.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from healer.cli import cli
 from healer.models import Edit
 from healer.pipeline.edits import apply_edits
 from healer.pipeline.fences import file_from_answer
-from healer.pipeline.missing_imports import add_missing_imports, local_modules
+from healer.pipeline.name_fixes import fix_names, local_modules
 from tests.scripted_model import ProjectModel
 
 ROBOT = ('"""Robot names."""\n\nimport random\n\n\nclass Robot:\n    def name(self):\n'
@@ -20,7 +20,7 @@ ROBOT = ('"""Robot names."""\n\nimport random\n\n\nclass Robot:\n    def name(se
 
 
 def test_a_module_used_as_one_is_imported_after_the_leading_imports() -> None:
-    fixed = add_missing_imports("robot.py", ROBOT)
+    fixed = fix_names("robot.py", ROBOT)
     assert fixed == ROBOT.replace("import random\n", "import random\nimport re\n")
     compile(fixed, "robot.py", "exec")
 
@@ -30,7 +30,7 @@ def test_typing_names_classes_and_decorators_are_imported_together() -> None:
               "    x: int = field(default=0)\n    tags: List[str] = None\n\n\n"
               "def count(words: Iterable[str]) -> Optional[Counter]:\n"
               "    return Counter(words) if words else None\n")
-    fixed = add_missing_imports("point.py", source)
+    fixed = fix_names("point.py", source)
     head = fixed.splitlines()[:4]
     assert head == ["from __future__ import annotations",
                     "from collections import Counter",
@@ -43,7 +43,7 @@ def test_typing_names_classes_and_decorators_are_imported_together() -> None:
 
 def test_a_shebang_and_encoding_line_stay_first() -> None:
     source = "#!/usr/bin/env python3\n# -*- coding: utf-8 -*-\ndef f():\n    return Path('x')\n"
-    fixed = add_missing_imports("tool.py", source)
+    fixed = fix_names("tool.py", source)
     assert fixed.splitlines()[:3] == ["#!/usr/bin/env python3", "# -*- coding: utf-8 -*-",
                                       "from pathlib import Path"]
 
@@ -58,15 +58,15 @@ def test_a_shebang_and_encoding_line_stay_first() -> None:
     "def broken(:\n    return re.sub('a', 'b', 'c')\n",  # does not parse
 ])
 def test_anything_less_than_certain_is_left_as_it_is(source: str) -> None:
-    assert add_missing_imports("m.py", source) == source
+    assert fix_names("m.py", source) == source
 
 
 def test_a_module_the_project_provides_is_not_taken_for_the_standard_library() -> None:
     source = "def f():\n    return queue.pop()\n"
     local = local_modules(["queue.py", "app.py", "pkg/__init__.py"])
     assert local == {"queue", "app", "pkg"}
-    assert add_missing_imports("app.py", source, local) == source
-    assert add_missing_imports("app.js", "x = re.sub('a', 'b', 'c')\n") == \
+    assert fix_names("app.py", source, local) == source
+    assert fix_names("app.js", "x = re.sub('a', 'b', 'c')\n") == \
         "x = re.sub('a', 'b', 'c')\n"  # only Python files
 
 
@@ -116,3 +116,33 @@ def test_a_file_that_forgot_its_imports_is_green_at_round_zero(fake_llm, llm_env
     assert report["status"] == "green" and report["best_round"] == 0
     assert (out / "robot.py").read_text().startswith(
         '"""Robot names."""\nimport random\nimport string\n')
+
+
+def test_a_name_that_differs_only_in_case_from_one_the_module_defines_is_spelled_as_it() -> None:
+    source = ('FOUR_OF_A_KIND = "four"\nYACHT = "yacht"\n\n\ndef score(dice, category):\n'
+              '    if category == Four_OF_A_KIND:\n        return 4 * max(dice)\n'
+              '    return 50 if category == yacht and len(set(dice)) == 1 else true\n')
+    fixed = fix_names("yacht.py", source)
+    assert "category == FOUR_OF_A_KIND:" in fixed and "category == YACHT and" in fixed
+    assert fixed.endswith("else True\n")
+    namespace: dict[str, object] = {}
+    exec(compile(fixed, "yacht.py", "exec"), namespace)  # noqa: S102 - our own test source
+    assert namespace["score"]([5, 5, 5, 5, 2], "four") == 20
+
+
+@pytest.mark.parametrize("source", [
+    "TOTAL = 1\nTotal = 2\n\n\ndef f():\n    return total\n",  # two names it could be
+    "def f():\n    count = 1\n    return g()\n\n\ndef g():\n    return Count\n",  # a local's
+])
+def test_a_spelling_that_is_not_certain_is_left_alone(source: str) -> None:
+    assert fix_names("m.py", source) == source
+
+
+def test_a_respelled_name_after_non_ascii_text_on_its_line() -> None:
+    source = 'NAME = "é"\n\n\ndef f():\n    return {"clé": Name}\n'
+    assert fix_names("m.py", source).endswith('return {"clé": NAME}\n')
+
+
+def test_a_builtin_function_is_not_taken_for_a_constant_left_undefined() -> None:
+    source = "def clamp(x):\n    return x if x < Max else Max\n"
+    assert fix_names("m.py", source) == source

@@ -1,20 +1,22 @@
-"""Imports a model left out of a Python file, added without asking it again.
+"""Undefined names a model left in a Python file, fixed without asking it again.
 
-A small model often writes `re.sub(...)` or `-> List[int]` and forgets the import: every test
-then fails on a NameError, and a repair round (a model call of a minute or more on a small
-machine) is spent on one line. Where the fix is certain, healer writes that line itself, as
-the file is written, and logs it:
+A small model often writes `re.sub(...)` or `-> List[int]` and forgets the import, or defines
+`FOUR_OF_A_KIND` and uses `Four_OF_A_KIND`: every test then fails on a NameError, and a
+repair round (a model call of a minute or more on a small machine) is spent on one line.
+Where the fix is certain, healer makes it itself, as the file is written, and logs it:
 
-- a standard-library module used as one (`re.sub`: `re` has a `sub`), and
+- a standard-library module used as one (`re.sub`: `re` has a `sub`) is imported;
 - a class, type or decorator of one of the modules static.KNOWN_FROM names (`List`,
-  `Counter`, `Path`, `@dataclass`), as static.missing_import finds it.
+  `Counter`, `Path`, `@dataclass`), as static.missing_import finds it, is imported, and with
+  it the other names of that module the file lacks (`field` beside `@dataclass`);
+- a name that differs only in case from exactly one name the module defines at its top
+  level, or from True, False or None (`true`), is spelled as that one.
 
-Anything less certain (a lower-case function such as `reduce` or `field`, which may as well
-be a local the model forgot to define, a module the project itself provides, a name the file
-binds somewhere) is left as it is: the static gate still names the likely import for the
-repair.
+Anything less certain (a lower-case function such as `reduce`, which may as well be a local
+the model forgot to define, a module the project itself provides, a name the file binds
+somewhere) is left as it is: the static gate still names the likely import or spelling for
+the repair.
 """
-
 from __future__ import annotations
 
 import ast
@@ -33,31 +35,40 @@ from healer.checks.static import defined_names, missing_import
 
 log = logging.getLogger(__name__)
 
+# the builtins a lower-case name means for certain (`true`, as other languages write it): `Max`
+# for `max` is as likely a constant the model forgot to define, and is left to the repair
+CONSTANTS = frozenset({"True", "False", "None"})
 MAX_CHARS = 1_000_000  # a larger file is left as it is (parsing it twice is not worth it)
 # standard-library modules whose import does something (opens a browser, prints, starts a GUI)
 NOT_IMPORTED = frozenset({"antigravity", "this", "idlelib", "turtle", "turtledemo", "tkinter",
                           "__hello__", "__phello__", "pydoc_data"})
 
 
-def add_missing_imports(path: str, content: str, local: Collection[str] = (),
-                        before: str | None = None) -> str:
-    """`content` of the Python file `path` with the imports it certainly lacks added after
-    its docstring and leading imports; unchanged when it lacks none, does not parse, or is no
-    Python file. `local`: top-level modules the project provides (never taken for stdlib);
-    `before`: the file's earlier version, whose own undefined names are left alone (an edit
-    adds only the imports its own code needs)."""
+def fix_names(path: str, content: str, local: Collection[str] = (),
+              before: str | None = None) -> str:
+    """`content` of the Python file `path` with its certain undefined names fixed; unchanged
+    when there are none, when it does not parse, or for a file that is no Python.
+    `local`: top-level modules the project provides (never taken for stdlib); `before`: the
+    file's earlier version, whose own undefined names are left alone (an edit fixes only
+    what its own code lacks)."""
     if not path.endswith(".py") or len(content) > MAX_CHARS:
         return content
     try:
         tree = ast.parse(content)
-        earlier = _undefined(ast.parse(before)) if before else set()
+        ignored = set(local) | (_undefined(ast.parse(before)) if before else set())
     except (SyntaxError, ValueError, RecursionError):
         return content
-    lines = _certain_imports(tree, set(local) | earlier)
-    if not lines:
-        return content
-    log.info("%s: added what it used without importing: %s", path, "; ".join(lines))
-    return _insert(content, tree, lines)
+    lines = _certain_imports(tree, ignored)
+    if lines:
+        log.info("%s: added what it used without importing: %s", path, "; ".join(lines))
+        content = _insert(content, tree, lines)
+        tree = ast.parse(content)
+    spellings = _certain_spellings(tree, ignored)
+    if spellings:
+        log.info("%s: spelled as defined: %s", path,
+                 ", ".join(f"{a} -> {b}" for a, b in spellings.items()))
+        content = _respelled(content, tree, spellings)
+    return content
 
 
 def local_modules(paths: Iterable[str]) -> set[str]:
@@ -101,6 +112,52 @@ def _certain_imports(tree: ast.Module, ignored: set[str]) -> list[str]:
         if source in names and name not in names[source]:
             names[source].append(name)
     return modules + [f"from {m} import {', '.join(sorted(n))}" for m, n in names.items()]
+
+
+def _certain_spellings(tree: ast.Module, ignored: set[str]) -> dict[str, str]:
+    """Each undefined name that differs only in case from exactly one top-level name of the
+    module (or True, False, None), with that name."""
+    known = _top_level_names(tree) | CONSTANTS
+    by_case: dict[str, list[str]] = {}
+    for name in known:
+        by_case.setdefault(name.lower(), []).append(name)
+    spellings = {}
+    for name in _undefined(tree) - defined_names(tree) - ignored:
+        same = [other for other in by_case.get(name.lower(), []) if other != name]
+        if len(same) == 1:
+            spellings[name] = same[0]
+    return spellings
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
+    return names
+
+
+def _respelled(content: str, tree: ast.Module, spellings: dict[str, str]) -> str:
+    """`content` with every loaded name of `spellings` written as its value (AST offsets
+    count UTF-8 bytes)."""
+    lines = content.splitlines(keepends=True)
+    at: dict[int, list[ast.Name]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in spellings and node.end_col_offset is not None:
+            at.setdefault(node.lineno - 1, []).append(node)
+    for index, nodes in at.items():
+        raw = lines[index].encode("utf-8")
+        for node in sorted(nodes, key=lambda n: -n.col_offset):
+            end = typing.cast(int, node.end_col_offset)
+            raw = raw[:node.col_offset] + spellings[node.id].encode("utf-8") + raw[end:]
+        lines[index] = raw.decode("utf-8")
+    return "".join(lines)
 
 
 def _certain(name: str, attributes: list[str | None], decorators: set[str]) -> str | None:
