@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,15 @@ def test_a_respelled_name_after_non_ascii_text_on_its_line() -> None:
 def test_a_builtin_function_is_not_taken_for_a_constant_left_undefined() -> None:
     source = "def clamp(x):\n    return x if x < Max else Max\n"
     assert fix_names("m.py", source) == source
+
+
+def test_a_folders_own_module_under_a_stdlib_name_is_never_imported_on_the_host(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m healer debug` in an untrusted folder has that folder on sys.path."""
+    marker = tmp_path / "ran"
+    (tmp_path / "tabnanny.py").write_text(f"open({str(marker)!r}, 'w').close()\ncheck = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "tabnanny", raising=False)
+    source = "def f(path):\n    return tabnanny.check(path)\n"
+    assert fix_names("m.py", source) == source
+    assert not marker.exists()

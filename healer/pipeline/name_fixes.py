@@ -22,10 +22,12 @@ from __future__ import annotations
 import ast
 import contextlib
 import importlib
+import importlib.util
 import inspect
 import io
 import logging
 import sys
+import sysconfig
 import typing
 import warnings
 from collections.abc import Collection, Iterable
@@ -182,6 +184,8 @@ def _stdlib(name: str) -> object | None:
         return None
     if name in sys.modules:
         return sys.modules[name]
+    if not _in_stdlib(name):  # a folder's own `pty.py` on sys.path: never imported here
+        return None
     try:
         with contextlib.redirect_stdout(io.StringIO()), \
                 contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
@@ -189,6 +193,20 @@ def _stdlib(name: str) -> object | None:
             return importlib.import_module(name)
     except Exception:  # noqa: BLE001 - a module this platform lacks is no certain import
         return None
+
+
+def _in_stdlib(name: str) -> bool:
+    """Whether importing `name` would load the standard library's own module."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return False
+    if spec is None:
+        return False
+    if spec.origin in ("built-in", "frozen"):
+        return True
+    stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
+    return spec.origin is not None and Path(spec.origin).resolve().is_relative_to(stdlib)
 
 
 def _uses(tree: ast.AST) -> dict[str, list[str | None]]:
