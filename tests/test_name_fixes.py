@@ -149,13 +149,17 @@ def test_a_builtin_function_is_not_taken_for_a_constant_left_undefined() -> None
     assert fix_names("m.py", source) == source
 
 
+@pytest.mark.parametrize(("module", "source"), [
+    ("tabnanny", "def f(path):\n    return tabnanny.check(path)\n"),  # a module used as one
+    ("fractions", "def half():\n    return Fraction(1, 2)\n"),  # a class taken from one
+])
 def test_a_folders_own_module_under_a_stdlib_name_is_never_imported_on_the_host(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, source: str) -> None:
     """`python -m healer debug` in an untrusted folder has that folder on sys.path."""
     marker = tmp_path / "ran"
-    (tmp_path / "tabnanny.py").write_text(f"open({str(marker)!r}, 'w').close()\ncheck = 1\n")
+    (tmp_path / f"{module}.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\ncheck = 1\nclass Fraction: pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "tabnanny", raising=False)
-    source = "def f(path):\n    return tabnanny.check(path)\n"
+    monkeypatch.delitem(sys.modules, module, raising=False)
     assert fix_names("m.py", source) == source
     assert not marker.exists()

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import difflib
 import functools
 import importlib
+import importlib.util
+import io
 import json
 import logging
 import sys
+import sysconfig
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 from healer.checks.imports import imported_modules, provided_modules
 from healer.hostread import MAX_BYTES as MAX_SOURCE_BYTES
@@ -24,6 +30,9 @@ from healer.stacks.python import declared_dependencies
 log = logging.getLogger(__name__)
 
 UNDEFINED_MESSAGES = ("UndefinedName", "UndefinedLocal", "UndefinedExport")
+# standard-library modules whose import does something (opens a browser, prints, starts a GUI)
+NOT_IMPORTED = frozenset({"antigravity", "this", "idlelib", "turtle", "turtledemo", "tkinter",
+                          "pydoc_data"})
 
 
 
@@ -136,9 +145,46 @@ def missing_import(name: str) -> str | None:
 
 @functools.cache
 def _public(module_name: str) -> frozenset[str]:
-    module = importlib.import_module(module_name)
+    module = stdlib_module(module_name)
+    if module is None:
+        return frozenset()
     return frozenset(getattr(module, "__all__", None)
                      or (n for n in vars(module) if not n.startswith("_")))
+
+
+def stdlib_module(name: str) -> ModuleType | None:
+    """The standard library's module `name` (`re`, `collections.abc`), imported quietly on
+    the host; None for another module, one this platform lacks, or one whose import does
+    something (NOT_IMPORTED). A module of the same name that a folder puts first on
+    sys.path (`python -m healer debug` run inside it) is never imported."""
+    top = name.split(".")[0]
+    if top in NOT_IMPORTED or top.startswith("_") or top not in sys.stdlib_module_names:
+        return None
+    if name in sys.modules:
+        return sys.modules[name]
+    if not _in_stdlib(name):
+        return None
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - whatever keeps it from importing, it is not there
+        return None
+
+
+def _in_stdlib(name: str) -> bool:
+    """Whether importing `name` would load the standard library's own module."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return False
+    if spec is None or spec.origin is None:
+        return False
+    if spec.origin in ("built-in", "frozen"):
+        return True
+    stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
+    return Path(spec.origin).resolve().is_relative_to(stdlib)
 
 
 def close_name(name: str, tree: ast.AST) -> str | None:

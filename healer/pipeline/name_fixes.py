@@ -20,20 +20,13 @@ the repair.
 from __future__ import annotations
 
 import ast
-import contextlib
-import importlib
-import importlib.util
 import inspect
-import io
 import logging
-import sys
-import sysconfig
 import typing
-import warnings
 from collections.abc import Collection, Iterable
 from pathlib import Path, PurePosixPath
 
-from healer.checks.static import defined_names, missing_import
+from healer.checks.static import defined_names, missing_import, stdlib_module
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +34,6 @@ log = logging.getLogger(__name__)
 # for `max` is as likely a constant the model forgot to define, and is left to the repair
 CONSTANTS = frozenset({"True", "False", "None"})
 MAX_CHARS = 1_000_000  # a larger file is left as it is (parsing it twice is not worth it)
-# standard-library modules whose import does something (opens a browser, prints, starts a GUI)
-NOT_IMPORTED = frozenset({"antigravity", "this", "idlelib", "turtle", "turtledemo", "tkinter",
-                          "__hello__", "__phello__", "pydoc_data"})
 
 
 def fix_names(path: str, content: str, local: Collection[str] = (),
@@ -168,45 +158,15 @@ def _certain(name: str, attributes: list[str | None], decorators: set[str]) -> s
     if line is None:
         return None
     if line == f"import {name}":  # a module: used only as one, with attributes it has
-        module = _stdlib(name)
+        module = stdlib_module(name)
         used = [a for a in attributes if a is not None]
         ok = module is not None and used and len(used) == len(attributes) \
             and all(hasattr(module, a) for a in used)
         return line if ok else None
     source = line.split()[1]
-    value = getattr(importlib.import_module(source), name, None)
+    value = getattr(stdlib_module(source), name, None)
     kind = inspect.isclass(value) or source == "typing" and name[:1].isupper()
     return line if kind or name in decorators else None
-
-
-def _stdlib(name: str) -> object | None:
-    if name in NOT_IMPORTED or name.startswith("_") or name not in sys.stdlib_module_names:
-        return None
-    if name in sys.modules:
-        return sys.modules[name]
-    if not _in_stdlib(name):  # a folder's own `pty.py` on sys.path: never imported here
-        return None
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), \
-                contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return importlib.import_module(name)
-    except Exception:  # noqa: BLE001 - a module this platform lacks is no certain import
-        return None
-
-
-def _in_stdlib(name: str) -> bool:
-    """Whether importing `name` would load the standard library's own module."""
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return False
-    if spec is None:
-        return False
-    if spec.origin in ("built-in", "frozen"):
-        return True
-    stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
-    return spec.origin is not None and Path(spec.origin).resolve().is_relative_to(stdlib)
 
 
 def _uses(tree: ast.AST) -> dict[str, list[str | None]]:
