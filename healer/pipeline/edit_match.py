@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -60,7 +61,7 @@ def replace_once(content: str, search: str, replace: str) -> str:
 
 def place_fragment(content: str, fragment: str) -> str:
     """`content` with the one line that `fragment`, a changed line a model sent as the whole
-    file, rewrites: one that starts with the same word (`return`, `def area`), at least
+    file, rewrites: one that starts with the same word (`return`, `def`, `self.total`), at least
     FRAGMENT_THRESHOLD alike and FUZZY_MARGIN closer than any other. NoMatch when no line is
     clearly the one."""
     lines, final_newline = _split(content)
@@ -86,9 +87,8 @@ def place_fragment(content: str, fragment: str) -> str:
 
 
 def _first_word(line: str) -> str:
-    stripped = line.strip()
-    return stripped[: len(stripped) - len(stripped.lstrip("@_.abcdefghijklmnopqrstuvwxyz"
-                                                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))]
+    """`return` of `    return x`, `@property` of a decorator, `self.total` of an assignment."""
+    return re.match(r"[@\w.]*", line.strip()).group()  # type: ignore[union-attr]
 
 
 def _split(text: str) -> tuple[list[str], bool]:

@@ -101,14 +101,14 @@ class _Workspace:
             new = replace_once(content, edit.search, edit.replace)
         refusal = self.policy.refusal(rel, self.original[rel], new)
         if refusal and edit.search is None and content is not None:
-            new = self._placed(rel, content, edit.replace, refusal)
+            new = self._placed(content, edit.replace, refusal)
             refusal = self.policy.refusal(rel, self.original[rel], new)
         if refusal:
             raise NoMatch(refusal)
         self.current[rel] = new
 
     @staticmethod
-    def _placed(rel: str, content: str, fragment: str, refusal: str) -> str:
+    def _placed(content: str, fragment: str, refusal: str) -> str:
         """A whole file of one line refused for cutting the file short: the file with the
         line it rewrites replaced (place_fragment), else the refusal."""
         try:
