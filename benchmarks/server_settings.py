@@ -97,7 +97,6 @@ class Config:
     change: Callable[[Any], None]
     one_at_a_time: bool = False  # the two generate calls sent one after the other
     rewrite_only: bool = False  # only the rewrite step, twice (its speed is what changes)
-    fresh_drafts: bool = True  # False: answers that copy little of the prompt ask for no drafts
 
 
 def _speculative(kind: str) -> Callable[[Any], None]:
@@ -125,9 +124,6 @@ CONFIGS = (
     Config("speculative: ngram-simple", _speculative("NGRAM_SIMPLE"), rewrite_only=True),
     Config("speculative: ngram-map-k", _speculative("NGRAM_MAP_K"), rewrite_only=True),
     Config("speculative: ngram-mod", _speculative("NGRAM_MOD"), rewrite_only=True),
-    Config("ngram-map-k for every answer", _speculative("NGRAM_MAP_K"), one_at_a_time=True),
-    Config("ngram-map-k for the rewrite only", _speculative("NGRAM_MAP_K"), one_at_a_time=True,
-           fresh_drafts=False),
 )
 
 
@@ -151,11 +147,10 @@ def _spec(exercise: Path) -> str:
 
 
 def _ask(client: openai.OpenAI, name: str, messages: list[dict[str, str]],
-         max_tokens: int, *, drafts: bool = True) -> Step:
+         max_tokens: int) -> Step:
     started = time.monotonic()
     answer = client.chat.completions.create(
-        model=MODEL_ALIAS, messages=messages, max_tokens=max_tokens, temperature=0.0, seed=1,
-        extra_body=None if drafts else {"speculative.n_max": 0})
+        model=MODEL_ALIAS, messages=messages, max_tokens=max_tokens, temperature=0.0, seed=1)
     seconds = time.monotonic() - started
     timings = (answer.model_extra or {}).get("timings") or {}
     usage = answer.usage
@@ -179,13 +174,12 @@ def run_config(config: Config, spec: str, model: Path) -> list[Step]:
                        path="clock.py", protected_note="")
         if config.rewrite_only:
             return [_ask(client, "rewrite", rewrite, WHOLE_FILE_MAX_TOKENS) for _ in range(2)]
-        fresh = config.fresh_drafts
-        steps = [_ask(client, "plan", chat("plan", spec=spec, keep_note=""), 200, drafts=fresh)]
+        steps = [_ask(client, "plan", chat("plan", spec=spec, keep_note=""), 200)]
         asks = [chat("generate", spec=spec, plan="(see the spec)", files=f"- `{name}`",
                      file_spec="", existing="", path=name)
                 for name in ("clock.py", "clock_helpers.py")]
         with concurrent.futures.ThreadPoolExecutor(1 if config.one_at_a_time else 2) as pool:
-            steps += pool.map(lambda m: _ask(client, "generate x2", m, 120, drafts=fresh), asks)
+            steps += pool.map(lambda m: _ask(client, "generate x2", m, 120), asks)
         steps.append(_ask(client, "rewrite", rewrite, WHOLE_FILE_MAX_TOKENS))
         return steps
     finally:

@@ -86,7 +86,7 @@ def update_plan(llm: LLMClient, ws: Workspace, change: Change) -> bool:
     if plan is None or not plan.text.strip():
         return False
     answer = llm.complete(chat("plan_change", plan=plan.text.strip(), request=change.request),
-                          stage="plan", copies=True)
+                          stage="plan")
     edits = [e for e in parse_edits(answer.text) if e.path == PLAN_FILE]
     if not edits:
         return False

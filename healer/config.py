@@ -92,11 +92,6 @@ class Settings(BaseModel):
     small_model: bool = False
     """A small model: asked for whole files where the files to rewrite are small. The bundled
     model sets it."""
-    prompt_drafts: bool = False
-    """The server drafts tokens from n-grams of the prompt (llama.cpp's draft-free speculative
-    decoding): healer keeps the drafts for answers that copy their prompt (repairs) and turns
-    them off for the others (plans, new files), which they slow down. The bundled model sets
-    it."""
 
     # sandbox and checks
     sandbox: str = "docker"

@@ -444,17 +444,3 @@ def test_an_oversized_answer_is_refused(fake_llm, fake_settings) -> None:
     fake_llm.enqueue(varied(MAX_ANSWER_CHARS + 1))
     with pytest.raises(ModelOutputError, match="longer than"):
         LLMClient(fake_settings).complete([{"role": "user", "content": "plan"}], stage="plan")
-
-
-def test_prompt_drafts_are_turned_off_for_answers_that_copy_little_of_their_prompt(
-        fake_settings: Settings, fake_llm: FakeLLM) -> None:
-    drafting = _client(fake_settings, prompt_drafts=True, **bundled_profile(8192))
-    fake_llm.enqueue("a plan", "a repair")
-    drafting.complete(ASK, stage="plan")
-    drafting.complete(ASK, stage="debug", copies=True)
-    fresh, repair = fake_llm.requests
-    assert fresh["speculative.n_max"] == 0 and fresh["timings_per_token"] is True
-    assert "speculative.n_max" not in repair and repair["timings_per_token"] is True
-    fake_llm.enqueue("hosted")
-    _client(fake_settings).complete(ASK, stage="plan")  # an endpoint that drafts nothing
-    assert "speculative.n_max" not in fake_llm.requests[-1]

@@ -95,7 +95,6 @@ class _Request:
     seed: int | None
     stop: threading.Event | None = None
     at_most: int | None = None  # the answer ends at this length: not continued, not an error
-    copies: bool = False  # the answer mostly copies text of its prompt (a repair)
 
 
 class LLMClient:
@@ -153,7 +152,6 @@ class LLMClient:
         use_cache: bool = True,
         stop: threading.Event | None = None,
         at_most: int | None = None,
-        copies: bool = False,
     ) -> Completion:
         """The model's complete answer to `messages`; its usage is added to the ledger.
 
@@ -161,9 +159,7 @@ class LLMClient:
         no use beyond (a rewrite many times the size of the code it rewrites is a model
         rambling): the answer ends there, with finish_reason "length", for the caller to use
         what it holds. Setting `stop` cancels the call (CancelledError): before it is sent,
-        or, while its answer streams in, at the next token. `copies`: the answer mostly copies
-        text of the prompt (a repair, a rewrite), so a server that drafts tokens from the
-        prompt (`prompt_drafts`) is left to; for any other answer its drafts are turned off.
+        or, while its answer streams in, at the next token.
         """
         request = _Request(
             messages=messages,
@@ -173,7 +169,6 @@ class LLMClient:
             seed=seed,
             stop=stop,
             at_most=at_most,
-            copies=copies,
         )
         cache = self.cache if use_cache else None
         key = self._key(request) if cache is not None else ""
@@ -307,10 +302,6 @@ class LLMClient:
         }
         if request.seed is not None:
             kwargs["seed"] = request.seed
-        if self.settings.prompt_drafts and not request.copies:
-            # llama.cpp's drafts from the prompt, checked at every step, slow down an answer
-            # that copies little of it (benchmarks/results/server_settings.md)
-            kwargs["extra_body"] = {"speculative.n_max": 0}
         schema = request.json_schema if with_schema else None
         report, stop = self.on_tokens, request.stop
 

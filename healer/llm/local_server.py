@@ -321,7 +321,6 @@ def local_endpoint(settings: Settings) -> Iterator[Settings]:
         yield settings.model_copy(update={"base_url": server.base_url, "model": MODEL_ALIAS,
                                           "api_key": LOCAL_API_KEY, "cache_scope": scope,
                                           "concurrency": _concurrency(settings),
-                                          "prompt_drafts": options.speculative != "none",
                                           **bundled_profile(options.ctx_per_slot)})
     finally:
         server.stop()

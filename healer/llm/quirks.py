@@ -37,7 +37,7 @@ class EndpointQuirks:
             sent["stream"] = True
             sent["stream_options"] = {"include_usage": True}
             if self.llama_cpp:  # its usage, cache hits included, on every chunk
-                sent["extra_body"] = {**sent.get("extra_body", {}), "timings_per_token": True}
+                sent["extra_body"] = {"timings_per_token": True}
         if schema is not None and self.schema_supported:
             sent["response_format"] = response_format(schema)
         return sent

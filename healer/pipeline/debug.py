@@ -139,7 +139,7 @@ def converse(
     for attempt in range(ATTEMPTS):
         try:
             answer = llm.complete(messages, stage=STAGE, temperature=temperature,
-                                  at_most=at_most, copies=True)
+                                  at_most=at_most)
         except ContextOverflowError:
             if attempt == 0:
                 raise

@@ -94,12 +94,12 @@ def generate_file(
         messages[-1]["content"] += f"\n{sampling.hint}\n"
     limit = new_file_limit(llm.settings.context_budget())
     answer = llm.complete(messages, stage=STAGE, temperature=sampling.temperature,
-                          seed=sampling.seed, stop=stop, at_most=limit, copies=bool(current))
+                          seed=sampling.seed, stop=stop, at_most=limit)
     if _rambled(answer, limit) and _temperature(llm, sampling) > 0:  # one new sample
         log.info("%s: the answer ran on past %d tokens; sampling it again", path, limit)
         answer = llm.complete(messages, stage=STAGE, temperature=sampling.temperature,
                               seed=(sampling.seed or 0) + RESAMPLE_SEED, stop=stop,
-                              at_most=limit, copies=bool(current))
+                              at_most=limit)
     return file_from_answer(answer.text, path, local_modules(file_list.paths))
 
 

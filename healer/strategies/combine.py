@@ -285,7 +285,7 @@ def combine_file(llm: LLMClient, root: Path, spec: Spec, plan: Plan, path: str, 
         version_a=f"```{fence_language(path)}\n{mine.rstrip()}\n```",
         version_b=differing_parts(path, mine, theirs), protected_note=protected_note(protected),
     )
-    answer = llm.complete(messages, stage=STAGE, temperature=temperature, copies=True,
+    answer = llm.complete(messages, stage=STAGE, temperature=temperature,
                           at_most=rewrite_limit(max(mine, theirs, key=len)))
     return file_from_answer(whole_file(answer, path), path, modules_in(root))
 
