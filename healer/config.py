@@ -125,11 +125,12 @@ class Settings(BaseModel):
     """With two candidates or more: when a version of the build passes acceptance tests the
     best one fails, one candidate of the repair round merges the two (healer/strategies/
     combine.py; measured in benchmarks/results/combine-ab)."""
-    plan: Literal["auto", "short", "always"] = "short"
-    """`short`: for a spec that names its one file, a plan of that file's interfaces and
+    plan: Literal["auto", "short", "always"] = "auto"
+    """`auto`: no plan call for a spec that names its one file, whose stub and tests already
+    say what a plan would (benchmarks/results/plan-none-ab: 8 green against 6 for `short`, a
+    third less time); `short`: for such a spec, a plan of that file's interfaces and
     dependencies only (benchmarks/results/plan-short-ab); `always`: the whole plan for every
-    project; `auto`: no plan call for such a spec (faster; it passed fewer acceptance tests in
-    benchmarks/results/plan-ab)."""
+    project."""
     context_tokens: int = Field(60_000, ge=1000)
     """Tokens of codebase the debugger may see; ranked by the failures when it does not fit."""
     edit_format: str = "auto"

@@ -151,13 +151,12 @@ def test_every_call_starts_with_the_same_prefix(fake_llm, llm_env, tmp_path) -> 
                               for u in after_plan)
 
 
-def test_with_plan_auto_a_spec_naming_its_one_file_costs_one_call(fake_llm, llm_env,
-                                                                   tmp_path) -> None:
+def test_by_default_a_spec_naming_its_one_file_costs_one_call(fake_llm, llm_env,
+                                                              tmp_path) -> None:
     model = ProjectModel({"calc.py": FILES["calc.py"]})
     fake_llm.responder = model
     spec = tmp_path / "calc.md"
     spec.write_text("# Calc\nA module `calc.py` with `add(a, b)`.\n")
-    (tmp_path / "healer.toml").write_text('plan = "auto"\n')
     out = tmp_path / "out"
     result = run(["generate", str(spec), "-o", str(out)], llm_env)
     assert result.exit_code == 0, result.output
@@ -190,11 +189,14 @@ def test_with_plan_short_a_one_file_spec_gets_a_short_plan(fake_llm, llm_env, tm
     assert "Plan the software project" in fake_llm.requests[-3]["messages"][-1]["content"]
 
 
-def test_a_one_file_spec_is_planned_by_default(fake_llm, llm_env, tmp_path) -> None:
+def test_with_plan_always_a_one_file_spec_gets_the_whole_plan(fake_llm, llm_env,
+                                                              tmp_path) -> None:
     model = ProjectModel({"calc.py": FILES["calc.py"]})
     fake_llm.responder = model
     spec = tmp_path / "calc.md"
     spec.write_text("# Calc\nA module `calc.py` with `add(a, b)`.\n")
+    (tmp_path / "healer.toml").write_text('plan = "always"\n')
     result = run(["generate", str(spec), "-o", str(tmp_path / "out")], llm_env)
     assert result.exit_code == 0, result.output
     assert model.kinds() == ["plan", "generate"]
+    assert "Plan the software project" in fake_llm.requests[0]["messages"][-1]["content"]
