@@ -147,7 +147,6 @@ def test_a_duplicate_is_sampled_again_then_the_best_is_kept(fake_llm, llm_env, t
     assert result.exit_code == 1, result.output
     candidates = report(out)["rounds"][0]["candidates"]
     # whichever of the two was written second was sampled once more (seed 1 + 2 or 2 + 2)
-    seeds.pop(0)  # the plan's
     assert len(seeds) == 3 and seeds.count(None) == 1 and {2} < set(seeds) <= {None, 2, 3, 4}
     assert sorted(c["status"] for c in candidates) == ["checked", "duplicate"]
     assert [c["kept"] for c in candidates] == [c["status"] == "checked" for c in candidates]
@@ -379,9 +378,9 @@ def test_with_one_call_at_a_time_candidates_are_written_in_turn_and_a_green_one_
     result = build(spec, out, llm_env, "--candidates", "3", "--max-iters", "0",
                    "--concurrency", "1")
     assert result.exit_code == 0, result.output
-    # the plan, candidate 1, then candidate 2 while 1 was checked (its answer cut off when 1
-    # was green); candidate 3 waited for its turn and never asked
-    assert seeds == [None, None, 2]
+    # candidate 1, then candidate 2 while 1 was checked (its answer cut off when 1 was
+    # green); candidate 3 waited for its turn and never asked
+    assert seeds == [None, 2]
     by_number = {c["number"]: c for c in report(out)["rounds"][0]["candidates"]}
     assert by_number[1]["green"] and by_number[1]["kept"]
     assert by_number[2]["status"] == by_number[3]["status"] == "cancelled"

@@ -62,6 +62,7 @@ def test_improve_makes_the_change_and_keeps_a_hand_edit(fake_llm, llm_env, tmp_p
 
 def test_a_spec_edit_changes_the_project_instead_of_building_it_anew(fake_llm, llm_env,
                                                                      tmp_path) -> None:
+    llm_env = {**llm_env, "HEALER_PLAN": "short"}  # a plan of the model's, for the change to edit
     plan_edit = ("plan.md\n<<<<<<< SEARCH\n- as the spec says\n=======\n- as the spec says; "
                  "sub(a, b) -> a - b\n>>>>>>> REPLACE\n")
     model = ProjectModel({"calc.py": GOOD}, debug=[ADD_SUB], plan_changes=[plan_edit])
@@ -139,6 +140,7 @@ def _wait_for(condition, what: str, seconds: float = 120.0) -> None:
 
 
 def test_a_watch_session_sees_two_edits(fake_llm, llm_env, tmp_path) -> None:
+    llm_env = {**llm_env, "HEALER_PLAN": "short"}  # planned once, not once per edit
     import json
     import os
     import sys

@@ -121,6 +121,7 @@ def test_interrupted_build_resumes_without_losing_rounds(fake_llm, llm_env, spec
     model = ProjectModel({"calc.py": BUGGY}, debug=[FIX])
     fake_llm.responder = model
     out = tmp_path / "out"
+    llm_env = {**llm_env, "HEALER_PLAN": "short"}  # a plan call, not made again on resume
 
     def interrupt(self) -> None:
         raise KeyboardInterrupt

@@ -65,6 +65,7 @@ def test_changed_tests_are_checked_again_and_repaired_not_regenerated(fake_llm, 
     model = ProjectModel({"calc.py": BUGGY}, debug=[FIX, add_sub])
     fake_llm.responder = model
     out = tmp_path / "out"
+    llm_env = {**llm_env, "HEALER_PLAN": "short"}  # a plan call, not made again on resume
     assert build(spec, out, llm_env).exit_code == 0
     (spec.parent / "test_calc.py").write_text(
         TESTS + "\n\ndef test_sub():\n    from calc import sub\n    assert sub(5, 3) == 2\n")
