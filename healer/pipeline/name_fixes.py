@@ -50,12 +50,13 @@ def fix_names(path: str, content: str, local: Collection[str] = (),
         ignored = set(local) | (_undefined(ast.parse(before)) if before else set())
     except (SyntaxError, ValueError, RecursionError):
         return content
-    lines = _certain_imports(tree, ignored)
+    undefined = _undefined(tree) - defined_names(tree) - ignored  # one pyflakes pass
+    lines, imported = _certain_imports(tree, undefined)
     if lines:
         log.info("%s: added what it used without importing: %s", path, "; ".join(lines))
         content = _insert(content, tree, lines)
         tree = ast.parse(content)
-    spellings = _certain_spellings(tree, ignored)
+    spellings = _certain_spellings(tree, undefined - imported)
     if spellings:
         log.info("%s: spelled as defined: %s", path,
                  ", ".join(f"{a} -> {b}" for a, b in spellings.items()))
@@ -87,8 +88,8 @@ def _undefined(tree: ast.Module) -> set[str]:
     return {m.message_args[0] for m in found.messages if type(m).__name__ == "UndefinedName"}
 
 
-def _certain_imports(tree: ast.Module, ignored: set[str]) -> list[str]:
-    undefined = _undefined(tree) - defined_names(tree) - ignored
+def _certain_imports(tree: ast.Module, undefined: set[str]) -> tuple[list[str], set[str]]:
+    """The import lines `undefined` certainly needs, and the names they bind."""
     uses, decorators = _uses(tree), _decorators(tree)
     modules: list[str] = []
     names: dict[str, list[str]] = {}  # module -> the names taken from it
@@ -103,18 +104,19 @@ def _certain_imports(tree: ast.Module, ignored: set[str]) -> list[str]:
         source = line.split()[1] if line.startswith("from ") else ""
         if source in names and name not in names[source]:
             names[source].append(name)
-    return modules + [f"from {m} import {', '.join(sorted(n))}" for m, n in names.items()]
+    lines = modules + [f"from {m} import {', '.join(sorted(n))}" for m, n in names.items()]
+    return lines, {line.split()[1] for line in modules} | {n for ns in names.values() for n in ns}
 
 
-def _certain_spellings(tree: ast.Module, ignored: set[str]) -> dict[str, str]:
-    """Each undefined name that differs only in case from exactly one top-level name of the
+def _certain_spellings(tree: ast.Module, undefined: set[str]) -> dict[str, str]:
+    """Each of `undefined` that differs only in case from exactly one top-level name of the
     module (or True, False, None), with that name."""
     known = _top_level_names(tree) | CONSTANTS
     by_case: dict[str, list[str]] = {}
     for name in known:
         by_case.setdefault(name.lower(), []).append(name)
     spellings = {}
-    for name in _undefined(tree) - defined_names(tree) - ignored:
+    for name in undefined:
         same = [other for other in by_case.get(name.lower(), []) if other != name]
         if len(same) == 1:
             spellings[name] = same[0]
