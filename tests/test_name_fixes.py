@@ -163,3 +163,18 @@ def test_a_folders_own_module_under_a_stdlib_name_is_never_imported_on_the_host(
     monkeypatch.delitem(sys.modules, module, raising=False)
     assert fix_names("m.py", source) == source
     assert not marker.exists()
+
+
+def test_a_modules_own_name_used_bare_is_spelled_as_the_one_name_it_defines() -> None:
+    # yacht's round 0 (repair-answers-ab): `return yacht` in yacht.py beside `YACHT = 50`; the
+    # project's module list holds `yacht` itself, but a module never imports itself
+    source = "YACHT = 50\nONES = 1\n\n\ndef score(dice, category):\n" \
+             "    if category == YACHT:\n        return yacht\n    return 0\n"
+    local = local_modules(["yacht.py", "yacht_test.py"])
+    fixed = file_from_answer(f"```python\n{source}```\n", "yacht.py", local).content
+    assert "        return YACHT\n" in fixed
+    # with an attribute it reads (`yacht.score`) the own name is not a spelling slip: left
+    attribute = source.replace("return yacht\n", "return yacht.score(dice, ONES)\n")
+    assert fix_names("yacht.py", attribute, local) == attribute
+    # another module of the project keeps its name: `yacht` in app.py may mean the module
+    assert fix_names("app.py", source, local) == source

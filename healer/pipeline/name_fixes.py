@@ -10,7 +10,8 @@ Where the fix is certain, healer makes it itself, as the file is written, and lo
   `Counter`, `Path`, `@dataclass`), as static.missing_import finds it, is imported, and with
   it the other names of that module the file lacks (`field` beside `@dataclass`);
 - a name that differs only in case from exactly one name the module defines at its top
-  level, or from True, False or None (`true`), is spelled as that one.
+  level, or from True, False or None (`true`), is spelled as that one; so is the module's
+  own name used bare (`yacht` in yacht.py beside `YACHT`: a module never imports itself).
 
 Anything less certain (a lower-case function such as `reduce`, which may as well be a local
 the model forgot to define, a module the project itself provides, a name the file binds
@@ -47,7 +48,8 @@ def fix_names(path: str, content: str, local: Collection[str] = (),
         return content
     try:
         tree = ast.parse(content)
-        ignored = set(local) | (_undefined(ast.parse(before)) if before else set())
+        ignored = (set(local) - _own_name_used_bare(path, tree)) | (
+            _undefined(ast.parse(before)) if before else set())
     except (SyntaxError, ValueError, RecursionError):
         return content
     undefined = _undefined(tree) - defined_names(tree) - ignored  # one pyflakes pass
@@ -75,6 +77,16 @@ def modules_in(root: Path) -> set[str]:
         return local_modules(entry.name for entry in root.iterdir())
     except OSError:
         return set()
+
+
+def _own_name_used_bare(path: str, tree: ast.Module) -> set[str]:
+    """The name of the top-level module `path` when the module uses it, always bare (never
+    `name.attr`): a module never imports itself, so that name is a slip (`yacht` in yacht.py
+    beside `YACHT`), not the project's module."""
+    parts = PurePosixPath(path).parts
+    own = parts[0].removesuffix(".py") if len(parts) == 1 else ""
+    uses = _uses(tree).get(own, [])
+    return {own} if uses and all(attribute is None for attribute in uses) else set()
 
 
 def _undefined(tree: ast.Module) -> set[str]:
