@@ -48,12 +48,13 @@ def fix_names(path: str, content: str, local: Collection[str] = (),
         return content
     try:
         tree = ast.parse(content)
-        ignored = (set(local) - _own_name_used_bare(path, tree)) | (
+        uses = _uses(tree)
+        ignored = (set(local) - _own_name_used_bare(path, uses)) | (
             _undefined(ast.parse(before)) if before else set())
     except (SyntaxError, ValueError, RecursionError):
         return content
     undefined = _undefined(tree) - defined_names(tree) - ignored  # one pyflakes pass
-    lines, imported = _certain_imports(tree, undefined)
+    lines, imported = _certain_imports(tree, undefined, uses)
     if lines:
         log.info("%s: added what it used without importing: %s", path, "; ".join(lines))
         content = _insert(content, tree, lines)
@@ -79,14 +80,14 @@ def modules_in(root: Path) -> set[str]:
         return set()
 
 
-def _own_name_used_bare(path: str, tree: ast.Module) -> set[str]:
+def _own_name_used_bare(path: str, uses: dict[str, list[str | None]]) -> set[str]:
     """The name of the top-level module `path` when the module uses it, always bare (never
     `name.attr`): a module never imports itself, so that name is a slip (`yacht` in yacht.py
     beside `YACHT`), not the project's module."""
     parts = PurePosixPath(path).parts
     own = parts[0].removesuffix(".py") if len(parts) == 1 else ""
-    uses = _uses(tree).get(own, [])
-    return {own} if uses and all(attribute is None for attribute in uses) else set()
+    found = uses.get(own, []) if own else []
+    return {own} if found and all(attribute is None for attribute in found) else set()
 
 
 def _undefined(tree: ast.Module) -> set[str]:
@@ -100,9 +101,11 @@ def _undefined(tree: ast.Module) -> set[str]:
     return {m.message_args[0] for m in found.messages if type(m).__name__ == "UndefinedName"}
 
 
-def _certain_imports(tree: ast.Module, undefined: set[str]) -> tuple[list[str], set[str]]:
-    """The import lines `undefined` certainly needs, and the names they bind."""
-    uses, decorators = _uses(tree), _decorators(tree)
+def _certain_imports(tree: ast.Module, undefined: set[str],
+                     uses: dict[str, list[str | None]]) -> tuple[list[str], set[str]]:
+    """The import lines `undefined` certainly needs (`uses`: as _uses finds them), and the
+    names they bind."""
+    decorators = _decorators(tree)
     modules: list[str] = []
     names: dict[str, list[str]] = {}  # module -> the names taken from it
     for name in sorted(undefined):
