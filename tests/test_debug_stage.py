@@ -95,6 +95,23 @@ def test_an_answer_that_changes_nothing_is_sent_back(fake_llm: FakeLLM, fake_set
     assert fake_llm.requests[1]["temperature"] == 0.8  # the same prompt, sampled hotter
 
 
+def test_an_answer_whose_only_change_the_name_fixes_set_back_is_told_so(
+        fake_llm: FakeLLM, fake_settings: Settings, tmp_path: Path) -> None:
+    root = project(tmp_path)
+    original = "SCALE = 1\n\n\ndef area(w, h):\n    return (w + h) * SCALE\n"
+    (root / "geo.py").write_text(original)
+    renamed = original.replace("* SCALE", "* scale")  # `scale` is undefined: spelled SCALE
+    fixed = "def area(w, h):\n    return w * h\n"
+    fake_llm.enqueue(f"Diagnosis: scale.\n\ngeo.py\n```python\n{renamed}```\n",
+                     f"Diagnosis: area adds.\n\ngeo.py\n```python\n{fixed}```\n")
+    result = converse(LLMClient(fake_settings), root, [{"role": "user", "content": "fix"}],
+                      protected=[], edit_format="whole-file", example="geo.py")
+    retry = fake_llm.requests[1]["messages"][-1]["content"]
+    assert "only changes names in `geo.py` to names the code does not define" in retry
+    assert "exactly as it was" in retry and fake_llm.requests[1]["temperature"] == 0.8
+    assert result.changed == ["geo.py"] and (root / "geo.py").read_text() == fixed
+
+
 def test_a_second_unchanged_answer_ends_the_turn(fake_llm: FakeLLM, fake_settings: Settings,
                                                  tmp_path: Path) -> None:
     root = project(tmp_path)

@@ -14,7 +14,7 @@ from healer.models import Edit, Failure, Plan, Spec, Value
 from healer.paths import confined
 from healer.pipeline.answer_size import rewrite_limit
 from healer.pipeline.context import build_context
-from healer.pipeline.edits import EditsNotApplied, apply_edits
+from healer.pipeline.edits import ApplyResult, EditsNotApplied, apply_edits
 from healer.pipeline.failures import format_failures, implicated_files
 from healer.pipeline.formats import EDIT_FORMATS, WHOLE_FILE
 from healer.pipeline.messages import chat
@@ -30,10 +30,12 @@ log = logging.getLogger(__name__)
 STAGE = "debug"
 ATTEMPTS = 3
 RETHINK_TEMPERATURE = 0.8
-UNCHANGED_REASON = (
-    "your answer leaves every file exactly as it was, so the same checks would fail again."
-    " The checks are right: change the code so that they pass"
-)
+CHECKS_ARE_RIGHT = " The checks are right: change the code so that they pass"
+UNCHANGED_REASON = ("your answer leaves every file exactly as it was, so the same checks would"
+                    " fail again." + CHECKS_ARE_RIGHT)
+SET_BACK_REASON = ("your answer only changes names in {files} to names the code does not define;"
+                   " spelled as the code defines them, they leave every file exactly as it was,"
+                   " so the same checks would fail again." + CHECKS_ARE_RIGHT)
 WHOLE_FILE_MAX_LINES = 200  # the bundled small model repairs small files better in full
 
 
@@ -150,7 +152,7 @@ def converse(
         if changed:
             said = f"{diagnosis} [{reason}]" if reason else diagnosis
             return Repair(diagnosis=said, edits=edits, changed=changed)
-        if reason == UNCHANGED_REASON:
+        if reason.endswith(CHECKS_ARE_RIGHT):  # the answer left every file as it was
             # At a low temperature the same prompt brings the same answer back: one retry,
             # sampled hotter; a second unchanged answer ends the turn (the loop moves on).
             if repeated:
@@ -180,23 +182,30 @@ def _apply(root: Path, text: str, edit_format: str, example: str, protected: lis
         edits = EDIT_FORMATS.get(edit_format).parse(text, example)
         if not edits:
             raise ModelOutputError("the answer holds no edit in the format asked for")
-        changed = apply_edits(root, edits, protected=protected, policy=policy).changed
+        result = apply_edits(root, edits, protected=protected, policy=policy)
     except EditsNotApplied as exc:
         refused = [p for p in exc.problems if p.reason == PROTECTED_REASON]
         rest = [e for i, e in enumerate(edits, 1) if i not in {p.index for p in refused}]
         if len(refused) < len(exc.problems) or not rest:
             return edits, [], str(exc)
         try:
-            changed = apply_edits(root, rest, protected=protected, policy=policy).changed
+            result = apply_edits(root, rest, protected=protected, policy=policy)
         except EditError:
             return edits, [], str(exc)
         tests = ", ".join(dict.fromkeys(p.path for p in refused))
         log.info("the answer's edits of %s were refused; its other edits applied", tests)
-        return rest, changed, f"its edits of {tests} were refused (protected)" if changed \
-            else UNCHANGED_REASON
+        return rest, result.changed, f"its edits of {tests} were refused (protected)" \
+            if result.changed else _unchanged(result)
     except (EditError, ModelOutputError, PathEscapeError) as exc:
         return edits, [], str(exc)
-    return edits, changed, "" if changed else UNCHANGED_REASON
+    return edits, result.changed, "" if result.changed else _unchanged(result)
+
+
+def _unchanged(result: ApplyResult) -> str:
+    """Why an answer whose edits all applied changed no file."""
+    if result.set_back:
+        return SET_BACK_REASON.format(files=", ".join(f"`{p}`" for p in result.set_back))
+    return UNCHANGED_REASON
 
 
 def _texts(root: Path, paths: list[str]) -> list[str]:

@@ -13,6 +13,8 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from pydantic import Field
+
 from healer.errors import EditError, PathEscapeError
 from healer.models import Edit, Value
 from healer.paths import confined, relative_path
@@ -27,9 +29,11 @@ log = logging.getLogger(__name__)
 
 
 class ApplyResult(Value):
-    """Which files an application of edits rewrote."""
+    """Which files an application of edits rewrote, and which it left as they were only
+    because the name fixes spelled the names the edits changed back (`set_back`)."""
 
     changed: list[str]
+    set_back: list[str] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ class _Workspace:
         self.current: dict[str, str | None] = {}
         self.crlf: dict[str, bool] = {}
         self.listing: list[str] | None = None
+        self.set_back: list[str] = []
 
     def apply(self, edit: Edit) -> None:
         rel = self._resolve(relative_path(edit.path), whole_file=edit.search is None)
@@ -122,6 +127,8 @@ class _Workspace:
         for rel, content in self.current.items():
             if content is not None and content != self.original[rel]:
                 self.current[rel] = fix_names(rel, content, local, before=self.original[rel])
+                if self.current[rel] == self.original[rel]:
+                    self.set_back.append(rel)
 
     def _resolve(self, rel: str, *, whole_file: bool) -> str:
         """The project file a model meant when the path it gave does not exist.
@@ -209,7 +216,7 @@ class _Workspace:
                             hint="free some disk space, or check the folder's permissions"
                             ) from exc
         log.info("edits applied: %d of %d files changed", len(changed), len(self.current))
-        return ApplyResult(changed=changed)
+        return ApplyResult(changed=changed, set_back=self.set_back)
 
 
 def _project_files(root: Path) -> Iterator[str]:
