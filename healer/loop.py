@@ -170,7 +170,6 @@ class _Loop:
             if self.ws.dirty():
                 self._new_round("resume", self.ws.commit("resume: keep edits of an interrupted round"))
             return
-        self.s.events.stage("generate")
         started, before = time.monotonic(), self._usage()
         if self.s.settings.candidates > 1:
             rnd = self._search_first_round(self.s.settings.candidates)
