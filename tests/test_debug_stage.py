@@ -107,7 +107,7 @@ def test_an_answer_whose_only_change_the_name_fixes_set_back_is_told_so(
     result = converse(LLMClient(fake_settings), root, [{"role": "user", "content": "fix"}],
                       protected=[], edit_format="whole-file", example="geo.py")
     retry = fake_llm.requests[1]["messages"][-1]["content"]
-    assert "only changes names in `geo.py` to names the code does not define" in retry
+    assert "only changes in `geo.py` what healer puts back as slips" in retry
     assert "exactly as it was" in retry and fake_llm.requests[1]["temperature"] == 0.8
     assert result.changed == ["geo.py"] and (root / "geo.py").read_text() == fixed
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pydantic import Field
 
@@ -33,9 +33,9 @@ RETHINK_TEMPERATURE = 0.8
 CHECKS_ARE_RIGHT = " The checks are right: change the code so that they pass"
 UNCHANGED_REASON = ("your answer leaves every file exactly as it was, so the same checks would"
                     " fail again." + CHECKS_ARE_RIGHT)
-SET_BACK_REASON = ("your answer only changes names in {files} to names the code does not define;"
-                   " spelled as the code defines them, they leave every file exactly as it was,"
-                   " so the same checks would fail again." + CHECKS_ARE_RIGHT)
+SET_BACK_REASON = ("your answer only changes in {files} what healer puts back as slips (a name"
+                   " the code does not define, an import it needs); put back, every file is"
+                   " exactly as it was, so the same checks would fail again." + CHECKS_ARE_RIGHT)
 WHOLE_FILE_MAX_LINES = 200  # the bundled small model repairs small files better in full
 
 
@@ -148,11 +148,12 @@ def converse(
             return Repair(diagnosis=diagnosis, edits=edits,
                           error=f"{reason}; the retry did not fit the model's context")
         diagnosis = extract_diagnosis(answer.text) or diagnosis
-        edits, changed, reason = _apply(root, answer.text, asked, example, protected, policy)
+        edits, changed, reason, unchanged = _apply(root, answer.text, asked, example,
+                                                   protected, policy)
         if changed:
             said = f"{diagnosis} [{reason}]" if reason else diagnosis
             return Repair(diagnosis=said, edits=edits, changed=changed)
-        if reason.endswith(CHECKS_ARE_RIGHT):  # the answer left every file as it was
+        if unchanged:
             # At a low temperature the same prompt brings the same answer back: one retry,
             # sampled hotter; a second unchanged answer ends the turn (the loop moves on).
             if repeated:
@@ -169,7 +170,7 @@ def converse(
 
 
 def _apply(root: Path, text: str, edit_format: str, example: str, protected: list[str],
-           policy: EditPolicy | None) -> tuple[list[Edit], list[str], str]:
+           policy: EditPolicy | None) -> _Applied:
     """The answer's edits, the files they changed, and why none changed (when some did: ""
     or what of the answer was left out).
 
@@ -187,25 +188,33 @@ def _apply(root: Path, text: str, edit_format: str, example: str, protected: lis
         refused = [p for p in exc.problems if p.reason == PROTECTED_REASON]
         rest = [e for i, e in enumerate(edits, 1) if i not in {p.index for p in refused}]
         if len(refused) < len(exc.problems) or not rest:
-            return edits, [], str(exc)
+            return _Applied(edits, [], str(exc))
         try:
             result = apply_edits(root, rest, protected=protected, policy=policy)
         except EditError:
-            return edits, [], str(exc)
+            return _Applied(edits, [], str(exc))
         tests = ", ".join(dict.fromkeys(p.path for p in refused))
         log.info("the answer's edits of %s were refused; its other edits applied", tests)
-        return rest, result.changed, f"its edits of {tests} were refused (protected)" \
-            if result.changed else _unchanged(result)
+        if result.changed:
+            return _Applied(rest, result.changed, f"its edits of {tests} were refused (protected)")
+        return _unchanged(rest, result)
     except (EditError, ModelOutputError, PathEscapeError) as exc:
-        return edits, [], str(exc)
-    return edits, result.changed, "" if result.changed else _unchanged(result)
+        return _Applied(edits, [], str(exc))
+    return _Applied(edits, result.changed, "") if result.changed else _unchanged(edits, result)
 
 
-def _unchanged(result: ApplyResult) -> str:
-    """Why an answer whose edits all applied changed no file."""
-    if result.set_back:
-        return SET_BACK_REASON.format(files=", ".join(f"`{p}`" for p in result.set_back))
-    return UNCHANGED_REASON
+class _Applied(NamedTuple):
+    edits: list[Edit]
+    changed: list[str]
+    reason: str
+    unchanged: bool = False  # the edits applied, and left every file as it was
+
+
+def _unchanged(edits: list[Edit], result: ApplyResult) -> _Applied:
+    """Edits that all applied and changed no file, and why."""
+    reason = SET_BACK_REASON.format(files=", ".join(f"`{p}`" for p in result.set_back)) \
+        if result.set_back else UNCHANGED_REASON
+    return _Applied(edits, [], reason, unchanged=True)
 
 
 def _texts(root: Path, paths: list[str]) -> list[str]:
