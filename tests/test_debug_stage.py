@@ -237,3 +237,32 @@ def test_an_answer_with_a_failing_code_edit_beside_the_test_edit_is_sent_back(
     assert "protected acceptance test" in retry and "edit 2 (geo.py)" in retry
     retry = fake_llm.requests[2]["messages"][-1]["content"]
     assert "protected acceptance test" in retry  # an answer of test edits only: refused
+
+
+def test_a_failure_only_in_the_acceptance_test_points_the_answer_at_the_module_it_tests(
+        fake_llm: FakeLLM, fake_settings: Settings, tmp_path: Path) -> None:
+    # An assertion's traceback names only the test file, which the codebase part leaves out;
+    # the file the example path names is the one a small model rewrites, so it must be the
+    # module the test imports, never the .gitignore healer writes beside it.
+    root = project(tmp_path)
+    (root / ".gitignore").write_text("__pycache__/\n*.pyc\n")
+    (root / "notes.txt").write_text("unrelated\n")
+    user = tmp_path / "spec"
+    user.mkdir()
+    tests = "from geo import area\n\n\ndef test_area():\n    assert area(2, 3) == 6\n"
+    (user / "geo_test.py").write_text(tests)
+    (root / "geo_test.py").write_text(tests)
+    spec = Spec(text="Area.", source=user / "spec.md", acceptance_tests=[str(user / "geo_test.py")])
+    failure = Failure(check="pytest", file="geo_test.py", line=5, message="assert 5 == 6",
+                      excerpt="geo_test.py:5: in test_area\n    assert area(2, 3) == 6\n"
+                              "E   assert 5 == 6")
+    fake_llm.enqueue("Diagnosis: it adds.\n\ngeo.py\n```python\ndef area(w, h):\n"
+                     "    return w * h\n```\n")
+    local = LLMClient(fake_settings.model_copy(update={"small_model": True}))
+    result = repair(local, root, spec, Plan(text="plan"), [failure], protected=["geo_test.py"],
+                    budget_tokens=10_000)
+    prompt = fake_llm.requests[0]["messages"][-1]["content"]
+    assert "\ngeo.py\n```python\nthe complete corrected file" in prompt
+    project_part = prompt.split("# The project", 1)[1]
+    assert project_part.index("\ngeo.py\n") < project_part.index("\n.gitignore\n")
+    assert result.changed == ["geo.py"]

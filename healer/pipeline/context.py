@@ -51,9 +51,11 @@ def build_context(
     """The project under `root` rendered as Markdown within `budget_tokens` (estimated);
     `exclude` leaves files out entirely."""
     files, skipped = collect_files(root)
-    files = {path: f for path, f in files.items() if path not in exclude}
+    # ranked beside the files it leaves out: a failing test shown elsewhere (the spec shows
+    # the acceptance tests) still makes the modules it imports the first files to look at
     ranks = rank_files(files, failures, plan_text=plan_text)
-    ordered = sorted(files.values(), key=lambda f: (ranks[f.path], f.path))
+    files = {path: f for path, f in files.items() if path not in exclude}
+    ordered = sorted(files.values(), key=lambda f: (ranks[f.path], _hidden(f.path), f.path))
     levels = _choose_levels(ordered, ranks, budget_tokens)
     text = _render(ordered, levels)
     context = CodebaseContext(
@@ -74,6 +76,11 @@ def build_context(
         budget_tokens,
     )
     return context
+
+
+def _hidden(path: str) -> bool:
+    """A dotfile (`.gitignore`): after the project's other files of the same rank."""
+    return any(part.startswith(".") for part in path.split("/"))
 
 
 def _choose_levels(files: list[SourceFile], ranks: dict[str, int], budget: int) -> dict[str, str]:
