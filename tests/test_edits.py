@@ -771,3 +771,20 @@ def test_a_short_whole_file_that_is_not_clearly_one_line_is_still_refused(
     with pytest.raises(EditsNotApplied, match="would cut `words.py`"):
         apply_edits(tmp_path, [Edit(path="words.py", search=None, replace=fragment)])
     assert (tmp_path / "words.py").read_text() == before
+
+
+def test_a_python_file_named_with_hyphens_is_the_module_spelled_with_underscores(tmp_path):
+    # `scrabble-score.py` cannot be imported: a whole file written under that name beside
+    # scrabble_score.py is the module the answer meant, not a new file nothing can import
+    write(tmp_path, {"scrabble_score.py": "def score(w):\n    return 0\n",
+                     "game/word_list.py": "WORDS = []\n"})
+    result = apply_edits(tmp_path, [
+        Edit(path="scrabble-score.py", search=None, replace="def score(w):\n    return 1\n"),
+        Edit(path="game/word-list.py", search="WORDS = []\n", replace="WORDS = ['a']\n"),
+    ])
+    assert result.changed == ["scrabble_score.py", "game/word_list.py"]
+    assert not (tmp_path / "scrabble-score.py").exists()
+    assert (tmp_path / "scrabble_score.py").read_text() == "def score(w):\n    return 1\n"
+    # with no such module, the file is what the answer names (a script may have hyphens)
+    apply_edits(tmp_path, [Edit(path="run-all.py", search=None, replace="print(1)\n")])
+    assert (tmp_path / "run-all.py").read_text() == "print(1)\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import tempfile
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -133,12 +134,18 @@ class _Workspace:
     def _resolve(self, rel: str, *, whole_file: bool) -> str:
         """The project file a model meant when the path it gave does not exist.
 
-        The prompt's own example prefix ("path/to/") is dropped. An edit that quotes existing
+        A Python file named with hyphens, which nothing can import, is the module spelled
+        with underscores when that exists. The prompt's own example prefix ("path/to/") is
+        dropped. An edit that quotes existing
         lines may also name its file by a longer or shorter path ("src/app.py" for "app.py",
         or the reverse) when exactly one existing file fits.
         """
         if self._exists(rel):
             return rel
+        module = _importable_spelling(rel)
+        if module and self._exists(module):
+            log.info("edit for %s applied to the module %s", rel, module)
+            return module
         if rel.startswith(PLACEHOLDER_PREFIX) and rel != PLACEHOLDER_PREFIX:
             stripped = rel[len(PLACEHOLDER_PREFIX) :]
             if whole_file or self._exists(stripped):
@@ -217,6 +224,14 @@ class _Workspace:
                             ) from exc
         log.info("edits applied: %d of %d files changed", len(changed), len(self.current))
         return ApplyResult(changed=changed, set_back=self.set_back)
+
+
+def _importable_spelling(rel: str) -> str | None:
+    """`pkg/word_list.py` for `pkg/word-list.py`; None for a path that is no such slip."""
+    folder, _, name = rel.rpartition("/")
+    if not name.endswith(".py") or "-" not in name:
+        return None
+    return posixpath.join(folder, name.replace("-", "_"))
 
 
 def _project_files(root: Path) -> Iterator[str]:
