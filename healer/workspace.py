@@ -19,6 +19,7 @@ from healer.errors import HealerError, PathEscapeError, UsageError
 from healer.gitcmd import foreign_commands, foreign_repository, git
 from healer.models import FileList, GeneratedFile
 from healer.paths import confined, matches
+from healer.pipeline.codebase import DEFAULT_GITIGNORE
 from healer.secrets import is_secret_like
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class Workspace:
             self._git("init", "-q")
             ignore = self.root / ".gitignore"
             if not os.path.lexists(ignore):  # a link, even a dangling one, is not written through
-                ignore.write_text("__pycache__/\n*.pyc\nnode_modules/\n.pytest_cache/\n")
+                ignore.write_text(DEFAULT_GITIGNORE)
 
     def _adopt(self) -> None:
         """Take a folder healer did not create: its own branch, a list of the user's files."""

@@ -281,3 +281,16 @@ def test_excluded_files_are_left_out_entirely(tmp_path):
     (tmp_path / "b.py").write_text("B = 2\n")
     context = build_context(tmp_path, [], budget_tokens=10_000, exclude=["a.py"])
     assert context.full == ["b.py"] and "A = 1" not in context.text
+
+
+def test_the_gitignore_healer_writes_is_not_shown_but_one_someone_changed_is(tmp_path):
+    from healer.workspace import Workspace
+
+    ws = Workspace(tmp_path / "p")
+    ws.init()
+    write(ws.root, {"geo.py": "def area(w, h):\n    return w * h\n"})
+    context = build_context(ws.root, [], budget_tokens=10_000)
+    assert context.full == ["geo.py"] and ".gitignore" not in context.text
+    (ws.root / ".gitignore").write_text("__pycache__/\ndist/\n")
+    context = build_context(ws.root, [], budget_tokens=10_000)
+    assert context.full == ["geo.py", ".gitignore"] and "dist/" in context.text

@@ -1,5 +1,6 @@
 """The project's text source files, as a model may be shown them: healer's and tools' folders,
-lock files, binaries, secret-like files and files over 200 kB left out; symlinks never followed.
+the .gitignore healer writes, lock files, binaries, secret-like files and files over 200 kB
+left out; symlinks never followed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ SKIPPED_DIRS = {
     ".tox",
     ".cache",
 }
+# what a folder healer creates ignores; as long as it says only this, it is healer's file, of no
+# use to a model (which would rewrite it as readily as the code)
+DEFAULT_GITIGNORE = "__pycache__/\n*.pyc\nnode_modules/\n.pytest_cache/\n"
 LOCK_FILES = {
     "package-lock.json",
     "yarn.lock",
@@ -79,7 +83,8 @@ def _walk(directory: Path) -> Iterable[Path]:
 
 
 def _read_source(path: Path) -> str | None:
-    """The file's text, or None for lock files, binaries and files over the size limit."""
+    """The file's text, or None for lock files, binaries, files over the size limit and
+    healer's own .gitignore."""
     if path.name in LOCK_FILES or path.suffix == ".lock" or is_secret_like(path.name):
         return None
     if path.stat().st_size > MAX_FILE_BYTES:
@@ -88,9 +93,10 @@ def _read_source(path: Path) -> str | None:
     if b"\0" in data[:8192]:
         return None
     try:
-        return data.decode("utf-8").replace("\r\n", "\n")
+        text = data.decode("utf-8").replace("\r\n", "\n")
     except UnicodeDecodeError:
         return None
+    return None if path.name == ".gitignore" and text == DEFAULT_GITIGNORE else text
 
 
 LANGUAGES = {
