@@ -266,3 +266,16 @@ def test_a_failure_only_in_the_acceptance_test_points_the_answer_at_the_module_i
     project_part = prompt.split("# The project", 1)[1]
     assert project_part.index("\ngeo.py\n") < project_part.index("\n.gitignore\n")
     assert result.changed == ["geo.py"]
+
+
+def test_a_fresh_sample_of_the_only_file_is_told_there_are_no_other_files(
+        fake_llm: FakeLLM, fake_settings: Settings, tmp_path: Path) -> None:
+    from healer.pipeline.regenerate import regenerate_file
+
+    root = project(tmp_path)
+    fake_llm.enqueue("```python\ndef area(w, h):\n    return w * h\n```\n")
+    regenerate_file(LLMClient(fake_settings), root, Spec(text="Area."), Plan(text="plan"),
+                    "geo.py", [Failure(check="pytest", message="assert 5 == 6")],
+                    protected=[], budget_tokens=10_000)
+    prompt = fake_llm.requests[0]["messages"][-1]["content"]
+    assert "# The other files of the project\n(none: `geo.py` is its only file)\n" in prompt

@@ -38,7 +38,8 @@ def regenerate_file(
     context = build_context(root, failures, budget_tokens=budget_tokens, plan_text=plan.text,
                             exclude=[path, *acceptance_files(spec)])
     messages = chat(
-        "regenerate", spec=prompt_text(spec), plan=plan.text, codebase=context.text,
+        "regenerate", spec=prompt_text(spec), plan=plan.text,
+        codebase=context.text or f"(none: `{path}` is its only file)\n",
         failures=format_failures(failures), path=path, protected_note=protected_note(protected),
     )
     current = root / path
