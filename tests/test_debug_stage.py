@@ -278,4 +278,4 @@ def test_a_fresh_sample_of_the_only_file_is_told_there_are_no_other_files(
                     "geo.py", [Failure(check="pytest", message="assert 5 == 6")],
                     protected=[], budget_tokens=10_000)
     prompt = fake_llm.requests[0]["messages"][-1]["content"]
-    assert "# The other files of the project\n(none: `geo.py` is its only file)\n" in prompt
+    assert "# The other files of the project\n(none: besides the tests the spec shows, `geo.py` is its only file)\n" in prompt

@@ -136,9 +136,9 @@ class _Workspace:
 
         A Python file named with hyphens, which nothing can import, is the module spelled
         with underscores when that exists. The prompt's own example prefix ("path/to/") is
-        dropped. An edit that quotes existing
-        lines may also name its file by a longer or shorter path ("src/app.py" for "app.py",
-        or the reverse) when exactly one existing file fits.
+        dropped. An edit that quotes existing lines may also name its file by a longer or
+        shorter path ("src/app.py" for "app.py", or the reverse) when exactly one existing
+        file fits.
         """
         if self._exists(rel):
             return rel

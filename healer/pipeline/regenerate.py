@@ -39,7 +39,7 @@ def regenerate_file(
                             exclude=[path, *acceptance_files(spec)])
     messages = chat(
         "regenerate", spec=prompt_text(spec), plan=plan.text,
-        codebase=context.text or f"(none: `{path}` is its only file)\n",
+        codebase=context.text or f"(none: besides the tests the spec shows, `{path}` is its only file)\n",
         failures=format_failures(failures), path=path, protected_note=protected_note(protected),
     )
     current = root / path
