@@ -84,3 +84,20 @@ def test_a_missing_class_and_script_are_named(tmp_path: Path) -> None:
 def test_a_spec_without_python_names_is_skipped(tmp_path: Path) -> None:
     check = names_check(tmp_path, "# A page\nA popup with a button `go`.\n")
     assert check.skipped
+
+
+def test_a_module_level_stub_defined_only_inside_a_class_fails(tmp_path: Path) -> None:
+    # `from pascal import rows` cannot import a method: the interface block gives `rows` and
+    # `Triangle` at the top level of the module, so that is where they must be
+    code = ("def count(text):\n    return 0\n\n\nclass Triangle:\n    def height(self):\n"
+            "        return 0\n\n    def rows(self, row_count):\n        return []\n")
+    check = names_check(write(tmp_path, code), SPEC)
+    assert [f.message for f in check.failures] == [
+        ("the spec gives `rows(...)` at the top level of a module, but the project defines it "
+         "only inside `Triangle` (pascal.py:9); define it at the top level")]
+    assert check.failures[0].file == "pascal.py" and check.failures[0].line == 9
+    # bound at the top level another way (an import, an assignment, under `try`) is defined
+    for top in ("from math import comb as rows\n", "rows = Triangle().rows\n",
+                ("try:\n    from fast import rows\nexcept ImportError:\n    def rows(n):\n"
+                 "        return []\n")):
+        assert names_check(write(tmp_path, code + top), SPEC).passed, top

@@ -72,7 +72,20 @@ def stated_names(markdown: str) -> list[str]:
         if match and (":" in match.group(2) or match.group(3)):  # typed: a signature, not a call
             names.append(match.group(1))
     for block in _code_blocks(markdown):
-        names += _stub_names("\n".join(block))
+        names += [name for name, _ in _stub_names("\n".join(block))]
+    return _kept(names)
+
+
+def stated_top_level_names(markdown: str) -> list[str]:
+    """The names of `stated_names` that the spec's code blocks declare at the top level of a
+    module (stub functions and classes, not their methods): what `from module import name`
+    must find."""
+    names = [name for block in _code_blocks(markdown)
+             for name, top in _stub_names("\n".join(block)) if top]
+    return _kept(names)
+
+
+def _kept(names: list[str]) -> list[str]:
     skip = set(dir(builtins))
     return [n for n in dict.fromkeys(names)
             if n not in skip and not n.startswith(("test", "__"))]
@@ -91,9 +104,10 @@ def _is_stub(body: list[ast.stmt]) -> bool:
     return True
 
 
-def _stub_names(code: str) -> list[str]:
-    """Names a code block declares as an interface: its stub functions and classes (a block
-    of working example code declares nothing)."""
+def _stub_names(code: str) -> list[tuple[str, bool]]:
+    """Names a code block declares as an interface, each with whether it is declared at the
+    top level: its stub functions and classes, and their methods (a block of working example
+    code declares nothing)."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError):
@@ -102,11 +116,11 @@ def _stub_names(code: str) -> list[str]:
     functions = (ast.FunctionDef, ast.AsyncFunctionDef)
     for node in tree.body:
         if isinstance(node, functions) and _is_stub(node.body):
-            names.append(node.name)
+            names.append((node.name, True))
         elif isinstance(node, ast.ClassDef):
             methods = [m for m in node.body if isinstance(m, functions)]
             if all(_is_stub(m.body) for m in methods):
-                names += [node.name, *(m.name for m in methods)]
+                names += [(node.name, True), *((m.name, False) for m in methods)]
     return names
 
 
@@ -152,11 +166,37 @@ def _modules(project: Path, skip: set[str]) -> dict[str, ast.AST]:
             if (rel := path.relative_to(project).as_posix()) not in skip}
 
 
-def _defined_names(project: Path, skip: set[str]) -> set[str]:
+def _top_level_names(tree: ast.AST) -> set[str]:
+    """The names a module binds outside its functions and classes (`try`, `if` and `with`
+    blocks included): those `from module import name` finds."""
     names: set[str] = set()
-    for tree in _modules(project, skip).values():
-        names |= defined_names(tree, arguments=False)  # a stated name is no parameter
+    pending: list[ast.stmt] = list(getattr(tree, "body", []))
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+            continue
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.stmt):
+                pending.append(child)
+            elif isinstance(child, ast.excepthandler):
+                pending.extend(child.body)
+            else:  # assignment targets, import aliases, `with ... as` names
+                names |= defined_names(child, arguments=False)
     return names
+
+
+def _nested_definition(modules: dict[str, ast.AST], name: str) -> tuple[str, str, int] | None:
+    """Where a class or function holds a definition of `name`: (file, holder, line)."""
+    holders = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    for rel, tree in modules.items():
+        for holder in ast.walk(tree):
+            if not isinstance(holder, holders):
+                continue
+            for node in holder.body:
+                if isinstance(node, holders) and node.name == name:
+                    return rel, holder.name, node.lineno
+    return None
 
 
 def _is_python_spec(markdown: str) -> bool:
@@ -213,9 +253,20 @@ def names_check(project: Path, markdown: str, *, tests: list[str] = ()) -> Check
     wanted, scripts = stated_names(markdown), stated_entry_points(markdown)
     if not wanted and not scripts:
         return CheckResult(name=NAMES, passed=True, skipped=True, detail="the spec names nothing")
-    defined = _defined_names(project, set(tests))
+    modules = _modules(project, set(tests))
+    defined = {n for tree in modules.values() for n in defined_names(tree, arguments=False)}
     failures = [Failure(check=NAMES, message=f"the spec gives `{name}(...)`, which no module of "
                         "the project defines") for name in wanted if name not in defined]
+    top = {n for tree in modules.values() for n in _top_level_names(tree)}
+    for name in stated_top_level_names(markdown):
+        nested = _nested_definition(modules, name) if name in defined and name not in top \
+            else None
+        if nested:
+            rel, holder, line = nested
+            failures.append(Failure(
+                check=NAMES, file=rel, line=line, message=f"the spec gives `{name}(...)` at the "
+                f"top level of a module, but the project defines it only inside `{holder}` "
+                f"({rel}:{line}); define it at the top level"))
     failures += [Failure(check=NAMES, file=script, message=f"the spec runs `python {script}`, "
                          "which does not exist") for script in scripts
                  if not (project / script).is_file()]
