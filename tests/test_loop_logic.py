@@ -83,14 +83,26 @@ def test_a_worse_round_never_replaces_the_best(run) -> None:
     assert (ws.root / "calc.py").read_text() == BUGGY  # the folder holds the best round
 
 
-def test_a_round_that_changes_nothing_is_followed_by_another_strategy(run) -> None:
+def test_a_repair_whose_answers_change_nothing_samples_the_file_afresh_in_its_round(run) -> None:
     unchanged = "Diagnosis: it looks right to me.\n"  # no edit at all, however often asked
     model = ProjectModel(files(BUGGY), debug=[unchanged] * ATTEMPTS,
                          regenerate={"calc.py": GOOD, "test_calc.py": TESTS})
     report, ws, _ = run(model, 2)
-    assert [r.strategy for r in report.rounds] == ["generate", "repair", "regenerate"]
-    assert report.rounds[1].files_changed == [] and report.status == "green"
+    assert [r.strategy for r in report.rounds] == ["generate", "repair"]
+    assert model.kinds().count("debug") == ATTEMPTS and model.kinds()[-1] == "regenerate"
+    assert report.rounds[1].files_changed == ["calc.py"] and report.status == "green"
+    assert "regenerated calc.py" in report.rounds[1].diagnosis
     assert (ws.root / "calc.py").read_text() == GOOD
+
+
+def test_a_round_that_changes_nothing_is_followed_by_another_strategy(run) -> None:
+    unchanged = "Diagnosis: it looks right to me.\n"
+    model = ProjectModel(files(BUGGY), debug=[unchanged] * ATTEMPTS,
+                         regenerate={"calc.py": BUGGY, "test_calc.py": TESTS})  # as they were
+    report, ws, _ = run(model, 2)
+    assert [r.strategy for r in report.rounds] == ["generate", "repair", "regenerate"]
+    assert [r.files_changed for r in report.rounds[1:]] == [[], []]
+    assert report.status == "not_green" and (ws.root / "calc.py").read_text() == BUGGY
 
 
 def test_the_users_edits_are_every_path_they_touched(tmp_path: Path) -> None:

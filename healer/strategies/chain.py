@@ -1,8 +1,10 @@
 """One candidate per round: a chain of strategies, so that a small model that repeats itself
 still makes progress.
 
-- `repair`: the debugger sees the codebase and the facts of the failures and sends edits.
-- `regenerate`: when the last repair changed nothing or the same failures came back, the
+- `repair`: the debugger sees the codebase and the facts of the failures and sends edits;
+  when none of its answers changes a file, the round goes on as `regenerate` (a round is not
+  checked for nothing).
+- `regenerate`: when the last round changed nothing or the same failures came back, the
   implicated files are written anew, with the failures in view but not their failing version.
 - `narrow`: after a regeneration that did not help, repair again with hotter sampling and
   only the first failure as evidence.
@@ -81,7 +83,13 @@ class Chain:
             protected=self.protected, budget_tokens=self.budget_tokens,
             temperature=HOT if hot else None, edit_format=self.edit_format, policy=self.policy,
         )
-        return _said(result)
+        diagnosis, changed = _said(result)
+        if changed:
+            return diagnosis, changed
+        # no answer of the turn changed a file: rather than a round checked for nothing, the
+        # failing file sampled afresh (what the next round would do anyway)
+        fresh, changed = self._regenerate(failures)
+        return f"{diagnosis}; then {fresh}", changed
 
     def change(self, request: str, failures: list[Failure], users_files: list[str],
                ) -> tuple[str, list[str]]:
