@@ -93,7 +93,8 @@ def test_unfixed_failure_stops_at_budget_and_keeps_best_round(fake_llm, llm_env,
 def test_edit_to_acceptance_test_is_refused(fake_llm, llm_env, spec, tmp_path) -> None:
     cheat = ("Diagnosis: the test is wrong.\n\ntest_calc.py\n<<<<<<< SEARCH\n"
              "    assert add(1, 2) == 3\n=======\n    assert add(1, 2) == -1\n>>>>>>> REPLACE\n")
-    model = ProjectModel({"calc.py": BUGGY}, debug=[cheat, cheat, cheat])
+    model = ProjectModel({"calc.py": BUGGY}, debug=[cheat, cheat, cheat],
+                         regenerate={"calc.py": BUGGY})  # the round's fresh sample: as buggy
     fake_llm.responder = model
     out = tmp_path / "out"
     result = build(spec, out, llm_env, "--max-iters", "1")
@@ -101,6 +102,7 @@ def test_edit_to_acceptance_test_is_refused(fake_llm, llm_env, spec, tmp_path) -
     assert (out / "test_calc.py").read_text() == TESTS
     retries = [p for k, p in model.prompts if k == "debug"][1:]
     assert retries and all("protected" in p for p in retries)
+    assert model.kinds()[-1] == "regenerate"  # never asked to write the test afresh
     assert "edits not applied" in report(out)["rounds"][1]["diagnosis"]
 
 

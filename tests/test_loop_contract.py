@@ -43,7 +43,8 @@ def acceptance_of(rnd: dict) -> tuple[int, int]:
 
 def test_a_conftest_that_hides_the_tests_is_refused(fake_llm, llm_env, spec, tmp_path) -> None:
     cheat = whole("conftest.py", "collect_ignore = ['test_calc.py']\n", "the test is flaky")
-    model = ProjectModel({"calc.py": BUGGY}, debug=[cheat, cheat, cheat])
+    model = ProjectModel({"calc.py": BUGGY}, debug=[cheat, cheat, cheat],
+                         regenerate={"calc.py": BUGGY})  # the round's fresh sample: as buggy
     fake_llm.responder = model
     out = tmp_path / "out"
     result = build(spec, out, llm_env, "--max-iters", "1")
