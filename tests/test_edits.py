@@ -785,6 +785,13 @@ def test_a_python_file_named_with_hyphens_is_the_module_spelled_with_underscores
     assert result.changed == ["scrabble_score.py", "game/word_list.py"]
     assert not (tmp_path / "scrabble-score.py").exists()
     assert (tmp_path / "scrabble_score.py").read_text() == "def score(w):\n    return 1\n"
+    # the module it means is still what the policy says of it: a protected test stays as it is
+    write(tmp_path, {"game_test.py": "assert True\n"})
+    with pytest.raises(EditError, match="protected acceptance test"):
+        apply_edits(tmp_path, [Edit(path="game-test.py", search=None, replace="pass\n")],
+                    protected=["game_test.py"])
+    assert (tmp_path / "game_test.py").read_text() == "assert True\n"
+    assert not (tmp_path / "game-test.py").exists()
     # with no such module, the file is what the answer names (a script may have hyphens)
     apply_edits(tmp_path, [Edit(path="run-all.py", search=None, replace="print(1)\n")])
     assert (tmp_path / "run-all.py").read_text() == "print(1)\n"

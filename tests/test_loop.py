@@ -102,7 +102,8 @@ def test_edit_to_acceptance_test_is_refused(fake_llm, llm_env, spec, tmp_path) -
     assert (out / "test_calc.py").read_text() == TESTS
     retries = [p for k, p in model.prompts if k == "debug"][1:]
     assert retries and all("protected" in p for p in retries)
-    assert model.kinds()[-1] == "regenerate"  # never asked to write the test afresh
+    fresh = [p for k, p in model.prompts if k == "regenerate"]
+    assert fresh and all("Write the file `calc.py` anew" in p for p in fresh)  # never the test
     assert "edits not applied" in report(out)["rounds"][1]["diagnosis"]
 
 
