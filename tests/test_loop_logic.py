@@ -93,6 +93,10 @@ def test_a_repair_whose_answers_change_nothing_samples_the_file_afresh_in_its_ro
     assert report.rounds[1].files_changed == ["calc.py"] and report.status == "green"
     assert "regenerated calc.py" in report.rounds[1].diagnosis
     assert (ws.root / "calc.py").read_text() == GOOD
+    # the fresh sample reads what the repair's prompt already had processed, failures included
+    debug, fresh = (model.prompts[model.kinds().index(k)][1] for k in ("debug", "regenerate"))
+    through_failures = debug.split("\n# The project\n", 1)[0]
+    assert "# Failing checks\n" in through_failures and fresh.startswith(through_failures)
 
 
 def test_a_round_that_changes_nothing_is_followed_by_another_strategy(run) -> None:
